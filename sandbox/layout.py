@@ -1,0 +1,134 @@
+"""Where the sandbox keeps its state and which loopback ports it uses.
+
+Everything lives under one short state folder that the `postgres` and `nobody` users can reach
+(PLATFORM.md: /root is 0700 and unix sockets must stay under 107 bytes). Two environment variables
+move it, so tests can run a second sandbox beside a first one:
+
+    AURA_SANDBOX_STATE      the state folder (default /var/tmp/aura-sandbox)
+    AURA_SANDBOX_PORT_BASE  the first of five consecutive ports (default 18080)
+    AURA_SANDBOX_PREFIX     the prefix of the container names (default aura-api)
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+SANDBOX_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = SANDBOX_DIR.parent
+
+# The release manifest: each tag and the schema revision it needs. Which revisions each version
+# *accepts* is the app's own knowledge (sandbox/app/aura_api.py); this is what deploys ask for.
+REVISION_BASE = "0001_base"
+REVISION_GOOD = "0002_customer"
+REVISION_BAD = "0003_rename_item"
+RELEASES = {
+    "v1.0.0": REVISION_GOOD,
+    "v1.1.0": REVISION_GOOD,
+    "v2.0.0": REVISION_GOOD,
+    "v1.2.0-bad": REVISION_BAD,
+}
+STABLE_TAG = "stable"
+STABLE_VERSION = "v1.0.0"
+NEXT_VERSION = "v2.0.0"
+BAD_TAG = "v1.2.0-bad"
+IMAGE_REPOSITORY = "aura-api"
+DATABASE_NAME = "aura"
+DATABASE_USER = "aura"
+
+
+@dataclass(frozen=True)
+class Ports:
+    front: int
+    api_v1: int
+    api_v2: int
+    alerts: int
+    postgres: int
+
+    @classmethod
+    def from_base(cls, base: int) -> "Ports":
+        return cls(front=base, api_v1=base + 1, api_v2=base + 2, alerts=base + 3, postgres=base + 4)
+
+    def named(self) -> dict[str, int]:
+        return {"front (nginx)": self.front, "api_v1": self.api_v1, "api_v2": self.api_v2,
+                "alert receiver": self.alerts, "postgres": self.postgres}
+
+
+@dataclass(frozen=True)
+class Layout:
+    state: Path
+    ports: Ports
+    container_prefix: str
+
+    @classmethod
+    def from_env(cls) -> "Layout":
+        state = Path(os.environ.get("AURA_SANDBOX_STATE", "/var/tmp/aura-sandbox"))
+        base = int(os.environ.get("AURA_SANDBOX_PORT_BASE", "18080"))
+        prefix = os.environ.get("AURA_SANDBOX_PREFIX", "aura-api")
+        return cls(state=state.resolve(), ports=Ports.from_base(base), container_prefix=prefix)
+
+    # -- files ------------------------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.state / "sandbox.toml"
+
+    @property
+    def secrets_path(self) -> Path:
+        """The database password, mode 0600; generated once per state folder."""
+        return self.state / "secrets.toml"
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.state / "pg"
+
+    @property
+    def nginx_dir(self) -> Path:
+        return self.state / "nginx"
+
+    @property
+    def nginx_conf(self) -> Path:
+        return self.nginx_dir / "nginx.staging.conf"
+
+    @property
+    def nginx_backup(self) -> Path:
+        return self.nginx_dir / "nginx.staging.conf.backup"
+
+    @property
+    def upstream_include(self) -> Path:
+        return self.nginx_dir / "upstream.conf"
+
+    @property
+    def nginx_error_log(self) -> Path:
+        return self.nginx_dir / "error.log"
+
+    @property
+    def nginx_pid(self) -> Path:
+        return self.nginx_dir / "nginx.pid"
+
+    @property
+    def engine_dir(self) -> Path:
+        return self.state / "engine"
+
+    @property
+    def podman_socket(self) -> Path:
+        return self.engine_dir / "podman.sock"
+
+    @property
+    def alerts_dir(self) -> Path:
+        return self.state / "alerts"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.state / "rollback-audit.log"
+
+    @property
+    def image_cache(self) -> Path:
+        """Downloaded .deb files and built rootfs tarballs; shared by every state folder."""
+        return Path(os.environ.get("AURA_SANDBOX_CACHE", "/var/tmp/aura-sandbox-cache"))
+
+    # -- names ------------------------------------------------------------------------------
+    def container_name(self, pool: str) -> str:
+        return {"api_v1": f"{self.container_prefix}-v1", "api_v2": f"{self.container_prefix}-v2"}[pool]
+
+    def pool_port(self, pool: str) -> int:
+        return {"api_v1": self.ports.api_v1, "api_v2": self.ports.api_v2}[pool]
