@@ -1,0 +1,101 @@
+"""python -m sandbox up | down [--purge] | status [--json]
+
+`up` brings the embedded Aura Flow staging to its baseline (idempotent, recovers after a killed
+run), prints progress on stderr and, as the last line on stdout, the absolute path of the config
+it wrote. `down` stops exactly what `up` started. `status` shows each component, whether it is
+healthy and whether it is at baseline; exit 0 only when all are.
+"""
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import shutil
+import sys
+import time
+from contextlib import contextmanager
+
+from .errors import SandboxError
+from .layout import Layout
+
+
+def log(line: str) -> None:
+    print(f"[sandbox] {line}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def state_lock(layout: Layout):
+    """One `up`/`down` at a time per state folder (the suite and a person may both call it)."""
+    layout.state.mkdir(parents=True, exist_ok=True)
+    layout.state.chmod(0o755)  # postgres and nginx workers must traverse it
+    with open(layout.state / ".lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+def cmd_up(layout: Layout) -> int:
+    from . import lifecycle
+
+    started = time.monotonic()
+    with state_lock(layout):
+        path = lifecycle.up(layout, log)
+    log(f"up: ready in {time.monotonic() - started:.1f}s")
+    print(path)
+    return 0
+
+
+def cmd_down(layout: Layout, purge: bool) -> int:
+    from . import lifecycle
+
+    if not layout.state.exists():
+        log(f"down: nothing to stop ({layout.state} does not exist)")
+        return 0
+    with state_lock(layout):
+        lifecycle.down(layout, log)
+    if purge:
+        shutil.rmtree(layout.state)
+        log(f"down: removed {layout.state}")
+    return 0
+
+
+def cmd_status(layout: Layout, as_json: bool) -> int:
+    from . import lifecycle
+
+    rows = lifecycle.status(layout)
+    if as_json:
+        print(json.dumps(rows, indent=2))
+    else:
+        width = max(len(r["component"]) for r in rows)
+        for r in rows:
+            health = "healthy" if r["healthy"] else "UNHEALTHY"
+            base = "baseline" if r["baseline"] else "NOT AT BASELINE"
+            print(f"{r['component']:<{width}}  {health:<9}  {base:<15}  {r['detail']}")
+    return 0 if all(r["healthy"] and r["baseline"] for r in rows) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="start everything at baseline; print the config path last")
+    down = sub.add_parser("down", help="stop exactly what up started")
+    down.add_argument("--purge", action="store_true", help="also delete the state folder")
+    status = sub.add_parser("status", help="health and baseline of each component")
+    status.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    layout = Layout.from_env()
+    try:
+        if args.command == "up":
+            return cmd_up(layout)
+        if args.command == "down":
+            return cmd_down(layout, args.purge)
+        return cmd_status(layout, args.json)
+    except SandboxError as exc:
+        print(f"sandbox {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"sandbox {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Write the sandbox's target config: DESIGN.md's schema, every key, values of this sandbox."""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from pathlib import Path
+
+from .layout import (BAD_TAG, PROJECT_DIR, RELEASES, REVISION_BAD, STABLE_TAG, Layout)
+
+SCRIPTS = PROJECT_DIR / "sandbox" / "scripts"
+DEPLOY = PROJECT_DIR / "sandbox" / "deploy"
+
+
+def alerting_path(layout: Layout) -> Path:
+    return layout.state / "alerting.toml"
+
+
+def _value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    return json.dumps(str(v))  # a JSON string is a valid TOML basic string
+
+
+def dumps(sections: dict[str, dict]) -> str:
+    out = []
+    for name, keys in sections.items():
+        out.append(f"[{name}]")
+        out += [f"{json.dumps(k) if not k.isidentifier() else k} = {_value(v)}" for k, v in keys.items()]
+        out.append("")
+    return "\n".join(out)
+
+
+def build(layout: Layout, *, docker_url: str, image_repository: str, database_url: str,
+          nginx_bin: str) -> dict[str, dict]:
+    cfg = shlex.quote(str(layout.config_path))
+    conf, prefix = shlex.quote(str(layout.nginx_conf)), shlex.quote(str(layout.nginx_dir))
+    front = f"http://127.0.0.1:{layout.ports.front}"
+    return {
+        "target": {"name": "aura-sandbox", "environment": "staging", "base_url": front, "api_url": front},
+        "commands": {
+            "rollback": f"{SCRIPTS / 'rollback.sh'} --config {cfg}",
+            "switch_upstream": f"{DEPLOY / 'switch_upstream.sh'} --config {cfg}",
+            "verify": f"{SCRIPTS / 'verify-deploy.sh'}",
+            "alert": f"{SCRIPTS / 'alert-webhook.sh'} --config {shlex.quote(str(alerting_path(layout)))}",
+            "migrate": f"{SCRIPTS / 'migrate.sh'} --config {cfg}",
+        },
+        "nginx": {
+            "conf": str(layout.nginx_conf), "backup": str(layout.nginx_backup),
+            "upstream_include": str(layout.upstream_include),
+            "test_cmd": f"{nginx_bin} -t -c {conf} -p {prefix}",
+            "reload_cmd": f"{nginx_bin} -s reload -c {conf} -p {prefix}",
+            "error_log": str(layout.nginx_error_log),
+        },
+        "docker": {"url": docker_url, "image": image_repository, "stable_tag": STABLE_TAG, "bad_tag": BAD_TAG},
+        "services": {"api_v1": layout.container_name("api_v1"), "api_v2": layout.container_name("api_v2")},
+        "upstreams": {"api_v1": f"127.0.0.1:{layout.ports.api_v1}", "api_v2": f"127.0.0.1:{layout.ports.api_v2}"},
+        "database": {"url": database_url, "table": "orders", "bad_revision": REVISION_BAD},
+        "releases": dict(RELEASES),
+        "alert": {"inbox_url": f"http://127.0.0.1:{layout.ports.alerts}/alerts"},
+        "rto": {"image": 300, "nginx": 120, "database": 600, "upstream": 60, "full": 900},
+        "probe": {"interval_ms": 50, "healthy_streak": 3, "soak_s": 2},
+        "perf": {"requests": 200, "p95_ms": 500},
+        "report": {"participants": [], "language": "en"},
+    }
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write atomically with mode 0600: the file holds a password or a token."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    tmp.replace(path)
+
+
+def write(layout: Layout, sections: dict[str, dict], webhook_token: str) -> Path:
+    header = "# Written by `python -m sandbox up`; the drill suite's target config (DESIGN.md).\n"
+    write_private(layout.config_path, header + dumps(sections))
+    webhook = f"http://127.0.0.1:{layout.ports.alerts}/hooks/{webhook_token}"
+    write_private(alerting_path(layout), dumps({"alerting": {"webhook_url": webhook}}).replace("[alerting]\n", ""))
+    return layout.config_path

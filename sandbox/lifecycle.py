@@ -1,0 +1,154 @@
+"""The order of things: what `up` starts, what `down` stops, what `status` reads.
+
+up:   ports free (or ours) → secrets → postgres → schema at the good revision → engine → images →
+      API containers → nginx on api_v1 → alert receiver → config written last (atomically), so a
+      config on disk means a sandbox that got all the way up.
+down: the reverse, each step by PID or container name, each harmless when already stopped.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Callable
+
+from . import alerts, nginx, postgres
+from .config_file import build, write
+from .errors import SandboxError
+from .layout import NEXT_VERSION, REVISION_GOOD, STABLE_TAG, STABLE_VERSION, Layout
+from .procs import command_line, listening_pids, port_in_use
+from .secrets_store import load_or_create
+
+Log = Callable[[str], None]
+
+
+def _check_ports(layout: Layout) -> None:
+    """Refuse to start anything when a port we need is held by a process that is not ours."""
+    ours = {
+        "postgres": lambda cmd: "postgres" in cmd,
+        "front (nginx)": lambda cmd: "nginx" in cmd,
+        "alert receiver": lambda cmd: "sandbox.alert_receiver" in cmd,
+        "api_v1": lambda cmd: "aura_api" in cmd,
+        "api_v2": lambda cmd: "aura_api" in cmd,
+    }
+    for name, port in layout.ports.named().items():
+        if not port_in_use(port):
+            continue
+        pids = listening_pids(port)
+        foreign = [p for p in pids if not ours[name](command_line(p))]
+        if foreign or not pids:
+            who = ", ".join(f"pid {p} ({command_line(p)[:60].strip()})" for p in foreign) or "another process"
+            raise SandboxError(f"port {port} ({name}) is already taken by {who}; "
+                               f"free it or set AURA_SANDBOX_PORT_BASE")
+
+
+def _preflight_binaries() -> None:
+    nginx.nginx_bin()
+    for name in ("initdb", "pg_ctl", "createdb"):
+        postgres.pg_bin(name)
+
+
+def _docker_client(url: str):
+    import docker
+
+    return docker.DockerClient(base_url=url, timeout=30)
+
+
+def up(layout: Layout, log: Log) -> Path:
+    from . import containers, engine, images
+    from .migrate import migrate_to
+
+    _preflight_binaries()
+    _check_ports(layout)
+    layout.config_path.unlink(missing_ok=True)  # written again last, once everything is up
+    secrets = load_or_create(layout)
+    postgres.ensure_postgres(layout, secrets["db_password"], log)
+    db_url = postgres.database_url(layout, secrets["db_password"])
+    migrate_to(db_url, REVISION_GOOD, log)
+    docker_url = engine.ensure_engine(layout, log)
+    client = _docker_client(docker_url)
+    try:
+        images.ensure_images(client, layout, log)
+        repository = images.image_repository(client)
+        containers.ensure_api_containers(client, layout, repository, db_url, log)
+    finally:
+        client.close()
+    nginx.ensure_nginx(layout, f"127.0.0.1:{layout.ports.api_v1}", log)
+    alerts.ensure_receiver(layout, secrets["webhook_token"], log)
+    sections = build(layout, docker_url=docker_url, image_repository=repository, database_url=db_url,
+                     nginx_bin=nginx.nginx_bin())
+    return write(layout, sections, secrets["webhook_token"])
+
+
+def down(layout: Layout, log: Log) -> None:
+    from . import containers, engine
+
+    alerts.stop_receiver(layout, log)
+    nginx.stop_nginx(layout, log)
+    ok, _ = engine.engine_status(layout)
+    if ok:
+        client = _docker_client(engine.ensure_engine(layout, log))
+        try:
+            containers.remove_api_containers(client, layout, log)
+        finally:
+            client.close()
+    engine.stop_engine(layout, log)
+    postgres.stop_postgres(layout, log)
+    layout.config_path.unlink(missing_ok=True)
+    log("down: stopped")
+
+
+def _row(component: str, healthy: bool, baseline: bool, detail: str) -> dict:
+    return {"component": component, "healthy": healthy, "baseline": baseline, "detail": detail}
+
+
+def _sha(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def status(layout: Layout) -> list[dict]:
+    from . import containers, engine
+    from .migrate import current_revision
+
+    rows = []
+    secrets_ok = layout.secrets_path.exists()
+    pg_up = postgres.is_running(layout)
+    revision = None
+    if pg_up and secrets_ok:
+        try:
+            revision = current_revision(postgres.database_url(layout, load_or_create(layout)["db_password"]))
+        except Exception as exc:  # shown, not raised: status reports every component
+            rows.append(_row("postgres", False, False, f"running but unreachable: {type(exc).__name__}"))
+    if not rows:
+        rows.append(_row("postgres", pg_up, revision == REVISION_GOOD,
+                         f"127.0.0.1:{layout.ports.postgres} revision {revision or '-'}"))
+    engine_ok, engine_detail = engine.engine_status(layout)
+    rows.append(_row("engine", engine_ok, engine_ok, engine_detail))
+    if engine_ok:
+        client = _docker_client(engine.ensure_engine(layout, lambda _: None))
+        try:
+            found = containers.container_status(client, layout)
+            wanted = {"api_v1": STABLE_VERSION, "api_v2": NEXT_VERSION}
+            for pool, info in found.items():
+                version = info.get("version") or info.get("image_tag")
+                rows.append(_row(f"{pool} container", bool(info.get("running") and info.get("healthy")),
+                                 wanted[pool] in str(version), f"{info.get('name')} {version}"))
+        finally:
+            client.close()
+    else:
+        rows += [_row(f"{pool} container", False, False, "engine down") for pool in ("api_v1", "api_v2")]
+    ng_up = nginx.is_running(layout)
+    test_ok = ng_up and nginx.config_test(layout)[0]
+    include = layout.upstream_include.read_text().strip() if layout.upstream_include.exists() else ""
+    on_v1 = include == nginx.render_include(f"127.0.0.1:{layout.ports.api_v1}").strip()
+    conf_known_good = _sha(layout.nginx_conf) is not None and _sha(layout.nginx_conf) == _sha(layout.nginx_backup)
+    rows.append(_row("nginx", bool(test_ok), on_v1 and conf_known_good,
+                     f"127.0.0.1:{layout.ports.front} include '{include}' nginx -t {'ok' if test_ok else 'FAILS'}"))
+    rows.append(_row("alert receiver", alerts.is_healthy(layout), True, f"127.0.0.1:{layout.ports.alerts}"))
+    rows.append(_row("config", layout.config_path.exists(), layout.config_path.exists(), str(layout.config_path)))
+    return rows
+
+
+__all__ = ["up", "down", "status", "SandboxError", "STABLE_TAG"]

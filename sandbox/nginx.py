@@ -1,0 +1,147 @@
+"""nginx as a plain process: the staging front, proxying to the pool the upstream include names.
+
+The config, its known-good backup (`nginx.staging.conf.backup`, as in the runbook) and the include
+live in `<state>/nginx`, which is also nginx's prefix (pid, logs, temp paths).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Callable
+
+from .errors import SandboxError
+from .layout import Layout
+from .procs import alive, command_line, read_pid, stop_pid, wait_for_port
+
+TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+
+
+def nginx_bin() -> str:
+    wanted = os.environ.get("AURA_SANDBOX_NGINX")
+    if wanted:
+        if not (os.path.isfile(wanted) and os.access(wanted, os.X_OK)):
+            raise SandboxError(f"nginx binary not found: {wanted} (AURA_SANDBOX_NGINX)")
+        return wanted
+    for candidate in ("/usr/sbin/nginx", shutil.which("nginx")):
+        if candidate and os.path.isfile(candidate):
+            return candidate
+    raise SandboxError("nginx binary not found: install it with 'apt-get install -y nginx'")
+
+
+def render_conf(layout: Layout) -> str:
+    p = layout.nginx_dir
+    temps = "\n".join(f"    {name}_temp_path {p}/temp/{name};" for name in TEMP_PATHS)
+    proxy = ("proxy_pass http://aura_api; proxy_http_version 1.1; proxy_set_header Connection \"\";"
+             " proxy_set_header Host $host; proxy_connect_timeout 1s; proxy_read_timeout 5s;")
+    return f"""# Aura Flow staging front (sandbox). Traffic goes to the pool named in upstream.conf.
+# Started as root; `user root` lets workers use the temp paths under this prefix.
+user root;
+worker_processes 1;
+pid {p}/nginx.pid;
+error_log {p}/error.log warn;
+events {{ worker_connections 512; }}
+http {{
+    access_log {p}/access.log;
+{temps}
+    upstream aura_api {{
+        include {layout.upstream_include};
+        keepalive 16;
+    }}
+    server {{
+        listen 127.0.0.1:{layout.ports.front};
+        location = /healthz {{ {proxy} }}
+        location = /status {{ {proxy} }}
+        location = /metrics {{ {proxy} }}
+        location /api/ {{ {proxy} }}
+        location / {{ return 404 "not found\\n"; }}
+    }}
+}}
+"""
+
+
+def render_include(address: str) -> str:
+    return f"server {address};\n"
+
+
+def test_args(layout: Layout) -> list[str]:
+    return [nginx_bin(), "-t", "-q", "-c", str(layout.nginx_conf), "-p", str(layout.nginx_dir)]
+
+
+def reload_args(layout: Layout) -> list[str]:
+    return [nginx_bin(), "-s", "reload", "-c", str(layout.nginx_conf), "-p", str(layout.nginx_dir)]
+
+
+def _master_pid(layout: Layout) -> int | None:
+    pid = read_pid(layout.nginx_pid)
+    # A stale pid file may name a recycled PID: only an nginx master counts.
+    return pid if alive(pid) and "nginx" in command_line(pid) else None
+
+
+def is_running(layout: Layout) -> bool:
+    return _master_pid(layout) is not None
+
+
+def config_test(layout: Layout) -> tuple[bool, str]:
+    r = subprocess.run(test_args(layout), capture_output=True, text=True)
+    return r.returncode == 0, (r.stderr or r.stdout).strip()
+
+
+def write_baseline_files(layout: Layout, active_address: str) -> bool:
+    """Write conf, backup and include as the baseline; True if anything changed on disk."""
+    layout.nginx_dir.mkdir(parents=True, exist_ok=True)
+    for name in TEMP_PATHS:
+        (layout.nginx_dir / "temp" / name).mkdir(parents=True, exist_ok=True)
+    wanted = {layout.nginx_conf: render_conf(layout), layout.nginx_backup: render_conf(layout),
+              layout.upstream_include: render_include(active_address)}
+    changed = False
+    for path, text in wanted.items():
+        if not path.exists() or path.read_text() != text:
+            tmp = path.with_suffix(path.suffix + ".tmp")
+            tmp.write_text(text)
+            tmp.replace(path)
+            changed = True
+    return changed
+
+
+def ensure_nginx(layout: Layout, active_address: str, log: Callable[[str], None]) -> None:
+    changed = write_baseline_files(layout, active_address)
+    ok, detail = config_test(layout)
+    if not ok:
+        raise SandboxError(f"nginx -t failed for {layout.nginx_conf}: {detail.splitlines()[-1:]}")
+    if is_running(layout):
+        if changed:
+            log("nginx: baseline config restored, reloading")
+            subprocess.run(reload_args(layout), check=True, capture_output=True)
+        return
+    layout.nginx_pid.unlink(missing_ok=True)
+    log(f"nginx: starting on 127.0.0.1:{layout.ports.front}")
+    r = subprocess.run([nginx_bin(), "-c", str(layout.nginx_conf), "-p", str(layout.nginx_dir)],
+                       capture_output=True, text=True)
+    if r.returncode != 0 or not wait_for_port(layout.ports.front, 5):
+        raise SandboxError(f"nginx did not start on port {layout.ports.front}: {r.stderr.strip()[-300:]}")
+
+
+def stop_nginx(layout: Layout, log: Callable[[str], None]) -> None:
+    pid = _master_pid(layout)
+    if pid:
+        log("nginx: stopping")
+        workers = _children(pid)  # read before the master goes: orphans are reparented
+        stop_pid(pid, timeout=5)  # TERM is nginx's fast shutdown; stop_pid escalates to KILL
+        for worker in workers:
+            stop_pid(worker, timeout=1)
+    layout.nginx_pid.unlink(missing_ok=True)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
