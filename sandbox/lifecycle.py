@@ -108,6 +108,15 @@ def _sha(path: Path) -> str | None:
         return None
 
 
+def _image_id(client, reference: str) -> str | None:
+    import docker
+
+    try:
+        return client.images.get(reference).id
+    except docker.errors.ImageNotFound:
+        return None
+
+
 def status(layout: Layout) -> list[dict]:
     from . import containers, engine
     from .migrate import current_revision
@@ -129,12 +138,16 @@ def status(layout: Layout) -> list[dict]:
     if engine_ok:
         client = _docker_client(engine.ensure_engine(layout, lambda _: None))
         try:
+            from .images import image_repository
+
+            repository = image_repository(client)
             found = containers.container_status(client, layout)
             wanted = {"api_v1": STABLE_VERSION, "api_v2": NEXT_VERSION}
             for pool, info in found.items():
-                version = info.get("version") or info.get("image_tag")
-                rows.append(_row(f"{pool} container", bool(info.get("running") and info.get("healthy")),
-                                 wanted[pool] in str(version), f"{info.get('name')} {version}"))
+                want_id = _image_id(client, f"{repository}:{wanted[pool]}")
+                rows.append(_row(f"{pool} container", bool(info["running"] and info["healthy"]),
+                                 info["image_id"] is not None and info["image_id"] == want_id,
+                                 f"{info['name']} {info['image'] or 'absent'} (want {wanted[pool]})"))
         finally:
             client.close()
     else:

@@ -13,7 +13,7 @@ from typing import Callable
 
 from .errors import SandboxError
 from .layout import Layout
-from .procs import alive, command_line, read_pid, stop_pid, wait_for_port
+from .procs import alive, command_line, pids_holding_files_under, read_pid, stop_pid, wait_for_port
 
 TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 
@@ -115,12 +115,21 @@ def ensure_nginx(layout: Layout, active_address: str, log: Callable[[str], None]
             log("nginx: baseline config restored, reloading")
             subprocess.run(reload_args(layout), check=True, capture_output=True)
         return
+    _kill_orphans(layout, log)
     layout.nginx_pid.unlink(missing_ok=True)
     log(f"nginx: starting on 127.0.0.1:{layout.ports.front}")
     r = subprocess.run([nginx_bin(), "-c", str(layout.nginx_conf), "-p", str(layout.nginx_dir)],
                        capture_output=True, text=True)
     if r.returncode != 0 or not wait_for_port(layout.ports.front, 5):
         raise SandboxError(f"nginx did not start on port {layout.ports.front}: {r.stderr.strip()[-300:]}")
+
+
+def _kill_orphans(layout: Layout, log: Callable[[str], None]) -> None:
+    """Workers of a killed master still hold our port and logs: end them before starting anew."""
+    for pid in pids_holding_files_under(layout.nginx_dir):
+        if "nginx" in command_line(pid):
+            log(f"nginx: ending orphaned process {pid} of a killed run")
+            stop_pid(pid, timeout=2)
 
 
 def stop_nginx(layout: Layout, log: Callable[[str], None]) -> None:
@@ -131,6 +140,8 @@ def stop_nginx(layout: Layout, log: Callable[[str], None]) -> None:
         stop_pid(pid, timeout=5)  # TERM is nginx's fast shutdown; stop_pid escalates to KILL
         for worker in workers:
             stop_pid(worker, timeout=1)
+    else:
+        _kill_orphans(layout, log)
     layout.nginx_pid.unlink(missing_ok=True)
 
 

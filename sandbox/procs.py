@@ -108,3 +108,21 @@ def listening_pids(port: int) -> set[int]:
         except (FileNotFoundError, PermissionError, ProcessLookupError):
             continue
     return pids
+
+
+def pids_holding_files_under(folder: Path) -> set[int]:
+    """PIDs with an open file below `folder`: how we recognise our own orphans (an nginx worker
+    whose master was killed keeps the port and the logs of our prefix open)."""
+    prefix = str(folder.resolve()) + "/"
+    found: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            for fd in (entry / "fd").iterdir():
+                if os.readlink(fd).startswith(prefix):
+                    found.add(int(entry.name))
+                    break
+        except (FileNotFoundError, PermissionError, ProcessLookupError):
+            continue
+    return found
