@@ -1,0 +1,559 @@
+"""The runbook's commands (rollback.sh, switch_upstream.sh, verify-deploy.sh, alert-webhook.sh).
+
+Two levels: pure tests of the helpers (no sandbox), and the commands run as commands against a
+separate sandbox instance (its own state folder, ports and container names), brought up once per
+module and taken down at the end. Every bad-input case must leave the sandbox's state exactly as it
+was (a fingerprint taken before and after); every happy path must end at the baseline, which the
+teardown restores with other means (`python -m sandbox up`) if a test left it elsewhere.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import http.server
+import json
+import os
+import pty
+import re
+import shlex
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+SCRIPTS = PROJECT / "sandbox" / "scripts"
+ROLLBACK = SCRIPTS / "rollback.sh"
+VERIFY = SCRIPTS / "verify-deploy.sh"
+ALERT = SCRIPTS / "alert-webhook.sh"
+SWITCH = PROJECT / "sandbox" / "deploy" / "switch_upstream.sh"
+PY = str(PROJECT / ".venv" / "bin" / "python") if (PROJECT / ".venv" / "bin" / "python").exists() else sys.executable
+
+SANDBOX_ENV = {"AURA_SANDBOX_STATE": "/var/tmp/aura-scripts", "AURA_SANDBOX_PORT_BASE": "18280",
+               "AURA_SANDBOX_PREFIX": "aura-scripts"}
+
+sys.path.insert(0, str(PROJECT))  # for the pure tests of sandbox.tools only
+from sandbox.tools import alert, audit, engine, verify, web  # noqa: E402
+from sandbox.tools.config import Config  # noqa: E402
+
+
+# ================================================================================================
+# pure helpers
+# ================================================================================================
+def test_redact_url_hides_token_userinfo_and_query():
+    assert web.redact_url("http://127.0.0.1:18083/hooks/s3cr3t") == "http://127.0.0.1:18083/***"
+    shown = web.redact_url("https://bob:pw@hooks.example.com/T0/B1/xyz?token=abc#f")
+    assert shown == "https://hooks.example.com/***"
+    assert "pw" not in shown and "abc" not in shown and "bob" not in shown
+    assert web.redact_url("http://h:1") == "http://h:1/"
+
+
+def test_redact_dsn_hides_password():
+    assert web.redact_dsn("postgresql://aura:pw-123@127.0.0.1:5432/aura") == \
+        "postgresql://aura:***@127.0.0.1:5432/aura"
+
+
+def test_metrics_parsing():
+    text = ('# HELP x\naura_build_info{version="v1.0.0",pool="api_v1"} 1\n'
+            'aura_http_requests_total{method="GET",path="/healthz",status="200"} 3\n'
+            'aura_http_requests_total{method="GET",path="/metrics",status="200"} 2\n'
+            'process_cpu_seconds_total 7.5\ngarbage line here\n')
+    samples = verify.parse_metrics(text)
+    assert verify.build_version(samples) == "v1.0.0"
+    assert verify.request_count(samples) == 5  # request counters only, not cpu seconds
+
+
+def test_audit_line_is_one_line_even_with_newlines():
+    line = audit.format_line("rollback", {"type": "image", "reason": "a\nb \"c\" 演练"},
+                             now=dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc))
+    assert line.count("\n") == 1 and line.endswith("\n")
+    assert line.startswith("2025-01-02T03:04:05+00:00 rollback type=image reason=")
+    assert "演练" in line
+
+
+def test_alert_payload_is_utf8_json_with_timestamp():
+    bad = b"\xff\xfe x".decode("utf-8", "surrogateescape")  # what argv gives for invalid bytes
+    body = alert.payload("system-alert", "deployment", "critical", "紧急回滚执行", bad)
+    data = json.loads(body.decode("utf-8"))
+    assert data["title"] == "紧急回滚执行" and data["message"].endswith(" x")
+    assert set(data) >= {"event", "component", "severity", "title", "message", "timestamp"}
+    dt.datetime.fromisoformat(data["timestamp"])
+
+
+def test_alert_retries_are_bounded_and_succeed_after_5xx():
+    hits = []
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            hits.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(503 if len(hits) < 2 else 200)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{srv.server_port}/hooks/tok"
+        status, attempt = alert.deliver(url, b"{}", attempts=3, timeout=2, backoff=0.01, log=lambda m: None)
+        assert (status, attempt) == (200, 2)
+    finally:
+        srv.shutdown()
+
+
+def test_spec_keeps_what_was_set_for_the_container_not_the_image():
+    class FakeImages:
+        def get(self, _id):
+            return type("I", (), {"attrs": {"Config": {"Env": ["PATH=/bin", "AURA_VERSION=v2.0.0"],
+                                                       "Labels": {"aura.version": "v2.0.0"},
+                                                       "Cmd": ["python3", "app.py"]}}})()
+
+    class FakeContainer:
+        name = "aura-api-v1"
+        attrs = {"Name": "/aura-api-v1", "Image": "sha256:abc",
+                 "Config": {"Image": "aura-api:v2.0.0", "Cmd": ["python3", "app.py"],
+                            "Env": ["PATH=/bin", "AURA_VERSION=v2.0.0", "AURA_POOL=api_v1",
+                                    "HOSTNAME=box", "container=podman"],
+                            "Labels": {"aura.version": "v2.0.0", "aura.pool": "api_v1"}},
+                 "HostConfig": {"NetworkMode": "host", "RestartPolicy": {"Name": "unless-stopped"},
+                                "Ulimits": [{"Name": "RLIMIT_NOFILE"}]}}
+
+    client = type("C", (), {"images": FakeImages()})()
+    spec = engine.spec_of(client, FakeContainer())
+    assert spec.name == "aura-api-v1"
+    assert spec.kwargs["environment"] == ["AURA_POOL=api_v1"]  # the old image's version must not stick
+    assert spec.kwargs["labels"] == {"aura.pool": "api_v1"}
+    assert spec.kwargs["network_mode"] == "host"
+    assert spec.kwargs["restart_policy"]["Name"] == "unless-stopped"
+    assert "command" not in spec.kwargs and "ulimits" not in spec.kwargs
+
+
+def test_nginx_start_command_is_test_command_without_t(tmp_path):
+    from sandbox.tools.nginx import Nginx
+
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text('[target]\nbase_url = "http://127.0.0.1:9"\n[nginx]\nconf = "/x/n.conf"\n'
+                        'upstream_include = "/x/u.conf"\ntest_cmd = "/usr/sbin/nginx -t -c /x/n.conf -p /x"\n'
+                        'reload_cmd = "/usr/sbin/nginx -s reload -c /x/n.conf -p /x"\n')
+    n = Nginx(Config.load(cfg_file))
+    assert n.start_argv == ["/usr/sbin/nginx", "-c", "/x/n.conf", "-p", "/x"]
+
+
+# ================================================================================================
+# against a separate sandbox instance
+# ================================================================================================
+def _env() -> dict[str, str]:
+    return {**os.environ, **SANDBOX_ENV}
+
+
+def sandbox(cmd: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([PY, "-m", "sandbox", cmd], cwd=PROJECT, env=_env(), capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def target():
+    r = sandbox("up")
+    if r.returncode != 0:
+        pytest.fail(f"sandbox up failed ({r.returncode}): {r.stderr[-2000:]}")
+    path = Path(r.stdout.strip().splitlines()[-1])
+    t = Target(path)
+    yield t
+    t.close()
+    sandbox("down", timeout=300)
+
+
+class Target:
+    def __init__(self, path: Path):
+        import docker
+
+        self.path = path
+        self.cfg = tomllib.loads(path.read_text())
+        self.docker = docker.DockerClient(base_url=self.cfg["docker"]["url"], timeout=30)
+        self.base = self.cfg["target"]["base_url"]
+        n = self.cfg["nginx"]
+        self.conf, self.backup, self.include = Path(n["conf"]), Path(n["backup"]), Path(n["upstream_include"])
+        self.baseline = self.fingerprint(ids=False)
+
+    def close(self):
+        self.docker.close()
+
+    # -- state ------------------------------------------------------------------------------
+    def db_state(self) -> tuple[str | None, int]:
+        import psycopg
+
+        with psycopg.connect(self.cfg["database"]["url"], connect_timeout=3) as conn:
+            rev = conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+            rows = conn.execute("SELECT count(*) FROM orders").fetchone()[0]
+        return rev, rows
+
+    def front_pool(self) -> str | None:
+        try:
+            with urllib.request.urlopen(self.base + "/status", timeout=2) as r:
+                return json.load(r).get("pool")
+        except Exception:
+            return None
+
+    def fingerprint(self, ids: bool = True) -> dict:
+        fp: dict = {}
+        for pool, name in self.cfg["services"].items():
+            c = self.docker.containers.get(name)
+            fp[name] = (c.id if ids else None, c.attrs["Image"], c.status)
+        for p in (self.conf, self.backup, self.include):
+            fp[p.name] = hashlib.sha256(p.read_bytes()).hexdigest()
+        fp["db_revision"] = self.db_state()[0]
+        fp["active_upstream"] = self.include.read_text().strip()
+        fp["front_pool"] = self.front_pool()
+        return fp
+
+    def image_id(self, tag: str) -> str:
+        return self.docker.images.get(f"{self.cfg['docker']['image']}:{tag}").id
+
+    def nginx_test(self) -> bool:
+        return subprocess.run(shlex.split(self.cfg["nginx"]["test_cmd"]), capture_output=True).returncode == 0
+
+    def migrate(self, rev: str) -> None:
+        subprocess.run(shlex.split(self.cfg["commands"]["migrate"]) + [rev], check=True, capture_output=True)
+
+    def healthz(self, base: str | None = None) -> int:
+        try:
+            with urllib.request.urlopen((base or self.base) + "/healthz", timeout=2) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+        except OSError:
+            return 0
+
+    def at_baseline(self) -> bool:
+        return self.fingerprint(ids=False) == self.baseline
+
+    def restore(self) -> None:
+        """Back to the baseline by other means than the tools under test."""
+        if self.at_baseline():
+            return
+        r = sandbox("up", timeout=300)
+        assert r.returncode == 0, r.stderr[-1500:]
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not self.at_baseline():
+            time.sleep(0.1)
+        assert self.fingerprint(ids=False) == self.baseline
+
+
+def run(argv, stdin=subprocess.DEVNULL, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([str(a) for a in argv], stdin=stdin, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def t(target):
+    """The sandbox, at baseline before the test and put back to it afterwards."""
+    target.restore()
+    yield target
+    target.restore()
+
+
+def rollback(t: Target, *args, config: Path | None = None, **kw) -> subprocess.CompletedProcess:
+    return run([ROLLBACK, "--config", config or t.path, *args], **kw)
+
+
+def short_error(r: subprocess.CompletedProcess, max_lines: int = 3) -> str:
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    assert 1 <= len(lines) <= max_lines, f"expected a short error, got:\n{r.stderr}"
+    assert "Traceback" not in r.stderr
+    return "\n".join(lines)
+
+
+def config_copy(t: Target, tmp_path: Path, section: str, key: str, value: str) -> Path:
+    text = t.path.read_text()
+    pattern = re.compile(rf"(\[{re.escape(section)}\][^\[]*?^{re.escape(key)} = )\"[^\"]*\"", re.S | re.M)
+    new, n = pattern.subn(lambda m: m.group(1) + json.dumps(value), text)
+    assert n == 1, f"{section}.{key} not found"
+    out = tmp_path / "sandbox.toml"
+    out.write_text(new)
+    return out
+
+
+# -- bad input: exit code, a short clear message, state unchanged --------------------------------
+BAD_CASES = {
+    "unknown type": (["--type", "bogus", "--reason", "x", "--yes"], 2, "unknown --type"),
+    "missing reason": (["--type", "image", "--tag", "stable", "--yes"], 2, "--reason"),
+    "unknown tag": (["--type", "image", "--tag", "v9.9.9-nope", "--reason", "x", "--yes"], 3, "unknown tag"),
+    "no --yes without a terminal": (["--type", "upstream", "--reason", "x"], 2, "--yes"),
+    "tag on upstream": (["--type", "upstream", "--tag", "v1.0.0", "--reason", "x", "--yes"], 2, "--tag"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CASES))
+def test_rollback_refuses_bad_input_and_changes_nothing(t, case):
+    argv, code, words = BAD_CASES[case]
+    before = t.fingerprint()
+    r = rollback(t, *argv)
+    assert r.returncode == code, r.stderr
+    assert words in short_error(r)
+    assert t.fingerprint() == before
+
+
+def test_broken_backup_config_is_refused_and_conf_untouched(t, tmp_path):
+    broken = tmp_path / "nginx.staging.conf.backup"
+    broken.write_bytes(t.backup.read_bytes() + b"\ninvalid_config\n")
+    cfg = config_copy(t, tmp_path, "nginx", "backup", str(broken))
+    t.conf.write_bytes(t.conf.read_bytes() + b"\n# drifted\n")  # so a restore would be visible
+    before = t.fingerprint()
+    r = rollback(t, "--type", "nginx", "--reason", "broken backup", "--yes", config=cfg)
+    assert r.returncode == 3, r.stderr
+    assert "fails nginx -t" in short_error(r)
+    assert t.fingerprint() == before
+
+
+@pytest.mark.parametrize("kind", ["database", "full"])
+def test_database_unreachable_is_a_precondition(t, tmp_path, kind):
+    url = t.cfg["database"]["url"]
+    port = re.search(r":(\d+)/", url.split("@", 1)[1]).group(1)
+    cfg = config_copy(t, tmp_path, "database", "url", url.replace(f":{port}/", ":1/"))
+    t.migrate(t.cfg["database"]["bad_revision"])  # a real reason to roll back
+    before = t.fingerprint()
+    r = rollback(t, "--type", kind, "--tag", "stable", "--reason", "db down", "--yes", config=cfg)
+    assert r.returncode == 3, r.stderr
+    msg = short_error(r)
+    assert "unreachable" in msg and "***" in msg
+    assert url.split(":")[2].split("@")[0] not in r.stderr + r.stdout  # no password
+    assert t.fingerprint() == before
+
+
+@pytest.mark.parametrize("kind", ["image", "full"])
+def test_engine_unreachable_is_a_precondition(t, tmp_path, kind):
+    cfg = config_copy(t, tmp_path, "docker", "url", "unix:///var/tmp/aura-scripts-no-engine.sock")
+    t.conf.write_bytes(t.conf.read_bytes() + b"\n# drifted\n")
+    before = t.fingerprint()
+    r = rollback(t, "--type", kind, "--tag", "stable", "--reason", "engine down", "--yes", config=cfg)
+    assert r.returncode == 3, r.stderr
+    assert "does not answer" in short_error(r)
+    assert t.fingerprint() == before
+
+
+def test_declined_confirmation_on_a_terminal_changes_nothing(t):
+    subprocess.run([str(SWITCH), "--config", str(t.path), "--target", "api_v2"], check=True, capture_output=True)
+    before = t.fingerprint()
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen([str(ROLLBACK), "--config", str(t.path), "--type", "upstream", "--reason", "tty"],
+                             stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        os.write(master, b"n\n")
+        out, err = p.communicate(timeout=30)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert p.returncode == 3, err
+    assert "Proceed?" in out and "not confirmed" in err
+    assert t.fingerprint() == before
+
+
+def test_image_that_never_gets_healthy_puts_the_previous_container_back(t):
+    before = t.fingerprint()
+    r = rollback(t, "--type", "image", "--tag", t.cfg["docker"]["bad_tag"], "--reason", "bad",
+                 "--yes", "--health-timeout", "3")
+    assert r.returncode == 4, r.stderr
+    assert "put back" in r.stderr and len(r.stderr.splitlines()) <= 5
+    assert t.fingerprint() == before  # same container (same id), same image, running
+    assert t.healthz() == 200
+
+
+def test_switch_upstream_refuses_unknown_target_and_undoes_failed_test(t):
+    before = t.fingerprint()
+    r = run([SWITCH, "--config", t.path, "--target", "api_v9"])
+    assert r.returncode == 2 and "unknown target" in short_error(r)
+    assert t.fingerprint() == before
+    t.conf.write_bytes(t.conf.read_bytes() + b"\ninvalid_config\n")  # nginx -t now fails
+    before = t.fingerprint()
+    r = run([SWITCH, "--config", t.path, "--target", "api_v2"])
+    assert r.returncode == 4, r.stderr
+    assert "previous include put back" in r.stderr
+    assert t.fingerprint() == before
+
+
+# -- happy paths: each ends at the baseline -----------------------------------------------------
+def audit_lines(t: Target) -> list[str]:
+    p = t.path.parent / "rollback-audit.log"
+    return p.read_text(encoding="utf-8").splitlines() if p.exists() else []
+
+
+def test_image_rollback_recreates_api_v1_and_is_idempotent(t):
+    r = rollback(t, "--type", "image", "--tag", "v1.1.0", "--reason", "fault", "--yes")
+    assert r.returncode == 0, r.stderr
+    name = t.cfg["services"]["api_v1"]
+    assert t.docker.containers.get(name).attrs["Image"] == t.image_id("v1.1.0")
+    n = len(audit_lines(t))
+    r = rollback(t, "--type", "image", "--tag", "stable", "--reason", "演练测试", "--yes")
+    assert r.returncode == 0, r.stderr
+    c = t.docker.containers.get(name)
+    assert c.attrs["Image"] == t.image_id("stable")
+    env = dict(e.split("=", 1) for e in c.attrs["Config"]["Env"])
+    assert env["AURA_VERSION"] == "v1.0.0" and env["AURA_POOL"] == "api_v1"
+    assert c.attrs["HostConfig"]["NetworkMode"] == "host" and c.labels.get("aura.pool") == "api_v1"
+    line = audit_lines(t)[n]
+    assert "type=image" in line and "tag=stable" in line and "result=ok" in line and "演练测试" in line
+    first_id = c.id
+    r = rollback(t, "--type", "image", "--tag", "stable", "--reason", "again", "--yes")
+    assert r.returncode == 0 and "nothing to do" in r.stdout
+    assert t.docker.containers.get(name).id == first_id
+    assert t.at_baseline()
+
+
+def test_nginx_rollback_restores_a_latently_broken_config(t):
+    t.conf.write_bytes(t.conf.read_bytes() + b"invalid_config\n")  # the runbook's fault
+    subprocess.run(shlex.split(t.cfg["nginx"]["reload_cmd"]), capture_output=True)
+    assert not t.nginx_test() and t.healthz() == 200  # latent: nginx kept the old config
+    r = rollback(t, "--type", "nginx", "--reason", "Nginx 配置演练", "--yes")
+    assert r.returncode == 0, r.stderr
+    assert t.nginx_test() and t.conf.read_bytes() == t.backup.read_bytes()
+    assert t.at_baseline()
+    r = rollback(t, "--type", "nginx", "--reason", "again", "--yes")
+    assert r.returncode == 0 and t.at_baseline()
+
+
+def test_nginx_rollback_starts_nginx_when_it_is_down(t):
+    stop = [a for a in shlex.split(t.cfg["nginx"]["test_cmd"]) if a != "-t"]
+    subprocess.run(stop[:1] + ["-s", "stop"] + stop[1:], check=True, capture_output=True)
+    deadline = time.monotonic() + 5
+    while t.healthz() != 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert t.healthz() == 0
+    r = rollback(t, "--type", "nginx", "--reason", "nginx down", "--yes")
+    assert r.returncode == 0, r.stderr
+    assert "started" in r.stdout and t.healthz() == 200
+    assert t.at_baseline()
+
+
+def test_database_rollback_keeps_every_row(t):
+    rev0, _ = t.db_state()
+    t.migrate(t.cfg["database"]["bad_revision"])
+    assert t.healthz() == 503
+    _, rows = t.db_state()
+    r = rollback(t, "--type", "database", "--reason", "数据库迁移问题", "--yes")
+    assert r.returncode == 0, r.stderr
+    assert t.db_state() == (rev0, rows)
+    assert t.healthz() == 200 and t.at_baseline()
+    r = rollback(t, "--type", "database", "--reason", "again", "--yes")
+    assert r.returncode == 0 and "nothing to do" in r.stdout
+
+
+class Probe:
+    """GET /healthz on the front in a loop; counts failures (bounded in time)."""
+
+    def __init__(self, url: str):
+        self.url, self.ok, self.failed, self._stop = url, 0, 0, threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self):
+        deadline = time.monotonic() + 60
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as r:
+                    self.ok += r.status == 200
+                    self.failed += r.status != 200
+            except Exception:
+                self.failed += 1
+            time.sleep(0.01)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def test_upstream_switch_and_rollback_lose_no_request(t):
+    with Probe(t.base + "/healthz") as probe:
+        r = run([SWITCH, "--config", t.path, "--target", "api_v2"])
+        assert r.returncode == 0, r.stderr
+        assert t.front_pool() == "api_v2"
+        r = rollback(t, "--type", "upstream", "--reason", "Upstream 切换演练", "--yes")
+        assert r.returncode == 0, r.stderr
+    assert probe.failed == 0 and probe.ok > 10
+    assert t.front_pool() == "api_v1" and t.at_baseline()
+    r = run([SWITCH, "--config", t.path, "--target", "api_v1"])
+    assert r.returncode == 0 and "nothing to do" in r.stdout
+
+
+def test_full_rollback_to_stable_from_everything_broken(t):
+    rollback(t, "--type", "image", "--tag", "v1.1.0", "--reason", "fault", "--yes").check_returncode()
+    run([SWITCH, "--config", t.path, "--target", "api_v2"]).check_returncode()
+    t.migrate(t.cfg["database"]["bad_revision"])
+    t.conf.write_bytes(t.conf.read_bytes() + b"invalid_config\n")
+    _, rows = t.db_state()
+    assert t.healthz() == 503 and not t.nginx_test()
+    r = rollback(t, "--type", "full", "--tag", "stable", "--reason", "紧急回滚", "--yes")
+    assert r.returncode == 0, r.stderr
+    assert t.at_baseline() and t.db_state()[1] == rows
+    v = run([VERIFY, "--api-url", t.base, "--expect-version", "v1.0.0"])
+    assert v.returncode == 0, v.stdout
+    r = rollback(t, "--type", "full", "--tag", "stable", "--reason", "again", "--yes")
+    assert r.returncode == 0 and "nothing to do" in r.stdout
+
+
+# -- verify-deploy and alert-webhook --------------------------------------------------------------
+def test_verify_deploy_passes_at_baseline_and_fails_on_wrong_version(t):
+    r = run([VERIFY, "--api-url", t.base, "--expect-version", "v1.0.0"])
+    assert r.returncode == 0, r.stdout
+    lines = r.stdout.splitlines()
+    assert [l.split()[1] for l in lines[:4]] == ["healthz", "status", "metrics", "orders"]
+    assert all(l.startswith("PASS") for l in lines[:4]) and "all 4 checks passed" in lines[-1]
+    r = run([VERIFY, "--api-url", t.base, "--expect-version", "v9.9.9"])
+    assert r.returncode == 5 and "FAIL status" in r.stdout and "FAILED" in r.stdout.splitlines()[-1]
+    r = run([VERIFY, "--api-url", "not-a-url"])
+    assert r.returncode == 2 and "--api-url" in short_error(r)
+
+
+def _alert_config(t: Target) -> tuple[Path, str]:
+    argv = shlex.split(t.cfg["commands"]["alert"])
+    path = Path(argv[argv.index("--config") + 1])
+    return path, tomllib.loads(path.read_text())["webhook_url"]
+
+
+def _inbox(t: Target) -> list:
+    with urllib.request.urlopen(t.cfg["alert"]["inbox_url"], timeout=3) as r:
+        return json.load(r)
+
+
+def test_alert_webhook_delivers_the_runbook_alert_in_utf8(t):
+    conf, url = _alert_config(t)
+    token = url.rstrip("/").rsplit("/", 1)[1]
+    r = run([ALERT, "--config", conf, "system-alert", "deployment", "critical", "紧急回滚执行",
+             "生产环境已回滚到稳定版本"])
+    assert r.returncode == 0, r.stderr
+    assert token not in r.stdout + r.stderr
+    last = _inbox(t)[-1]
+    assert (last["event"], last["component"], last["severity"], last["title"], last["message"]) == \
+        ("system-alert", "deployment", "critical", "紧急回滚执行", "生产环境已回滚到稳定版本")
+    dt.datetime.fromisoformat(last["timestamp"])
+
+
+def test_alert_webhook_failures_are_bounded_and_never_show_the_secret(t, tmp_path):
+    _, url = _alert_config(t)
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text(f'webhook_url = "{url.rsplit("/", 1)[0]}/not-the-token-xyz"\n')
+    r = run([ALERT, "--config", wrong, "a", "b", "c", "d", "e"])
+    assert r.returncode == 4 and "401" in r.stderr and "not-the-token-xyz" not in r.stdout + r.stderr
+    down = tmp_path / "down.toml"
+    down.write_text('webhook_url = "http://bob-the-user:hunter2@127.0.0.1:1/hooks/tok-secret?k=q-s3cr3t"\n')
+    t0 = time.monotonic()
+    r = run([ALERT, "--config", down, "--attempts", "2", "a", "b", "c", "d", "e"])
+    assert r.returncode == 4 and time.monotonic() - t0 < 10
+    for secret in ("hunter2", "tok-secret", "q-s3cr3t", "bob-the-user"):
+        assert secret not in r.stdout + r.stderr
+    r = run([ALERT, "--config", tmp_path / "missing.toml", "a", "b", "c", "d", "e"])
+    assert r.returncode == 2 and "not found" in short_error(r)
+
+
+def test_help_lists_the_exit_codes():
+    for script in (ROLLBACK, SWITCH, VERIFY, ALERT):
+        r = run([script, "--help"])
+        assert r.returncode == 0
+        assert "exit codes:" in r.stdout and "precondition" in r.stdout
