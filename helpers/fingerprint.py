@@ -1,0 +1,350 @@
+"""The target's state, read afresh: the snapshot taken before a fault and the proof of a restore.
+
+A Fingerprint names what a drill may change: each service container's image (reference and ID:
+`:stable` and `:v1.0.0` may be one image, so IDs are what counts), the nginx config and upstream
+include (sha256), the active pool, the database revision, and a digest of the table's rows that
+existed at snapshot time. `diff()` names every field that differs, for the "restore failed" line.
+
+Rows are digested in a canonical JSON form (datetimes as ISO strings, keys sorted, rows ordered by
+primary key), the same form the row backup is stored in, so a digest of the backup file equals the
+digest of the rows it was taken from. Rows written during the drill are not part of the snapshot:
+a fresh read is restricted to the snapshot's primary keys (`row_ids`).
+
+The Docker and PostgreSQL readers are kept small and import their libraries when called.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from helpers.atomic import atomic_write_json
+
+if TYPE_CHECKING:
+    from helpers.config import TargetConfig
+
+__all__ = ["ContainerState", "Fingerprint", "RestoreReport", "diff", "canonical_row",
+           "rows_digest", "sha256_file", "active_pool", "read_containers", "read_db_revision",
+           "read_rows", "read_fingerprint", "snapshot", "backup_rows", "load_backup", "backup_ids",
+           "restore_rows"]
+
+DB_TIMEOUT_S = 10
+
+
+# -- the fingerprint --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ContainerState:
+    ref: str          # the image reference the container was created from (Config.Image)
+    image_id: str     # the image it actually runs
+    status: str       # engine state ("running", "exited", ...), "missing" when not found
+
+    def to_dict(self) -> dict[str, str]:
+        return {"ref": self.ref, "image_id": self.image_id, "status": self.status}
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    containers: Mapping[str, ContainerState]   # service key ("api_v1") -> state
+    nginx_conf_sha256: str | None              # None: file missing
+    upstream_include_sha256: str | None
+    active_pool: str | None
+    db_revision: str | None                    # None: no alembic_version table
+    rows_digest: str
+    row_count: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"containers": {k: v.to_dict() for k, v in sorted(self.containers.items())},
+                "nginx_conf_sha256": self.nginx_conf_sha256,
+                "upstream_include_sha256": self.upstream_include_sha256,
+                "active_pool": self.active_pool, "db_revision": self.db_revision,
+                "rows_digest": self.rows_digest, "row_count": self.row_count}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Fingerprint":
+        return cls(containers={k: ContainerState(**v) for k, v in data["containers"].items()},
+                   nginx_conf_sha256=data["nginx_conf_sha256"],
+                   upstream_include_sha256=data["upstream_include_sha256"],
+                   active_pool=data["active_pool"], db_revision=data["db_revision"],
+                   rows_digest=data["rows_digest"], row_count=int(data["row_count"]))
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def diff(a: Fingerprint, b: Fingerprint) -> list[str]:
+    """One line per differing field, `field: <a> -> <b>` (a: the snapshot, b: now)."""
+    fa, fb = _flatten(a.to_dict()), _flatten(b.to_dict())
+    names = list(fa) + [n for n in fb if n not in fa]
+    missing = "(absent)"
+    return [f"{n}: {fa.get(n, missing)} -> {fb.get(n, missing)}"
+            for n in names if fa.get(n, missing) != fb.get(n, missing)]
+
+
+# -- pure pieces ------------------------------------------------------------------------------
+
+def _canonical(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)  # JSON has no NaN/Infinity
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return str(value)
+    if isinstance(value, (Decimal, uuid.UUID)):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "\\x" + bytes(value).hex()  # PostgreSQL's bytea hex input form
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return str(value)
+
+
+def canonical_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row as JSON-ready plain values; canonical_row(canonical_row(r)) == canonical_row(r)."""
+    return {str(k): _canonical(v) for k, v in row.items()}
+
+
+def _sort_key(value: Any) -> tuple[str, Any]:
+    return (type(value).__name__, value if isinstance(value, (int, float, str)) else str(value))
+
+
+def rows_digest(rows: Iterable[Mapping[str, Any]], pk: str = "id") -> str:
+    """sha256 over the rows' canonical JSON, ordered by primary key (input order is irrelevant)."""
+    canon = sorted((canonical_row(r) for r in rows), key=lambda r: _sort_key(r.get(pk)))
+    h = hashlib.sha256()
+    for row in canon:
+        h.update(json.dumps(row, sort_keys=True, separators=(",", ":"),
+                            ensure_ascii=False).encode())
+        h.update(b"\n")
+    return "sha256:" + h.hexdigest()
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str | None:
+    """sha256 of a file's bytes, None when it does not exist."""
+    try:
+        with open(path, "rb") as f:
+            return "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+_SERVER = re.compile(r"^\s*server\s+([^\s;]+)", re.MULTILINE)
+
+
+def active_pool(include_text: str, upstreams: Iterable[tuple[str, str]]) -> str | None:
+    """Which pool the upstream include sends traffic to, from its `server HOST:PORT` lines.
+
+    One pool's address: that pool. Several: their names joined with "+". An address that is
+    no pool's: "unknown(ADDR)". No server line: None.
+    """
+    by_address = {addr: pool for pool, addr in upstreams}
+    text = "\n".join(line.split("#", 1)[0] for line in include_text.splitlines())
+    names = []
+    for address in _SERVER.findall(text):
+        name = by_address.get(address, f"unknown({address})")
+        if name not in names:
+            names.append(name)
+    return "+".join(names) if names else None
+
+
+# -- readers (Docker, files, PostgreSQL) ------------------------------------------------------
+
+def read_containers(docker_url: str, services: Iterable[tuple[str, str]]
+                    ) -> dict[str, ContainerState]:
+    import docker
+    from docker.errors import NotFound
+
+    client = docker.DockerClient(base_url=docker_url, timeout=30)
+    try:
+        out = {}
+        for key, name in services:
+            try:
+                attrs = client.api.inspect_container(name)
+            except NotFound:
+                out[key] = ContainerState("", "", "missing")
+                continue
+            image_id = str(attrs.get("Image", ""))
+            if re.fullmatch(r"[0-9a-f]{64}", image_id):
+                image_id = "sha256:" + image_id  # Podman omits the algorithm; Docker does not
+            out[key] = ContainerState(str(attrs.get("Config", {}).get("Image", "")), image_id,
+                                      str(attrs.get("State", {}).get("Status", "")))
+        return out
+    finally:
+        client.close()
+
+
+def _identifier(name: str) -> Any:
+    from psycopg import sql
+    return sql.Identifier(*name.split("."))
+
+
+def read_db_revision(url: str) -> str | None:
+    """alembic_version's revision(s), comma-joined; None when the table does not exist."""
+    import psycopg
+
+    with psycopg.connect(url, connect_timeout=DB_TIMEOUT_S) as conn:
+        try:
+            rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+        except psycopg.errors.UndefinedTable:
+            return None
+    return ",".join(sorted(r[0] for r in rows)) or None
+
+
+def read_rows(url: str, table: str, pk: str = "id",
+              ids: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+    """Rows of `table` as canonical dicts, ORDER BY the primary key; only `ids` when given."""
+    if ids is not None and len(ids) == 0:
+        return []
+    import psycopg
+    from psycopg import sql
+    from psycopg.rows import dict_row
+
+    query = sql.SQL("SELECT * FROM {t}").format(t=_identifier(table))
+    params: tuple[Any, ...] = ()
+    if ids is not None:
+        query += sql.SQL(" WHERE {pk} = ANY(%s)").format(pk=sql.Identifier(pk))
+        params = (list(ids),)
+    query += sql.SQL(" ORDER BY {pk}").format(pk=sql.Identifier(pk))
+    with psycopg.connect(url, connect_timeout=DB_TIMEOUT_S, row_factory=dict_row) as conn:
+        return [canonical_row(r) for r in conn.execute(query, params).fetchall()]
+
+
+def _fingerprint(cfg: "TargetConfig", rows: Sequence[Mapping[str, Any]], pk: str) -> Fingerprint:
+    include = Path(cfg.nginx.upstream_include)
+    try:
+        pool = active_pool(include.read_text(encoding="utf-8"), cfg.upstreams.items())
+    except FileNotFoundError:
+        pool = None
+    return Fingerprint(
+        containers=read_containers(cfg.docker.url, cfg.services.items()),
+        nginx_conf_sha256=sha256_file(cfg.nginx.conf),
+        upstream_include_sha256=sha256_file(include),
+        active_pool=pool,
+        db_revision=read_db_revision(cfg.database.url),
+        rows_digest=rows_digest(rows, pk),
+        row_count=len(rows),
+    )
+
+
+def read_fingerprint(cfg: "TargetConfig", *, row_ids: Sequence[Any] | None = None,
+                     pk: str = "id") -> Fingerprint:
+    """Everything afresh from the target. `row_ids`: digest only these rows (the snapshot's,
+    from `backup_ids()`), so rows written since are left out as they were at snapshot time."""
+    return _fingerprint(cfg, read_rows(cfg.database.url, cfg.database.table, pk, row_ids), pk)
+
+
+def snapshot(cfg: "TargetConfig", backup_path: str | os.PathLike[str], pk: str = "id"
+             ) -> Fingerprint:
+    """Back up the table's rows, then fingerprint the target with exactly the rows backed up
+    (one read of the table: the digest and the backup cannot disagree)."""
+    backup = backup_rows(cfg.database.url, cfg.database.table, backup_path, pk)
+    return _fingerprint(cfg, backup["rows"], pk)
+
+
+# -- row backup and restore -------------------------------------------------------------------
+
+def backup_rows(url: str, table: str, path: str | os.PathLike[str], pk: str = "id"
+                ) -> dict[str, Any]:
+    """Dump every row of `table` to a JSON file (atomically); returns what was written."""
+    rows = read_rows(url, table, pk)
+    backup = {"table": table, "pk": pk, "rows": rows, "digest": rows_digest(rows, pk)}
+    atomic_write_json(path, backup)
+    return backup
+
+
+def load_backup(path: str | os.PathLike[str]) -> dict[str, Any]:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
+        raise ValueError(f"{path}: not a row backup")
+    return data
+
+
+def backup_ids(backup: str | os.PathLike[str] | Mapping[str, Any]) -> list[Any]:
+    """The primary keys of the rows in a backup (a path or a loaded backup)."""
+    data = backup if isinstance(backup, Mapping) else load_backup(backup)
+    return [row[data.get("pk", "id")] for row in data["rows"]]
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    inserted: tuple[Any, ...] = ()    # primary keys of rows that were lost
+    updated: tuple[Any, ...] = ()     # primary keys of rows whose content had changed
+    unchanged: int = 0
+
+    @property
+    def repaired(self) -> int:
+        return len(self.inserted) + len(self.updated)
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, (dict, list)):
+        from psycopg.types.json import Jsonb
+        return Jsonb(value)
+    return value  # strings go as "unknown": PostgreSQL casts ISO timestamps, bytea hex, ...
+
+
+def restore_rows(url: str, table: str, backup: str | os.PathLike[str] | Mapping[str, Any],
+                 pk: str = "id") -> RestoreReport:
+    """Put the backup's lost or changed rows back by primary key, in one transaction.
+
+    Rows not in the backup (the drill's acknowledged writes) are never touched or deleted; rows
+    equal to their backup are not rewritten.
+    """
+    import psycopg
+    from psycopg import sql
+
+    data = backup if isinstance(backup, Mapping) else load_backup(backup)
+    wanted = [canonical_row(r) for r in data["rows"]]
+    if not wanted:
+        return RestoreReport()
+    current = {r[pk]: r for r in read_rows(url, table, pk, [r[pk] for r in wanted])}
+    inserted, updated, todo = [], [], []
+    for row in wanted:
+        now = current.get(row[pk])
+        if now is None:
+            inserted.append(row[pk])
+        elif {k: now.get(k, object()) for k in row} != row:
+            updated.append(row[pk])
+        else:
+            continue
+        todo.append(row)
+    if todo:
+        with psycopg.connect(url, connect_timeout=DB_TIMEOUT_S) as conn, conn.transaction():
+            for row in todo:
+                cols = list(row)
+                query = sql.SQL(
+                    "INSERT INTO {t} ({cols}) VALUES ({vals})"
+                    " ON CONFLICT ({pk}) DO UPDATE SET {set}"
+                ).format(
+                    t=_identifier(table),
+                    cols=sql.SQL(", ").join(map(sql.Identifier, cols)),
+                    vals=sql.SQL(", ").join(sql.Placeholder() * len(cols)),
+                    pk=sql.Identifier(pk),
+                    set=sql.SQL(", ").join(
+                        sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
+                        for c in cols if c != pk) if len(cols) > 1
+                    else sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(pk)),
+                )
+                conn.execute(query, [_param(row[c]) for c in cols])
+    return RestoreReport(tuple(inserted), tuple(updated), len(wanted) - len(todo))

@@ -1,0 +1,199 @@
+"""The availability probe: a background thread that asks the target "are you up, and as what?".
+
+Every `interval_ms` it GETs `base_url/healthz` and `base_url/status` and records one `Sample`: when
+the answer arrived (monotonic), the healthz status, its latency, the version and pool `/status`
+reports, and the error if there was no answer. The RTO (helpers.rto) is computed from these samples
+afterwards, so the sampler itself judges nothing; it only has to keep a steady cadence and never
+die (any exception becomes a sample with an error).
+
+Timeouts are short on purpose: a hung request would stall the cadence, and on loopback a healthy
+answer takes milliseconds.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import httpx
+
+from helpers.clock import REAL, Clock
+from helpers.redact import one_line
+
+__all__ = ["Sample", "ProbeSummary", "Probe", "parse_status", "longest_outage", "summarize"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    t: float                   # monotonic: when the answer (healthz + status) was complete
+    status: int | None         # healthz HTTP status; None when no answer
+    latency_ms: float          # of the healthz request
+    version: str | None        # from /status
+    pool: str | None           # from /status
+    error: str | None = None   # why there was no (usable) answer
+    sent: float | None = None  # monotonic: when the healthz request was sent (None: same as t)
+
+    @property
+    def sent_at(self) -> float:
+        return self.t if self.sent is None else self.sent
+
+    @property
+    def healthy(self) -> bool:
+        return self.status == 200
+
+    def matches(self, version: str | None = None, pool: str | None = None) -> bool:
+        """Healthy and showing the expected version and pool (None: any)."""
+        return (self.healthy and (version is None or self.version == version)
+                and (pool is None or self.pool == pool))
+
+    def describe(self) -> str:
+        if self.status is None:
+            return f"no answer ({self.error})"
+        text = f"healthz {self.status}, version {self.version}, pool {self.pool}"
+        return f"{text} ({self.error})" if self.error else text
+
+
+@dataclass(frozen=True)
+class ProbeSummary:
+    requests: int
+    failures: int
+    longest_outage_s: float
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {"requests": self.requests, "failures": self.failures,
+                "longest_outage_s": round(self.longest_outage_s, 3)}
+
+
+def parse_status(body: bytes | str) -> tuple[str | None, str | None]:
+    """(version, pool) from a /status JSON object; (None, None) when they are not there."""
+    data = json.loads(body)
+    if not isinstance(data, dict):
+        raise ValueError("/status is not a JSON object")
+    version, pool = data.get("version"), data.get("pool")
+    return (None if version is None else str(version), None if pool is None else str(pool))
+
+
+def longest_outage(samples: Iterable[Sample]) -> float:
+    """Longest span of consecutive unhealthy samples, in seconds.
+
+    An outage runs from its first unhealthy sample to the first healthy one after it; one still
+    going at the last sample ends there (the probe saw no further).
+    """
+    longest, start, last = 0.0, None, None
+    for s in samples:
+        last = s.t
+        if not s.healthy and start is None:
+            start = s.t
+        elif s.healthy and start is not None:
+            longest, start = max(longest, s.t - start), None
+    if start is not None and last is not None:
+        longest = max(longest, last - start)
+    return longest
+
+
+def summarize(samples: Iterable[Sample]) -> ProbeSummary:
+    items = list(samples)
+    return ProbeSummary(requests=len(items), failures=sum(1 for s in items if not s.healthy),
+                        longest_outage_s=longest_outage(items))
+
+
+class Probe:
+    """Samples `base_url` every `interval_ms` on a daemon thread between start() and stop()."""
+
+    def __init__(self, base_url: str, interval_ms: int, *, timeout_s: float | None = None,
+                 clock: Clock = REAL, transport: httpx.BaseTransport | None = None) -> None:
+        if interval_ms <= 0:
+            raise ValueError("interval_ms must be > 0")
+        self.base_url = base_url.rstrip("/")
+        self.interval_s = interval_ms / 1000.0
+        self.timeout_s = timeout_s if timeout_s is not None else max(0.5, 5 * self.interval_s)
+        self.clock = clock
+        self._client = httpx.Client(timeout=self.timeout_s, transport=transport,
+                                    follow_redirects=False)
+        self._samples: list[Sample] = []
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- one sample -------------------------------------------------------------------------
+    def sample_once(self) -> Sample:
+        sent = self.clock.monotonic()
+        try:
+            health = self._client.get(self.base_url + "/healthz")
+        except Exception as e:  # httpx errors, and anything else: the thread must live on
+            now = self.clock.monotonic()
+            return Sample(now, None, (now - sent) * 1000, None, None,
+                          one_line(f"healthz: {type(e).__name__}: {e}", limit=300), sent)
+        latency_ms = (self.clock.monotonic() - sent) * 1000
+        version = pool = error = None
+        try:
+            status = self._client.get(self.base_url + "/status")
+            if status.status_code == 200:
+                version, pool = parse_status(status.content)
+            else:
+                error = f"status: HTTP {status.status_code}"
+        except Exception as e:
+            error = one_line(f"status: {type(e).__name__}: {e}", limit=300)
+        return Sample(self.clock.monotonic(), health.status_code, latency_ms, version, pool,
+                      error, sent)
+
+    # -- the thread -------------------------------------------------------------------------
+    def _run(self) -> None:
+        due = self.clock.monotonic()
+        while not self._stop.is_set():
+            sample = self.sample_once()
+            with self._cond:
+                self._samples.append(sample)
+                self._cond.notify_all()
+            due += self.interval_s
+            now = self.clock.monotonic()
+            if due < now:  # fell behind (slow answers): keep the cadence, do not burst
+                due = now
+            self.clock.wait(self._stop, due - now)
+
+    def start(self) -> "Probe":
+        if self._thread is not None:
+            raise RuntimeError("probe already started")
+        self._thread = threading.Thread(target=self._run, name="aura-probe", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 5.0) -> list[Sample]:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        self._client.close()
+        return self.samples()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def __enter__(self) -> "Probe":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- reading ----------------------------------------------------------------------------
+    def samples(self, since: float | None = None, until: float | None = None) -> list[Sample]:
+        """A copy of the samples answered in [since, until] (monotonic; None: open)."""
+        with self._cond:
+            items = list(self._samples)
+        return [s for s in items
+                if (since is None or s.t >= since) and (until is None or s.t <= until)]
+
+    def wait_past(self, t: float, timeout_s: float) -> bool:
+        """Block until a sample answered at or after `t` exists (False after `timeout_s`)."""
+        deadline = self.clock.monotonic() + timeout_s
+        with self._cond:
+            while not (self._samples and self._samples[-1].t >= t):
+                remaining = deadline - self.clock.monotonic()
+                if remaining <= 0 or not self.running:
+                    return bool(self._samples and self._samples[-1].t >= t)
+                self._cond.wait(min(remaining, 0.05))
+        return True
+
+    def summary(self, since: float | None = None, until: float | None = None) -> ProbeSummary:
+        return summarize(self.samples(since, until))
