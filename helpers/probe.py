@@ -109,8 +109,11 @@ class Probe:
         self.interval_s = interval_ms / 1000.0
         self.timeout_s = timeout_s if timeout_s is not None else max(0.5, 5 * self.interval_s)
         self.clock = clock
-        self._client = httpx.Client(timeout=self.timeout_s, transport=transport,
-                                    follow_redirects=False)
+        # No keep-alive: a pooled connection stays pinned to an old nginx worker for a moment after
+        # a graceful reload, so samples would flap between pools. A probe measures what a new
+        # client sees.
+        self._client = httpx.Client(timeout=self.timeout_s, transport=transport, follow_redirects=False,
+                                    limits=httpx.Limits(max_keepalive_connections=0))
         self._samples: list[Sample] = []
         self._cond = threading.Condition()
         self._stop = threading.Event()

@@ -1,0 +1,49 @@
+"""The drill suite's root: its fixtures as plugins, its command-line options, report defaults."""
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = [
+    "fixtures.target",
+    "fixtures.snapshot",
+    "fixtures.probe",
+    "fixtures.faults",
+    "fixtures.drill",
+    "fixtures.results_plugin",
+]
+
+REPORTS = Path(__file__).resolve().parent / "reports"
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("drills", "rollback drills")
+    group.addoption("--drill-config", metavar="FILE", default=None,
+                    help="target config (TOML). Without [target] it overlays the sandbox's config; "
+                         "omitted: drill the embedded sandbox")
+    group.addoption("--allow-production", action="store_true", default=False,
+                    help="allow drills against a target whose environment is production")
+    group.addoption("--participants", metavar="NAMES", default=None,
+                    type=lambda s: [p.strip() for p in s.split(",") if p.strip()],
+                    help="comma-separated participants for the report (default: [report] participants)")
+    group.addoption("--report-language", choices=("en", "zh"), default=None,
+                    help="language of the drill report (default: [report] language)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    # A config file that does not exist or is not TOML is a usage error before anything runs.
+    given = config.getoption("drill_config")
+    if given:
+        from helpers.config import ConfigError, read_toml
+
+        try:
+            read_toml(given)
+        except ConfigError as e:
+            raise pytest.UsageError(f"--drill-config: {e}") from None
+    # Drill runs write the reviewers' report by default (DESIGN.md "Outputs").
+    if any(Path(a.split("::")[0]).resolve().is_relative_to(Path(__file__).parent / "drills")
+           for a in config.args) and getattr(config.option, "htmlpath", None) is None:
+        config.option.htmlpath = str(REPORTS / "drill-report.html")
+        config.option.self_contained_html = True
+        if getattr(config.option, "xmlpath", None) is None:
+            config.option.xmlpath = str(REPORTS / "junit.xml")

@@ -1,0 +1,125 @@
+"""Put a target back to a snapshot with the suite's own means, never the rollback under test.
+
+Order: database revision (migrate command), rows (by primary key from the backup), service
+containers (exact image by ID, through the Docker API), nginx files (+ `nginx -t` + reload, or
+start when down). Each step is bounded and runs even when an earlier one failed; the caller then
+reads the fingerprint afresh and compares it with the snapshot — that comparison, not the steps'
+own success, decides whether the restore worked.
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from helpers import commands, nginx_ops
+from helpers.config import TargetConfig
+from helpers.fingerprint import Fingerprint, load_backup, read_db_revision, restore_rows, sha256_file
+
+MIGRATE_TIMEOUT_S = 120
+
+
+@dataclass
+class SavedFiles:
+    """Copies of the nginx files taken at snapshot time (the fingerprint only has their hashes)."""
+    folder: Path
+
+    @property
+    def conf(self) -> Path:
+        return self.folder / "nginx.conf.saved"
+
+    @property
+    def backup(self) -> Path:
+        return self.folder / "nginx.conf.backup.saved"
+
+    @property
+    def include(self) -> Path:
+        return self.folder / "upstream.include.saved"
+
+    @property
+    def rows(self) -> Path:
+        return self.folder / "rows.json"
+
+    def save(self, cfg: TargetConfig) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cfg.nginx.conf, self.conf)
+        shutil.copyfile(cfg.nginx.upstream_include, self.include)
+        if Path(cfg.nginx.backup).exists():
+            shutil.copyfile(cfg.nginx.backup, self.backup)
+        else:
+            self.backup.unlink(missing_ok=True)
+
+
+@dataclass
+class RestoreLog:
+    steps: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def did(self, text: str) -> None:
+        self.steps.append(text)
+
+    def failed(self, text: str) -> None:
+        self.problems.append(text)
+
+
+def _copy_back(saved: Path, live: str, log: RestoreLog) -> bool:
+    if sha256_file(live) == sha256_file(saved):
+        return False
+    tmp = Path(live + ".drill-restore.tmp")
+    shutil.copyfile(saved, tmp)
+    tmp.replace(live)
+    log.did(f"put back {live}")
+    return True
+
+
+def restore(cfg: TargetConfig, snap: Fingerprint, saved: SavedFiles) -> RestoreLog:
+    log = RestoreLog()
+    _restore_database(cfg, snap, saved, log)
+    _restore_containers(cfg, snap, log)
+    _restore_nginx(cfg, saved, log)
+    return log
+
+
+def _restore_database(cfg: TargetConfig, snap: Fingerprint, saved: SavedFiles, log: RestoreLog) -> None:
+    try:
+        current = read_db_revision(cfg.database.url)
+        if snap.db_revision and current != snap.db_revision:
+            r = commands.run(cfg.commands.migrate, [snap.db_revision], timeout=MIGRATE_TIMEOUT_S)
+            (log.did if r.ok else log.failed)(f"migrate {current} -> {snap.db_revision}: exit {r.exit_code}")
+        if saved.rows.exists():
+            report = restore_rows(cfg.database.url, cfg.database.table, load_backup(saved.rows))
+            if report.repaired:
+                log.did(f"rows put back by primary key: {len(report.inserted)} lost, {len(report.updated)} changed")
+    except Exception as e:  # keep going: the other parts must still be restored
+        log.failed(f"database: {type(e).__name__}: {e}")
+
+
+def _restore_containers(cfg: TargetConfig, snap: Fingerprint, log: RestoreLog) -> None:
+    from helpers.docker_runtime import restore_image
+
+    for key, want in snap.containers.items():
+        name = getattr(cfg.services, key)
+        try:
+            # A no-op when the container already runs that image from that reference.
+            if restore_image(cfg.docker.url, name, want.image_id, ref=want.ref).changed:
+                log.did(f"{name}: back to {want.ref} ({want.image_id[:19]})")
+        except Exception as e:
+            log.failed(f"container {name}: {type(e).__name__}: {e}")
+
+
+def _restore_nginx(cfg: TargetConfig, saved: SavedFiles, log: RestoreLog) -> None:
+    try:
+        changed = _copy_back(saved.conf, cfg.nginx.conf, log)
+        changed |= _copy_back(saved.include, cfg.nginx.upstream_include, log)
+        if saved.backup.exists():
+            _copy_back(saved.backup, cfg.nginx.backup, log)
+        test = nginx_ops.config_test(cfg)
+        if not test.ok:
+            log.failed(f"nginx -t fails after putting the files back: {test.stderr.strip()[-300:]}")
+            return
+        applied = nginx_ops.apply(cfg) if changed else nginx_ops.reload(cfg)
+        if not applied.ok:
+            applied = nginx_ops.start(cfg)
+        (log.did if applied.ok else log.failed)(f"nginx reload/start: exit {applied.exit_code}")
+    except Exception as e:
+        log.failed(f"nginx: {type(e).__name__}: {e}")
