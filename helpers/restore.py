@@ -62,10 +62,10 @@ class RestoreLog:
         self.problems.append(text)
 
 
-def _copy_back(saved: Path, live: str, log: RestoreLog) -> bool:
+def _copy_back(saved: Path, live: str | Path, log: RestoreLog) -> bool:
     if sha256_file(live) == sha256_file(saved):
         return False
-    tmp = Path(live + ".drill-restore.tmp")
+    tmp = Path(f"{live}.drill-restore.tmp")
     shutil.copyfile(saved, tmp)
     tmp.replace(live)
     log.did(f"put back {live}")

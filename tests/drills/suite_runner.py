@@ -1,0 +1,71 @@
+"""Run the real drill suite as a subprocess against the sandbox, with a partial --drill-config.
+
+Broken rollbacks are real executables swapped in through the config's [commands], never mocks:
+the suite under test cannot tell them from a real staging's scripts.
+"""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[2]
+RESULTS = PROJECT / "reports" / "drill-results.json"
+
+
+def sandbox_config() -> dict:
+    r = subprocess.run([sys.executable, "-m", "sandbox", "up"], cwd=PROJECT, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return tomllib.loads(Path(r.stdout.strip().splitlines()[-1]).read_text())
+
+
+def sandbox_at_baseline() -> tuple[bool, str]:
+    r = subprocess.run([sys.executable, "-m", "sandbox", "status"], cwd=PROJECT, capture_output=True, text=True,
+                       timeout=60)
+    return r.returncode == 0, r.stdout
+
+
+def sandbox_down() -> None:
+    subprocess.run([sys.executable, "-m", "sandbox", "down"], cwd=PROJECT, capture_output=True, timeout=120)
+
+
+def executable(path: Path, body: str) -> str:
+    path.write_text("#!/bin/bash\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return str(path)
+
+
+def toml_overlay(path: Path, sections: dict[str, dict]) -> Path:
+    lines = []
+    for name, keys in sections.items():
+        lines.append(f"[{name}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in keys.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@dataclass
+class SuiteRun:
+    exit_code: int
+    output: str
+    results: dict
+
+    def drill(self, fragment: str) -> dict:
+        found = [d for d in self.results["drills"] if fragment in d["id"]]
+        assert len(found) == 1, f"{fragment!r} matches {[d['id'] for d in self.results['drills']]}"
+        return found[0]
+
+
+def run_suite(*args: str, timeout: float = 600) -> SuiteRun:
+    RESULTS.unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    r = subprocess.run([sys.executable, "-m", "pytest", "drills/", "-m", "staging", "-p", "no:cacheprovider",
+                        *args], cwd=PROJECT, capture_output=True, text=True, timeout=timeout, env=env)
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"drills": []}
+    return SuiteRun(r.returncode, r.stdout + r.stderr, results)

@@ -1,0 +1,117 @@
+"""The suite must fail when the rollback is broken, and leave the sandbox at baseline each time.
+
+Each case swaps the rollback command for a real executable through a partial --drill-config
+(small budgets keep a hung drill to seconds) and runs the real suite against the real sandbox.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests.drills.suite_runner import (PROJECT, executable, run_suite, sandbox_at_baseline, sandbox_config, sandbox_down,
+                                       toml_overlay)
+
+FAST = {"probe": {"interval_ms": 50, "healthy_streak": 3, "soak_s": 0.5}}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def real():
+    """The sandbox's own command strings. The sandbox is up before each suite run, so the suite
+    under test treats it as already running and leaves it up; it is stopped after the module
+    only if it was not running before."""
+    was_up, _ = sandbox_at_baseline()
+    yield sandbox_config()["commands"]
+    if not was_up:
+        sandbox_down()
+
+
+@pytest.fixture
+def overlay(tmp_path):
+    def make(rollback_body: str | None = None, *, rto: dict | None = None,
+             migrate_body: str | None = None) -> str:
+        cfg = dict(FAST)
+        commands = {}
+        if rollback_body is not None:
+            commands["rollback"] = executable(tmp_path / "rollback", rollback_body)
+        if migrate_body is not None:
+            commands["migrate"] = executable(tmp_path / "migrate", migrate_body)
+        if commands:
+            cfg["commands"] = commands
+        if rto:
+            cfg["rto"] = rto
+        return str(toml_overlay(tmp_path / "overlay.toml", cfg))
+    return make
+
+
+def assert_baseline():
+    ok, status = sandbox_at_baseline()
+    assert ok, f"sandbox not at baseline after the run:\n{status}"
+
+
+def test_the_real_rollback_passes(overlay):
+    run = run_suite("--drill-config", overlay(), "-k", "upstream or nginx")
+    assert run.exit_code == 0, run.output[-3000:]
+    assert {d["status"] for d in run.results["drills"]} == {"passed"}
+    assert len(run.results["drills"]) == 3
+    assert_baseline()
+
+
+def test_a_rollback_that_does_nothing_fails_as_not_recovered(overlay):
+    run = run_suite("--drill-config", overlay("exit 0\n", rto={"upstream": 2}), "-k", "upstream")
+    d = run.drill("test_upstream_switch_rollback")
+    assert run.exit_code == 1
+    assert d["status"] == "failed" and d["rto_actual_s"] is None and d["command_exit"] == 0
+    assert d["problems"][0].startswith("not recovered within the 2s RTO budget")
+    assert d["restored"] is True
+    assert_baseline()
+
+
+def test_a_rollback_that_exits_non_zero_fails_with_its_exit_code(overlay):
+    body = 'echo "rollback: engine unreachable" >&2\nexit 3\n'
+    run = run_suite("--drill-config", overlay(body, rto={"nginx": 2}), "-k", "invalid_config")
+    d = run.drill("invalid_config")
+    assert d["status"] == "failed" and d["command_exit"] == 3
+    assert d["problems"][0] == "rollback exited 3: rollback: engine unreachable"
+    assert_baseline()
+
+
+def test_a_rollback_that_heals_late_measures_rto_of_at_least_the_delay(overlay, real):
+    delay = 1.5
+    # Exits 0 at once; the real rollback runs in the background after `delay` seconds.
+    body = f'( sleep {delay}; exec {real["rollback"]} "$@" ) >/dev/null 2>&1 &\nexit 0\n'
+    run = run_suite("--drill-config", overlay(body, rto={"upstream": 20}), "-k", "upstream")
+    d = run.drill("test_upstream_switch_rollback")
+    assert d["status"] == "passed", d["problems"]
+    assert d["command_s"] < 1.0
+    assert d["rto_actual_s"] >= delay
+    assert_baseline()
+
+
+def test_a_rollback_slower_than_its_budget_fails_and_is_killed(overlay, real):
+    body = f'sleep 6\nexec {real["rollback"]} "$@"\n'
+    run = run_suite("--drill-config", overlay(body, rto={"upstream": 2}), "-k", "upstream")
+    d = run.drill("test_upstream_switch_rollback")
+    assert d["status"] == "failed" and d["rto_actual_s"] is None
+    assert d["problems"][0] == "rollback command still running at the 2s budget: killed"
+    assert d["command_s"] < 6
+    assert_baseline()
+
+
+def test_a_sabotaged_restore_ends_in_error_naming_the_field_and_the_next_run_recovers(overlay, real):
+    # The rollback heals the upstream but also moves the schema to the base revision; the
+    # restore's own means are sabotaged too ([commands] migrate fails), so the restore cannot
+    # put the revision back and must say so.
+    body = f'{real["rollback"]} "$@" || exit $?\nexec {real["migrate"]} 0001_base >/dev/null 2>&1\n'
+    cfg = overlay(body, migrate_body='echo "migrate: unavailable" >&2\nexit 1\n')
+    run = run_suite("--drill-config", cfg, "-k", "upstream")
+    d = run.drill("test_upstream_switch_rollback")
+    assert d["status"] == "error" and d["restored"] is False
+    assert any(p.startswith("restore failed: db_revision: 0002_customer -> 0001_base") for p in d["problems"]), d["problems"]
+    ok, _ = sandbox_at_baseline()
+    assert not ok  # the sabotage really left the sandbox off its baseline
+
+    # Repair the sandbox by its own means; the next run restores from the pending journal first.
+    sandbox_config()
+    again = run_suite("-k", "upstream")
+    assert again.exit_code == 0, again.output[-3000:]
+    assert "restored from the journal" in (PROJECT / "reports" / "rollback-drill.log").read_text()
+    assert_baseline()

@@ -1,0 +1,275 @@
+"""The drill suite's runtime helpers against a real, private sandbox instance (no mocks).
+
+The instance is started the way the suite starts any sandbox target — `python -m sandbox up` as a
+command, the config path read from its last stdout line — with its own state folder, ports and
+container names, so it never touches the main sandbox. Nothing here imports `sandbox`: like the
+suite, these tests know the target only through its config.
+
+The instance is left as it was found: stopped and purged if this module started it, running and
+at its baseline if it was already up.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import testinfra
+
+from helpers import docker_runtime as dr
+from helpers.commands import run as run_command
+from helpers.config import TargetConfig, load_config
+from helpers.fingerprint import read_db_revision
+from helpers.host_checks import failed, host_checks, nginx_processes
+from helpers.metrics import build_info_version, total_requests
+from helpers.perf import perf_smoke
+from helpers.rpo import MIN_ACKNOWLEDGED, OrderWriter
+
+pytestmark = pytest.mark.timeout(300)
+
+PROJECT = Path(__file__).resolve().parents[2]
+PYTHON = str(PROJECT / ".venv/bin/python") if (PROJECT / ".venv/bin/python").exists() \
+    else sys.executable
+STATE = "/var/tmp/aura-t-runtime"
+INSTANCE_ENV = {"AURA_SANDBOX_STATE": STATE, "AURA_SANDBOX_PORT_BASE": "18780",
+                "AURA_SANDBOX_PREFIX": "aura-rt"}
+
+
+def sandbox(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([PYTHON, "-m", "sandbox", *args], cwd=PROJECT,
+                          env={**os.environ, **INSTANCE_ENV}, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def sandbox_up() -> str:
+    r = sandbox("up")
+    assert r.returncode == 0, f"sandbox up failed: {r.stderr[-3000:]}"
+    return r.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def cfg() -> TargetConfig:
+    was_up = Path(STATE, "sandbox.toml").exists()
+    config = load_config(sandbox_up())
+    yield config
+    if was_up:
+        sandbox_up()  # back to its baseline, still running
+    else:
+        r = sandbox("down", "--purge")
+        assert r.returncode == 0, r.stderr[-2000:]
+
+
+def wait_for(what: str, predicate, timeout_s: float = 20.0, every_s: float = 0.1):
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+        except (httpx.HTTPError, OSError) as e:
+            last = e
+        else:
+            if last:
+                return last
+        time.sleep(every_s)
+    pytest.fail(f"{what}: not within {timeout_s}s (last: {last!r})")
+
+
+def healthz(url: str) -> httpx.Response:
+    return httpx.get(url.rstrip("/") + "/healthz", timeout=2)
+
+
+def pool_url(cfg: TargetConfig, pool: str) -> str:
+    return "http://" + dict(cfg.upstreams.items())[pool]
+
+
+# -- docker runtime ------------------------------------------------------------------------------
+
+def test_bad_image_then_restore_exact_image_by_id(cfg: TargetConfig):
+    url, name = cfg.docker.url, cfg.services.api_v1
+    bad_ref = f"{cfg.docker.image}:{cfg.docker.bad_tag}"
+    before = dr.container_info(url, name)
+    assert before is not None and before.running
+    bad_id = dr.image_id_of(url, bad_ref)
+    assert bad_id and bad_id != before.image_id
+    assert dr.image_env(url, bad_ref)["AURA_VERSION"] == cfg.docker.bad_tag
+    v1 = pool_url(cfg, "api_v1")
+
+    result = dr.recreate_with_image(url, name, bad_ref, stop_timeout=3)
+    try:
+        assert (result.old_image_id, result.old_ref) == (before.image_id, before.ref)
+        assert result.new_image_id == bad_id
+        # what the container set itself was carried over; nothing the engine or image adds
+        assert result.settings.env.keys() == {"AURA_POOL", "AURA_PORT", "AURA_DATABASE_URL"}
+        assert result.settings.network_mode == "host"
+        bad = wait_for("bad image answering 503", lambda: healthz(v1).status_code == 503 and
+                       healthz(v1))
+        assert bad.json()["version"] == cfg.docker.bad_tag
+        now = dr.container_info(url, name)
+        assert now.running and now.image_id == bad_id and now.ref == bad_ref
+        for key in ("AURA_POOL", "AURA_PORT", "AURA_DATABASE_URL"):
+            assert now.env[key] == before.env[key]
+        assert now.env["AURA_VERSION"] == cfg.docker.bad_tag  # the new image's, not the old one's
+        assert now.labels["aura.pool"] == before.labels["aura.pool"] == "api_v1"
+        assert "aura-api" in dr.logs_tail(url, name, lines=20)
+    finally:
+        journal = result.to_dict()  # what a journal keeps: enough to restore from a fresh process
+        restored = dr.restore_image(url, name, journal["old_image_id"], ref=journal["old_ref"],
+                                    settings=dr.ContainerSettings.from_dict(journal["settings"]))
+    assert restored.changed and restored.new_image_id == before.image_id
+    wait_for("v1 healthy again", lambda: healthz(v1).status_code == 200)
+    assert healthz(v1).json()["version"] == before.env["AURA_VERSION"] == "v1.0.0"
+    after = dr.container_info(url, name)
+    assert (after.ref, after.image_id, after.running) == (before.ref, before.image_id, True)
+    assert after.env == before.env and after.labels == before.labels
+    # restoring what is already there is a no-op
+    assert dr.restore_image(url, name, before.image_id, ref=before.ref).changed is False
+
+
+def test_runtime_errors_are_one_line_and_touch_nothing(cfg: TargetConfig):
+    url, name = cfg.docker.url, cfg.services.api_v1
+    before = dr.container_info(url, name)
+    with pytest.raises(dr.DockerRuntimeError, match=rf"^container {name}: .*no such image"):
+        dr.recreate_with_image(url, name, f"{cfg.docker.image}:no-such-tag")
+    with pytest.raises(dr.DockerRuntimeError, match=r"^container aura-rt-nope: .*no such container"):
+        dr.recreate_with_image(url, "aura-rt-nope", f"{cfg.docker.image}:{cfg.docker.bad_tag}")
+    with pytest.raises(dr.DockerRuntimeError, match=r"^container x: inspect: engine "):
+        dr.container_info("unix:///var/tmp/aura-t-runtime/no.sock", "x")
+    assert dr.container_info(url, "aura-rt-nope") is None
+    assert dr.image_id_of(url, f"{cfg.docker.image}:no-such-tag") is None
+    assert dr.container_info(url, name) == before
+
+
+# -- RPO writer ------------------------------------------------------------------------------
+
+def test_writer_acknowledged_writes_are_all_read_back_and_a_deleted_one_is_lost(cfg):
+    run_id = "rt" + uuid.uuid4().hex[:6]
+    writer = OrderWriter(cfg.target.api_url, run_id=run_id, interval_ms=20, max_writes=40,
+                         max_seconds=15)
+    try:
+        with writer:
+            assert writer.wait_for_acks(2 * MIN_ACKNOWLEDGED, timeout_s=15), writer.errors
+        acks = writer.acknowledged
+        assert len(acks) >= 2 * MIN_ACKNOWLEDGED and writer.failures == 0, writer.errors
+        assert acks[0].item == f"drill-{run_id}-1" and acks[0].quantity == 1
+
+        result = writer.verify(cfg.database.url, cfg.database.table)
+        assert result.ok, result.verdict()
+        assert result.verdict() == f"RPO ok: all {len(acks)} acknowledged writes present"
+
+        with psycopg.connect(cfg.database.url) as conn:
+            conn.execute("DELETE FROM orders WHERE id = %s", (acks[2].id,))
+            conn.execute("UPDATE orders SET quantity = quantity + 100 WHERE id = %s", (acks[3].id,))
+        result = writer.verify(cfg.database.url, cfg.database.table)
+        assert not result.ok
+        assert result.lost == (acks[2].id,) and result.changed == (acks[3].id,)
+        assert result.verdict().startswith(f"RPO: 1 of {len(acks)} acknowledged writes lost")
+    finally:
+        with psycopg.connect(cfg.database.url) as conn:  # leave the table as it was found
+            conn.execute("DELETE FROM orders WHERE item LIKE %s", (f"drill-{run_id}-%",))
+
+
+def test_verify_across_the_bad_migration_and_back(cfg):
+    """While the bad revision has `item` renamed, the read-back says it cannot compare (not
+    "lost"); after migrating back the same acknowledged writes verify."""
+    run_id = "rt" + uuid.uuid4().hex[:6]
+    writer = OrderWriter(cfg.target.api_url, run_id=run_id, interval_ms=20,
+                         max_writes=MIN_ACKNOWLEDGED, max_seconds=10)
+    good = read_db_revision(cfg.database.url)
+    try:
+        with writer:
+            assert writer.wait_for_acks(MIN_ACKNOWLEDGED, timeout_s=10), writer.errors
+        try:
+            moved = run_command(cfg.commands.migrate, [cfg.database.bad_revision], timeout=60)
+            assert moved.ok, moved.stderr
+            assert read_db_revision(cfg.database.url) == cfg.database.bad_revision
+            during = writer.verify(cfg.database.url, cfg.database.table)
+            assert not during.verified and not during.lost and not during.changed
+            assert during.verdict().startswith("RPO unverified: column item not in the table")
+        finally:
+            back = run_command(cfg.commands.migrate, [good], timeout=60)
+            assert back.ok, back.stderr
+        assert read_db_revision(cfg.database.url) == good
+        after = writer.verify(cfg.database.url, cfg.database.table)
+        assert after.ok, after.verdict()
+    finally:
+        with psycopg.connect(cfg.database.url) as conn:
+            conn.execute("DELETE FROM orders WHERE item LIKE %s", (f"drill-{run_id}-%",))
+
+
+def test_writer_with_too_few_acknowledged_writes_is_unverified(cfg):
+    writer = OrderWriter("http://127.0.0.1:9", interval_ms=10, max_writes=3, max_seconds=5,
+                         timeout_s=0.5)
+    writer.start()
+    wait_for("writer to stop by itself", lambda: not writer.running, timeout_s=10)
+    writer.stop()
+    result = writer.verify(cfg.database.url, cfg.database.table)
+    assert (result.acknowledged, result.attempts, result.failures) == (0, 3, 3)
+    assert not result.ok and result.verdict().startswith("RPO unverified: only 0 acknowledged")
+    assert writer.errors and "ConnectError" in writer.errors[0]
+
+
+# -- perf and metrics ------------------------------------------------------------------------
+
+def test_perf_smoke_through_the_front(cfg):
+    r = perf_smoke(cfg.target.base_url, cfg.perf.requests, cfg.perf.p95_ms)
+    assert r.ok, r.problem
+    assert (r.requests, r.errors, r.problem) == (cfg.perf.requests, 0, None)
+    assert 0 < r.p50_ms <= r.p95_ms <= r.max_ms < 2000
+
+    dead = perf_smoke("http://127.0.0.1:9", 4, 500, timeout_s=0.5)
+    assert not dead.ok and dead.errors == 4 and "4 of 4 requests failed" in dead.problem
+
+    strict = perf_smoke(cfg.target.base_url, 10, 0.0001)
+    assert not strict.ok and "p95" in strict.problem
+
+
+def test_metrics_show_the_version_and_a_rising_counter(cfg):
+    def scrape() -> str:
+        r = httpx.get(cfg.target.base_url + "/metrics", timeout=2)
+        r.raise_for_status()
+        return r.text
+
+    first = scrape()
+    stable = dr.image_env(cfg.docker.url, f"{cfg.docker.image}:{cfg.docker.stable_tag}")
+    assert build_info_version(first) == stable["AURA_VERSION"] == "v1.0.0"
+    for _ in range(5):
+        healthz(cfg.target.base_url)
+    assert total_requests(scrape()) >= total_requests(first) + 5
+
+
+# -- host checks -------------------------------------------------------------------------------
+
+def test_host_checks_pass_and_fail_when_nginx_is_stopped(cfg):
+    host = testinfra.get_host("local://")
+    checks = host_checks(host, cfg)
+    assert not failed(checks), failed(checks)
+    names = [c.name for c in checks]
+    assert "nginx workers running" in names and "nginx config equals backup" in names
+    assert sum(1 for n in names if n.endswith("listening")) == 3
+
+    master = next(c for c in checks if c.name == "nginx master running")
+    pid = int(master.detail.split()[1])
+    try:
+        os.kill(pid, signal.SIGTERM)  # this module's own instance (never the main sandbox)
+        wait_for("nginx to stop", lambda: not Path(f"/proc/{pid}").exists(), timeout_s=10)
+        down = {c.name: c for c in host_checks(host, cfg, containers=False)}
+        assert not down["nginx master running"].ok
+        front = next(c for n, c in down.items() if n.startswith("front port"))
+        assert not front.ok and "nothing listens" in front.detail
+        assert down["api_v1 port 127.0.0.1:18781 listening"].ok  # the pools are still up
+    finally:
+        sandbox_up()  # brings nginx back
+    wait_for("nginx back", lambda: all(c.ok for c in nginx_processes(host, cfg.nginx.conf)))
+    assert not failed(host_checks(host, cfg))
+
+
+def test_instance_is_back_at_its_baseline(cfg):
+    r = sandbox("status")
+    assert r.returncode == 0, r.stdout + r.stderr
