@@ -7,6 +7,7 @@ pytest_plugins = [
     "fixtures.target",
     "fixtures.snapshot",
     "fixtures.probe",
+    "fixtures.rpo",
     "fixtures.faults",
     "fixtures.drill",
     "fixtures.results_plugin",

@@ -45,7 +45,7 @@ def switch_traffic(cfg: TargetConfig, probe: Probe, pool: str = "api_v2", clock:
     seen = _wait_for_sample(probe, since, lambda s: s.pool == pool, OBSERVE_TIMEOUT_S, clock)
     if seen is None:
         return Observation("none", f"switch_upstream exit {result.exit_code}, but no probe answer came from {pool}")
-    return Observation("visible", f"probe answers from {pool} (version {seen.version}) after the switch")
+    return Observation("visible", f"probe answers from {pool} ({seen.describe()}) after the switch")
 
 
 # -- nginx ------------------------------------------------------------------------------------
@@ -91,3 +91,56 @@ def nginx_breaks_serving(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -
     if failing is None:
         return Observation("none", f"nginx -t exit {test.exit_code}; the front stayed healthy after the reload")
     return Observation("visible", f"nginx -t passes ({test.ok}) yet the front answers {failing.describe()}")
+
+
+# -- image, database, release -----------------------------------------------------------------
+
+def bad_image(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observation:
+    """api_v1 recreated from [docker] bad_tag through the Docker API (name, env, port, pool kept);
+    seen when the engine runs the bad image and the probe sees the front fail."""
+    from helpers.docker_runtime import container_info, image_id_of, recreate_with_image
+
+    bad_ref = f"{cfg.docker.image}:{cfg.docker.bad_tag}"
+    since = clock.monotonic()
+    recreate_with_image(cfg.docker.url, cfg.services.api_v1, bad_ref)
+    bad_id = image_id_of(cfg.docker.url, bad_ref)
+    info = container_info(cfg.docker.url, cfg.services.api_v1)
+    if info is None or info.image_id != bad_id:
+        return Observation("none", f"the engine does not run {bad_ref} as {cfg.services.api_v1}")
+    failing = _wait_for_sample(probe, since, lambda s: not s.healthy, OBSERVE_TIMEOUT_S, clock)
+    if failing is None:
+        return Observation("none", f"{cfg.services.api_v1} runs {bad_ref} but the front stayed healthy")
+    return Observation("visible", f"{cfg.services.api_v1} runs {bad_ref}; the front answers {failing.describe()}")
+
+
+def bad_migration(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observation:
+    """The migrate command to [database] bad_revision; seen when SQL reads the revision back and
+    the probe sees /healthz fail."""
+    from helpers.fingerprint import read_db_revision
+
+    since = clock.monotonic()
+    result = commands.run(cfg.commands.migrate, [cfg.database.bad_revision], timeout=120)
+    revision = read_db_revision(cfg.database.url)
+    if revision != cfg.database.bad_revision:
+        return Observation("none", f"migrate exit {result.exit_code}; the database is at {revision}, "
+                                   f"not {cfg.database.bad_revision}")
+    failing = _wait_for_sample(probe, since, lambda s: not s.healthy, OBSERVE_TIMEOUT_S, clock)
+    if failing is None:
+        return Observation("none", f"database at {revision}, but the front stayed healthy")
+    return Observation("visible", f"database at {revision} (read by SQL); the front answers {failing.describe()}")
+
+
+def bad_release(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observation:
+    """A bad release: bad image on api_v1, bad migration, and traffic on api_v2 — all three seen."""
+    # Order matters for observing each part: the bad image is seen while traffic is on api_v1;
+    # the switch happens while api_v2 is still healthy (a deploy tool refuses an unhealthy
+    # target); the bad migration is then seen failing api_v2 as well.
+    parts = []
+    for inject in (bad_image, lambda c, p, k: switch_traffic(c, p, "api_v2", k), bad_migration):
+        parts.append(inject(cfg, probe, clock))
+        if parts[-1].observed == "none":
+            break
+    unseen = [p.detail for p in parts if p.observed == "none"]
+    if unseen:
+        return Observation("none", "; ".join(unseen))
+    return Observation("visible", " | ".join(p.detail for p in parts))
