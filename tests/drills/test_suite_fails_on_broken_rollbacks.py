@@ -115,3 +115,39 @@ def test_a_sabotaged_restore_ends_in_error_naming_the_field_and_the_next_run_rec
     assert again.exit_code == 0, again.output[-3000:]
     assert "restored from the journal" in (PROJECT / "reports" / "rollback-drill.log").read_text()
     assert_baseline()
+
+
+# -- the remaining drills (image, database, emergency) ----------------------------------------
+
+def test_an_image_rollback_to_a_different_tag_than_asked_fails_on_the_end_state(overlay, real):
+    # Rolls back to v1.1.0 whatever --tag says: healthy, but the wrong release.
+    body = ('args=(); while [ $# -gt 0 ]; do if [ "$1" = --tag ]; then args+=(--tag v1.1.0); shift 2; '
+            'else args+=("$1"); shift; fi; done\n'
+            f'exec {real["rollback"]} "${{args[@]}}"\n')
+    run = run_suite("--drill-config", overlay(body, rto={"image": 8}), "-k", "image")
+    d = run.drill("test_image_rollback")
+    assert d["status"] == "failed" and d["restored"] is True
+    assert d["problems"][0].startswith("not recovered within the 8s RTO budget"), d["problems"]
+    assert any(p.startswith("end state: api_v1 runs") and "v1.1.0" in p for p in d["problems"]), d["problems"]
+    assert_baseline()
+
+
+def test_a_database_rollback_that_leaves_the_bad_revision_fails(overlay):
+    body = 'echo "database: rolled back" \nexit 0\n'
+    run = run_suite("--drill-config", overlay(body, rto={"database": 3}), "-k", "database")
+    d = run.drill("test_database_rollback")
+    assert d["status"] == "failed" and d["restored"] is True
+    assert d["problems"][0].startswith("not recovered within the 3s RTO budget")
+    assert "database at 0002_customer" in d["problems"][0]
+    assert any(p == "end state: database at 0003_rename_item, not 0002_customer" for p in d["problems"]), d["problems"]
+    assert_baseline()
+
+
+def test_an_emergency_rollback_that_never_sends_the_alert_fails(tmp_path, real):
+    silent_alert = executable(tmp_path / "alert", 'echo "alert sent"\nexit 0\n')
+    cfg = toml_overlay(tmp_path / "overlay.toml", {**FAST, "commands": {"alert": silent_alert}})
+    run = run_suite("--drill-config", str(cfg), "-k", "emergency")
+    d = run.drill("test_emergency_rollback")
+    assert d["status"] == "failed" and d["rto_actual_s"] is not None
+    assert d["problems"][0].startswith("alert not received:"), d["problems"]
+    assert_baseline()
