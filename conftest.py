@@ -11,6 +11,7 @@ pytest_plugins = [
     "fixtures.faults",
     "fixtures.drill",
     "fixtures.results_plugin",
+    "fixtures.report_plugin",
 ]
 
 REPORTS = Path(__file__).resolve().parent / "reports"

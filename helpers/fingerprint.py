@@ -269,7 +269,7 @@ def backup_rows(url: str, table: str, path: str | os.PathLike[str], pk: str = "i
     """Dump every row of `table` to a JSON file (atomically); returns what was written."""
     rows = read_rows(url, table, pk)
     backup = {"table": table, "pk": pk, "rows": rows, "digest": rows_digest(rows, pk)}
-    atomic_write_json(path, backup)
+    atomic_write_json(path, backup, mode=0o600)  # the rows are the target's data
     return backup
 
 

@@ -112,4 +112,5 @@ class RunContext:
     environment_info: dict[str, str] = field(default_factory=dict)  # tool versions, image tags, git rev
     participants: list[str] = field(default_factory=list)
     language: str = "en"
+    rto_budgets: dict[str, float] = field(default_factory=dict)  # [rto] of the target, per type
     outcomes: list[tuple[DrillOutcome, str]] = field(default_factory=list)  # (outcome, final status)

@@ -1,0 +1,133 @@
+"""What the drill ran with, for the report's Environment table.
+
+Tool versions (nginx -v; the container engine's version through the Docker SDK when a URL is
+given — Podman's service answers it too; Python; pytest and pytest-html), the image each service
+container runs, and the suite's git revision. Every probe is bounded in time and never raises: a
+value it cannot get reads "unavailable: <why>". Every value is redacted (an engine URL or an image
+reference can carry credentials).
+
+The fixture that builds the RunContext calls `collect_for_config(cfg)` (or `collect(...)`) and
+keeps the result in `RunContext.environment_info`.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import shlex
+import subprocess
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from helpers.redact import one_line
+
+__all__ = ["python_version", "package_version", "nginx_version", "engine_version", "image_tags",
+           "git_revision", "collect", "collect_for_config"]
+
+TIMEOUT_S = 5.0
+
+
+def _safe(fn: Callable[[], str]) -> str:
+    try:
+        return one_line(fn(), limit=300)
+    except Exception as e:  # noqa: BLE001 - the report shows why, the run goes on
+        return one_line(f"unavailable: {type(e).__name__}: {e}", limit=300)
+
+
+def python_version() -> str:
+    return f"{platform.python_implementation()} {platform.python_version()}"
+
+
+def package_version(name: str) -> str:
+    return importlib.metadata.version(name)
+
+
+def nginx_version(nginx: str = "nginx") -> str:
+    """`nginx -v` prints `nginx version: nginx/1.22.1` on stderr."""
+    out = subprocess.run([nginx, "-v"], capture_output=True, text=True, timeout=TIMEOUT_S)
+    text = (out.stderr or out.stdout).strip()
+    return text.split(":", 1)[1].strip() if text.startswith("nginx version:") else text
+
+
+def _client(url: str) -> Any:
+    import docker  # imported here: the report renders without the SDK
+
+    return docker.DockerClient(base_url=url, timeout=int(TIMEOUT_S))
+
+
+def engine_version(url: str) -> str:
+    client = _client(url)
+    try:
+        v = client.version()
+    finally:
+        client.close()
+    components = v.get("Components") or []
+    name = components[0].get("Name") if components else "Docker Engine"
+    return f"{name} {v.get('Version', '?')} (API {v.get('ApiVersion', '?')})"
+
+
+def image_tags(url: str, services: Mapping[str, str]) -> dict[str, str]:
+    """{service: "image reference (image id)"} for each service container."""
+    out: dict[str, str] = {}
+    client = _client(url)
+    try:
+        for service, container_name in services.items():
+            def one(name: str = container_name) -> str:
+                c = client.containers.get(name)
+                ref = (c.attrs.get("Config") or {}).get("Image") or ", ".join(c.image.tags) or "?"
+                return f"{ref} ({c.image.short_id.removeprefix('sha256:')})"
+            out[service] = _safe(one)
+    finally:
+        client.close()
+    return out
+
+
+def git_revision(repo_dir: str | os.PathLike[str]) -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(repo_dir), *args], capture_output=True, text=True,
+                              timeout=TIMEOUT_S, check=True).stdout.strip()
+    rev = git("rev-parse", "--short=12", "HEAD")
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return f"{rev} (modified)" if dirty else rev
+
+
+def collect(*, nginx: str | None = None, docker_url: str | None = None,
+            services: Mapping[str, str] | None = None,
+            repo_dir: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    info: dict[str, str] = {
+        "Python": _safe(python_version),
+        "pytest": _safe(lambda: package_version("pytest")),
+        "pytest-html": _safe(lambda: package_version("pytest-html")),
+    }
+    if nginx:
+        info["nginx"] = _safe(lambda: nginx_version(nginx))
+    if docker_url:
+        info["Container engine"] = _safe(lambda: engine_version(docker_url))
+        if services:
+            try:
+                tags = image_tags(docker_url, services)
+            except Exception as e:  # noqa: BLE001
+                why = one_line(f"unavailable: {type(e).__name__}: {e}", limit=300)
+                tags = {s: why for s in services}
+            for service, value in tags.items():
+                info[f"Image {service}"] = value
+    if repo_dir is not None:
+        info["Suite revision"] = _safe(lambda: git_revision(repo_dir))
+    return info
+
+
+def collect_for_config(cfg: Any, repo_dir: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """`collect` for a helpers.config.TargetConfig: nginx from `[nginx] test_cmd`'s first word."""
+    try:
+        nginx = shlex.split(cfg.nginx.test_cmd)[0]
+    except (ValueError, IndexError, AttributeError):
+        nginx = None
+    services = dict(cfg.services.items()) if hasattr(cfg, "services") else None
+    info = collect(nginx=nginx, docker_url=getattr(cfg.docker, "url", None), services=services,
+                   repo_dir=repo_dir if repo_dir is not None else Path(__file__).resolve().parents[2])
+    info = {"Target": one_line(f"{cfg.target.name} ({cfg.target.environment})"),
+            "Base URL": one_line(cfg.target.base_url), **info}
+    info["Image repository"] = one_line(f"{cfg.docker.image} (stable {cfg.docker.stable_tag}, "
+                                        f"bad {cfg.docker.bad_tag})")
+    return info
