@@ -1,0 +1,99 @@
+"""The report of a real run with passing and failing drills, against the real sandbox.
+
+One drill passes (upstream); one fails (nginx, the runbook's latent fault) because its rollback
+command is a real executable that exits 1 — after printing the database URL and the webhook URL,
+as a careless script might. Nothing secret may reach reports/.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.drills.suite_runner import (PROJECT, executable, run_suite, sandbox_at_baseline, sandbox_config,
+                                       sandbox_down, toml_overlay)
+
+REPORTS = PROJECT / "reports"
+CONTRACT_KEYS = {"id", "type", "status", "rto_target_s", "rto_actual_s", "command_s", "command_exit",
+                 "fault", "probe", "rpo_acknowledged", "rpo_lost_writes", "restored", "problems"}
+
+
+@pytest.fixture(scope="module")
+def mixed_run(tmp_path_factory):
+    was_up, _ = sandbox_at_baseline()
+    cfg = sandbox_config()
+    webhook = tomllib.loads(Path(cfg["commands"]["alert"].split("--config ")[1]).read_text())["webhook_url"]
+    secrets = {"database password": cfg["database"]["url"].split(":")[2].split("@")[0],
+               "webhook token": webhook.rsplit("/", 1)[1]}
+    assert all(len(s) >= 12 for s in secrets.values())
+    tmp = tmp_path_factory.mktemp("mixed")
+    body = (f'if [[ " $* " == *" --type nginx "* ]]; then\n'
+            f'  echo "rollback: connecting to {cfg["database"]["url"]}"\n'
+            f'  echo "rollback: cannot reach {cfg["database"]["url"]}; alerting {webhook}" >&2\n'
+            f'  exit 1\n'
+            f'fi\nexec {cfg["commands"]["rollback"]} "$@"\n')
+    overlay = toml_overlay(tmp / "overlay.toml", {
+        "commands": {"rollback": executable(tmp / "rollback", body)},
+        "rto": {"nginx": 2}, "probe": {"soak_s": 0.5}, "report": {"participants": ["Li Lei", "Han Meimei"]}})
+    for old in ("drill-report.html", "rollback-drill.log"):
+        (REPORTS / old).unlink(missing_ok=True)
+    run = run_suite("--drill-config", str(overlay), "-k", "upstream or invalid_config")
+    yield run, secrets
+    if not was_up:
+        sandbox_down()
+
+
+def test_the_rto_table_shows_actual_times_and_statuses(mixed_run):
+    run, _ = mixed_run
+    assert run.exit_code == 1
+    html = (REPORTS / "drill-report.html").read_text()
+    rows = dict(re.findall(r'<tr class="ar-row-[^"]*" data-type="(\w+)" data-status="(\w+)"', html))
+    assert rows["upstream"] == "passed" and rows["nginx"] == "failed"
+    upstream_rto = run.drill("upstream")["rto_actual_s"]
+    assert f"{upstream_rto:.2f} s" in html
+
+
+def test_the_failed_drill_carries_its_reason_and_the_runbooks_attachments(mixed_run):
+    run, _ = mixed_run
+    d = run.drill("invalid_config")
+    assert d["status"] == "failed" and d["problems"][0].startswith("rollback exited 1:")
+    html = (REPORTS / "drill-report.html").read_text()
+    assert "rollback exited 1" in html
+    for attachment in ("rollback stderr", "api_v1 container log (tail)", "nginx error log (tail)"):
+        assert attachment in html
+
+
+def test_suggestions_name_the_failing_drill_and_participants_come_from_the_config(mixed_run):
+    html = (REPORTS / "drill-report.html").read_text()
+    script = re.search(r'data-kind="script">(.*?)</div>', html, re.S).group(1)
+    assert "test_nginx_rollback[invalid_config]" in script
+    assert "Li Lei" in html and "Han Meimei" in html
+
+
+def test_the_json_matches_the_contract_and_the_log_has_the_lines(mixed_run):
+    run, _ = mixed_run
+    assert set(run.results) == {"started_at", "finished_at", "target", "drills"}
+    assert set(run.results["target"]) == {"name", "environment", "base_url"}
+    for d in run.results["drills"]:
+        assert set(d) == CONTRACT_KEYS
+        assert set(d["fault"]) == {"kind", "observed"} and set(d["probe"]) == {"requests", "failures",
+                                                                               "longest_outage_s"}
+    log = (REPORTS / "rollback-drill.log").read_text()
+    assert re.search(r"^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d UTC \d{4}: 当前版本 ", log, re.M)
+    assert "upstream drill passed" in log and "nginx drill failed" in log
+
+
+def test_no_secret_reaches_any_file_under_reports(mixed_run):
+    _, secrets = mixed_run
+    for path in REPORTS.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for name, secret in secrets.items():
+                assert secret.encode() not in data, f"{name} found in {path}"
+
+
+def test_the_sandbox_is_back_at_baseline(mixed_run):
+    ok, status = sandbox_at_baseline()
+    assert ok, status
