@@ -14,7 +14,7 @@ ALERT_FIELDS = ("event", "component", "severity", "title", "message")
 
 
 @pytest.fixture
-def alert_inbox(target):
+def alert_inbox(target, outcome):
     """Skip before any fault when the target has nowhere to read delivered alerts back from."""
     if not target.cfg.alert.inbox_url:
         pytest.skip("target has no [alert] inbox_url: a delivered alert cannot be read back")

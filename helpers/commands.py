@@ -239,4 +239,7 @@ def run(command: str, args: Sequence[str] = (), *, timeout: float,
         extra_env: Mapping[str, str] | None = None, cwd: str | Path | None = None,
         clock: Clock = REAL) -> CommandResult:
     """Run `command` + `args` to the end, or kill its group after `timeout` seconds."""
-    return start(command, args, extra_env=extra_env, cwd=cwd, clock=clock).wait(timeout)
+    # The context manager ends the whole process group on the way out: nothing the command left
+    # behind (or a command interrupted by a pytest-timeout signal) outlives the call.
+    with start(command, args, extra_env=extra_env, cwd=cwd, clock=clock) as running:
+        return running.wait(timeout)

@@ -31,7 +31,7 @@ from helpers.redact import one_line, redact, register_secret
 __all__ = ["ConfigError", "TargetConfig", "TargetSection", "CommandsSection", "NginxSection",
            "DockerSection", "ServicesSection", "UpstreamsSection", "DatabaseSection",
            "AlertSection", "RtoSection", "ProbeSection", "PerfSection", "ReportSection",
-           "ROLLBACK_TYPES", "read_toml", "is_complete", "overlay", "load_config", "validate",
+           "ROLLBACK_TYPES", "read_toml", "is_complete", "overlay", "load_config", "validate", "validate_overlay",
            "check_reachable"]
 
 ROLLBACK_TYPES = ("image", "nginx", "database", "upstream", "full")  # also the [rto] keys
@@ -540,6 +540,33 @@ def validate(raw: Mapping[str, Any], *, origins: Origins | None = None,
         raise ConfigError(problems)
     sections = {name: cls(**values[name]) for name, cls in _SECTION_TYPES.items()}
     return TargetConfig(releases=values["releases"], sources=sources, **sections)
+
+
+def validate_overlay(path: str | os.PathLike[str]) -> None:
+    """Check an overlay (a file without [target]) on its own, before any base exists: every
+    section and key known, every value that is given of the right kind. Raises ConfigError."""
+    raw = read_toml(path)
+    problems: list[str] = []
+    for section, table in raw.items():
+        if section not in SCHEMA:
+            problems.append(f"[{section}]: unknown section (expected one of: {', '.join(SCHEMA)}) (in {path})")
+            continue
+        if not isinstance(table, dict):
+            problems.append(f"[{section}]: {_type_problem(table, 'a table')} (in {path})")
+            continue
+        if section == "releases":
+            _check_releases(table, lambda k, t: problems.append(f"[releases] {k}: {t} (in {path})"))
+            continue
+        for key, value in table.items():
+            if key not in SCHEMA[section]:
+                problems.append(f"[{section}] {key}: unknown key (expected one of: "
+                                f"{', '.join(SCHEMA[section])}) (in {path})")
+                continue
+            _, text = SCHEMA[section][key][0](value)
+            if text:
+                problems.append(f"[{section}] {key}: {text} (in {path})")
+    if problems:
+        raise ConfigError([one_line(p) for p in problems])
 
 
 def _check_releases(table: Mapping[str, Any],

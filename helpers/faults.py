@@ -101,12 +101,16 @@ def bad_image(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observati
     from helpers.docker_runtime import container_info, image_id_of, recreate_with_image
 
     bad_ref = f"{cfg.docker.image}:{cfg.docker.bad_tag}"
-    since = clock.monotonic()
+    before = container_info(cfg.docker.url, cfg.services.api_v1)
     recreate_with_image(cfg.docker.url, cfg.services.api_v1, bad_ref)
+    # Observed from here on: the blip of the recreate itself is not the bad image failing.
+    since = clock.monotonic()
     bad_id = image_id_of(cfg.docker.url, bad_ref)
     info = container_info(cfg.docker.url, cfg.services.api_v1)
     if info is None or info.image_id != bad_id:
         return Observation("none", f"the engine does not run {bad_ref} as {cfg.services.api_v1}")
+    if before is not None and before.image_id == bad_id:
+        return Observation("none", f"{bad_ref} is the image {cfg.services.api_v1} already ran")
     failing = _wait_for_sample(probe, since, lambda s: not s.healthy, OBSERVE_TIMEOUT_S, clock)
     if failing is None:
         return Observation("none", f"{cfg.services.api_v1} runs {bad_ref} but the front stayed healthy")
@@ -118,8 +122,8 @@ def bad_migration(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Obser
     the probe sees /healthz fail."""
     from helpers.fingerprint import read_db_revision
 
-    since = clock.monotonic()
     result = commands.run(cfg.commands.migrate, [cfg.database.bad_revision], timeout=120)
+    since = clock.monotonic()  # failures while the migration ran are not the bad revision's
     revision = read_db_revision(cfg.database.url)
     if revision != cfg.database.bad_revision:
         return Observation("none", f"migrate exit {result.exit_code}; the database is at {revision}, "

@@ -34,10 +34,12 @@ if TYPE_CHECKING:
 
 __all__ = ["ContainerState", "Fingerprint", "RestoreReport", "diff", "canonical_row",
            "rows_digest", "sha256_file", "active_pool", "read_containers", "read_db_revision",
-           "read_rows", "read_fingerprint", "snapshot", "backup_rows", "load_backup", "backup_ids",
+           "read_rows", "read_fingerprint", "snapshot_rows_damage", "snapshot", "backup_rows", "load_backup", "backup_ids",
            "restore_rows"]
 
 DB_TIMEOUT_S = 10
+# Every statement bounded too: a lock left by a bad or killed migration must not hang a restore.
+DB_OPTIONS = "-c statement_timeout=15000 -c lock_timeout=5000"
 
 
 # -- the fingerprint --------------------------------------------------------------------------
@@ -203,7 +205,7 @@ def read_db_revision(url: str) -> str | None:
     """alembic_version's revision(s), comma-joined; None when the table does not exist."""
     import psycopg
 
-    with psycopg.connect(url, connect_timeout=DB_TIMEOUT_S) as conn:
+    with psycopg.connect(url, connect_timeout=DB_TIMEOUT_S, options=DB_OPTIONS) as conn:
         try:
             rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
         except psycopg.errors.UndefinedTable:
@@ -226,7 +228,7 @@ def read_rows(url: str, table: str, pk: str = "id",
         query += sql.SQL(" WHERE {pk} = ANY(%s)").format(pk=sql.Identifier(pk))
         params = (list(ids),)
     query += sql.SQL(" ORDER BY {pk}").format(pk=sql.Identifier(pk))
-    with psycopg.connect(url, connect_timeout=DB_TIMEOUT_S, row_factory=dict_row) as conn:
+    with psycopg.connect(url, connect_timeout=DB_TIMEOUT_S, options=DB_OPTIONS, row_factory=dict_row) as conn:
         return [canonical_row(r) for r in conn.execute(query, params).fetchall()]
 
 
@@ -280,6 +282,15 @@ def load_backup(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+def snapshot_rows_damage(url: str, table: str, backup: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
+    """(lost, changed): primary keys of snapshot rows now missing or different from the backup."""
+    pk = backup.get("pk", "id")
+    now = {row[pk]: row for row in read_rows(url, table, pk, backup_ids(backup))}
+    lost = [row[pk] for row in backup["rows"] if row[pk] not in now]
+    changed = [row[pk] for row in backup["rows"] if row[pk] in now and now[row[pk]] != row]
+    return lost, changed
+
+
 def backup_ids(backup: str | os.PathLike[str] | Mapping[str, Any]) -> list[Any]:
     """The primary keys of the rows in a backup (a path or a loaded backup)."""
     data = backup if isinstance(backup, Mapping) else load_backup(backup)
@@ -330,7 +341,7 @@ def restore_rows(url: str, table: str, backup: str | os.PathLike[str] | Mapping[
             continue
         todo.append(row)
     if todo:
-        with psycopg.connect(url, connect_timeout=DB_TIMEOUT_S) as conn, conn.transaction():
+        with psycopg.connect(url, connect_timeout=DB_TIMEOUT_S, options=DB_OPTIONS) as conn, conn.transaction():
             for row in todo:
                 cols = list(row)
                 query = sql.SQL(

@@ -67,6 +67,7 @@ def _copy_back(saved: Path, live: str | Path, log: RestoreLog) -> bool:
         return False
     tmp = Path(f"{live}.drill-restore.tmp")
     shutil.copyfile(saved, tmp)
+    shutil.copymode(live, tmp)  # keep the live file's mode (a real host's nginx.conf is not ours)
     tmp.replace(live)
     log.did(f"put back {live}")
     return True

@@ -5,49 +5,70 @@ The suite never imports `sandbox/` (an examiner does not borrow the examinee's p
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-UP_TIMEOUT_S = 600  # a cold start builds images; a hung one must still end
+UP_TIMEOUT_S = 600      # a cold start builds images; a hung one must still end
+STATUS_TIMEOUT_S = 60
+DOWN_TIMEOUT_S = 120
 
 
 class SandboxStartError(RuntimeError):
     pass
 
 
-def is_up() -> bool:
-    """True when the sandbox answers healthy and at baseline (then this run did not start it)."""
-    r = subprocess.run([sys.executable, "-m", "sandbox", "status"], cwd=PROJECT_DIR,
-                       capture_output=True, text=True, timeout=60)
-    return r.returncode == 0
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "sandbox", *args]
+
+
+def is_running() -> bool:
+    """True when any part of the sandbox already runs: then this run did not start it, and must
+    not stop it at the end (someone else may be using it, at baseline or not)."""
+    try:
+        r = subprocess.run(_command("status", "--json"), cwd=PROJECT_DIR, capture_output=True, text=True,
+                           timeout=STATUS_TIMEOUT_S)
+        rows = json.loads(r.stdout)
+    except (subprocess.TimeoutExpired, json.JSONDecodeError):
+        return True  # unknown: the safe answer is "not ours to stop"
+    return any(row["healthy"] for row in rows if row["component"] != "config")
 
 
 def up(progress: Callable[[str], None] = lambda line: None) -> Path:
     """Run `sandbox up`, passing each progress line on; returns the config path it printed."""
-    proc = subprocess.Popen([sys.executable, "-m", "sandbox", "up"], cwd=PROJECT_DIR, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    lines: list[str] = []
-    assert proc.stderr is not None
-    for line in proc.stderr:  # progress, as it happens
-        lines.append(line.rstrip())
-        progress(line.rstrip())
-    try:
-        out, _ = proc.communicate(timeout=UP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise SandboxStartError(f"sandbox up did not finish within {UP_TIMEOUT_S}s") from None
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen(_command("up"), cwd=PROJECT_DIR, text=True, stdout=out, stderr=subprocess.PIPE)
+        lines: list[str] = []
+
+        def relay() -> None:  # progress as it happens, on a thread, so the deadline below holds
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                lines.append(line.rstrip())
+                progress(line.rstrip())
+
+        reader = threading.Thread(target=relay, daemon=True)
+        reader.start()
+        try:
+            proc.wait(timeout=UP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise SandboxStartError(f"sandbox up did not finish within {UP_TIMEOUT_S}s") from None
+        reader.join(5)
+        out.seek(0)
+        printed = out.read().strip()
     if proc.returncode != 0:
-        last = lines[-1] if lines else f"exit {proc.returncode}"
-        raise SandboxStartError(f"sandbox up failed: {last}")
-    path = Path(out.strip().splitlines()[-1]) if out.strip() else None
+        raise SandboxStartError(f"sandbox up failed: {lines[-1] if lines else f'exit {proc.returncode}'}")
+    path = Path(printed.splitlines()[-1]) if printed else None
     if path is None or not path.is_absolute() or not path.exists():
-        raise SandboxStartError(f"sandbox up printed no config path (stdout: {out.strip()[-200:]!r})")
+        raise SandboxStartError(f"sandbox up printed no config path (stdout: {printed[-200:]!r})")
     return path
 
 
 def down() -> None:
-    subprocess.run([sys.executable, "-m", "sandbox", "down"], cwd=PROJECT_DIR, capture_output=True,
-                   text=True, timeout=120)
+    subprocess.run(_command("down"), cwd=PROJECT_DIR, capture_output=True, text=True, timeout=DOWN_TIMEOUT_S)
