@@ -83,7 +83,8 @@ class DockerSection:
 
 
 @dataclass(frozen=True)
-class ServicesSection:
+class _PerPool:
+    """A value for each of the two pools, keyed by pool name."""
     api_v1: str
     api_v2: str
 
@@ -92,12 +93,13 @@ class ServicesSection:
 
 
 @dataclass(frozen=True)
-class UpstreamsSection:
-    api_v1: str
-    api_v2: str
+class ServicesSection(_PerPool):
+    """Container names; image rollbacks act on api_v1."""
 
-    def items(self) -> list[tuple[str, str]]:
-        return [("api_v1", self.api_v1), ("api_v2", self.api_v2)]
+
+@dataclass(frozen=True)
+class UpstreamsSection(_PerPool):
+    """host:port of each pool, as the upstream include names it."""
 
     def pool_of(self, address: str) -> str | None:
         return next((pool for pool, addr in self.items() if addr == address), None)
