@@ -2,9 +2,9 @@
 
     .venv/bin/python bench/bench_sandbox_up.py [--runs 3] [--cold]
 
-Uses a private instance (state /var/tmp/aura-bench-up, ports 18680+, containers aura-bench-*), so
-the main sandbox is not disturbed. Cold runs remove the aura-api images and the package cache first:
-they download Debian packages again. Prints each run and the median.
+Uses a private instance (state /var/tmp/aura-bench-up, ports 18680+, containers aura-bench-*).
+Cold runs remove the aura-api images and the package cache first (they download Debian packages
+again): run --cold with no other sandbox up. Prints each run and the median.
 """
 from __future__ import annotations
 
@@ -28,24 +28,15 @@ def sandbox(*args: str) -> subprocess.CompletedProcess:
 
 
 def remove_images() -> None:
-    import docker
-
-    up = sandbox("up")  # the engine must run to remove images through its API
-    client = docker.DockerClient(base_url=_docker_url(up.stdout))
-    sandbox_containers = [c for c in client.containers.list(all=True) if c.name.startswith("aura-")]
-    for image in client.images.list():
-        if any("aura-api" in t for t in image.tags) and not any(
-                c.image.id == image.id for c in sandbox_containers if not c.name.startswith("aura-bench")):
-            client.images.remove(image.id, force=True)
-    client.close()
+    """Forget every aura-api image and the package cache, so the next `up` builds from nothing.
+    Run it with no other sandbox up: their containers use the same images."""
     sandbox("down")
+    cli = shutil.which("podman") or shutil.which("docker")
+    listed = subprocess.run([cli, "images", "-q", "--filter", "reference=*aura-api*"], capture_output=True,
+                            text=True).stdout.split()
+    if listed:
+        subprocess.run([cli, "rmi", "-f", *sorted(set(listed))], capture_output=True)
     shutil.rmtree(ENV["AURA_SANDBOX_CACHE"], ignore_errors=True)
-
-
-def _docker_url(stdout: str) -> str:
-    import tomllib
-
-    return tomllib.loads(Path(stdout.strip().splitlines()[-1]).read_text())["docker"]["url"]
 
 
 def timed_up() -> float:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-__all__ = ["MetricSample", "MetricsParseError", "parse_samples", "build_info_versions",
+__all__ = ["fetch", "MetricSample", "MetricsParseError", "parse_samples", "build_info_versions",
            "build_info_version", "request_counters", "total_requests"]
 
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
@@ -131,3 +131,14 @@ def request_counters(text: str) -> list[MetricSample]:
 def total_requests(text: str) -> float:
     """Sum over every request counter series; 0.0 when there is none (see request_counters)."""
     return float(sum(s.value for s in request_counters(text)))
+
+
+def fetch(api_url: str, timeout_s: float = 5.0) -> str | None:
+    """The target's /metrics text, or None when it does not answer 200."""
+    import httpx
+
+    try:
+        r = httpx.get(api_url.rstrip("/") + "/metrics", timeout=timeout_s)
+    except httpx.HTTPError:
+        return None
+    return r.text if r.status_code == 200 else None
