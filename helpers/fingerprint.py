@@ -174,26 +174,14 @@ def active_pool(include_text: str, upstreams: Iterable[tuple[str, str]]) -> str 
 
 def read_containers(docker_url: str, services: Iterable[tuple[str, str]]
                     ) -> dict[str, ContainerState]:
-    import docker
-    from docker.errors import NotFound
+    from helpers.docker_runtime import container_info
 
-    client = docker.DockerClient(base_url=docker_url, timeout=30)
-    try:
-        out = {}
-        for key, name in services:
-            try:
-                attrs = client.api.inspect_container(name)
-            except NotFound:
-                out[key] = ContainerState("", "", "missing")
-                continue
-            image_id = str(attrs.get("Image", ""))
-            if re.fullmatch(r"[0-9a-f]{64}", image_id):
-                image_id = "sha256:" + image_id  # Podman omits the algorithm; Docker does not
-            out[key] = ContainerState(str(attrs.get("Config", {}).get("Image", "")), image_id,
-                                      str(attrs.get("State", {}).get("Status", "")))
-        return out
-    finally:
-        client.close()
+    out = {}
+    for key, name in services:
+        info = container_info(docker_url, name)
+        out[key] = (ContainerState("", "", "missing") if info is None
+                    else ContainerState(info.ref, info.image_id, info.status))
+    return out
 
 
 def _identifier(name: str) -> Any:

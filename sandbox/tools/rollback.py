@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import os
 import sys
 import time
 from dataclasses import dataclass, field
