@@ -157,9 +157,10 @@ def status(layout: Layout) -> list[dict]:
     include = layout.upstream_include.read_text().strip() if layout.upstream_include.exists() else ""
     on_v1 = include == nginx.render_include(f"127.0.0.1:{layout.ports.api_v1}").strip()
     conf_known_good = _sha(layout.nginx_conf) is not None and _sha(layout.nginx_conf) == _sha(layout.nginx_backup)
-    rows.append(_row("nginx", bool(test_ok), on_v1 and conf_known_good,
+    rows.append(_row("nginx", bool(test_ok), ng_up and on_v1 and conf_known_good,
                      f"127.0.0.1:{layout.ports.front} include '{include}' nginx -t {'ok' if test_ok else 'FAILS'}"))
-    rows.append(_row("alert receiver", alerts.is_healthy(layout), True, f"127.0.0.1:{layout.ports.alerts}"))
+    receiver_ok = alerts.is_healthy(layout)
+    rows.append(_row("alert receiver", receiver_ok, receiver_ok, f"127.0.0.1:{layout.ports.alerts}"))
     rows.append(_row("config", layout.config_path.exists(), layout.config_path.exists(), str(layout.config_path)))
     return rows
 
