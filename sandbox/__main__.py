@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import os
 import shutil
 import sys
 import time
@@ -17,6 +18,9 @@ from contextlib import contextmanager
 
 from .errors import SandboxError
 from .layout import Layout
+
+
+LOCK_WAIT_S = 600  # a cold `up` takes seconds; ten minutes means the holder is stuck
 
 
 def log(line: str) -> None:
@@ -28,8 +32,27 @@ def state_lock(layout: Layout):
     """One `up`/`down` at a time per state folder (the suite and a person may both call it)."""
     layout.state.mkdir(parents=True, exist_ok=True)
     layout.state.chmod(0o755)  # postgres and nginx workers must traverse it
-    with open(layout.state / ".lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+    with open(layout.state / ".lock", "a+") as f:
+        deadline = time.monotonic() + LOCK_WAIT_S
+        waiting_said = False
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                f.seek(0)
+                holder = f.read().strip() or "another process"
+                if time.monotonic() > deadline:
+                    raise SandboxError(f"{layout.state} is locked by pid {holder} for over {LOCK_WAIT_S:.0f}s; "
+                                       "is another `sandbox up/down` hung?") from None
+                if not waiting_said:
+                    log(f"waiting for pid {holder}, which holds {layout.state / '.lock'}")
+                    waiting_said = True
+                time.sleep(0.2)
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
         yield
 
 
@@ -82,7 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     status = sub.add_parser("status", help="health and baseline of each component")
     status.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    layout = Layout.from_env()
+    try:
+        layout = Layout.from_env()
+    except ValueError as exc:
+        print(f"sandbox {args.command}: bad environment: {exc}", file=sys.stderr)
+        return 2
     try:
         if args.command == "up":
             return cmd_up(layout)
@@ -95,6 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"sandbox {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # anything unexpected is still one line, naming what failed
+        first = (str(exc).strip().splitlines() or [""])[0]
+        print(f"sandbox {args.command}: {type(exc).__name__}: {first[:300]} "
+              f"(state {layout.state}; logs there)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -67,8 +67,10 @@ def make_handler(inbox: Inbox, token: str):
             self._reply(202, {"stored": True})
 
         def log_message(self, fmt, *args):
-            # Never log the path: it carries the hook's secret token.
-            sys.stderr.write(f"{self.command} {args[1] if len(args) > 1 else ''}\n")
+            # Never log the path or the request line (an error message quotes it): the path
+            # carries the hook's secret token. The method and the status code are enough.
+            codes = " ".join(str(a) for a in args if str(a).isdigit())  # status (and size)
+            sys.stderr.write(f"{self.command or '-'} {codes}\n")
 
     return Handler
 

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from typing import Callable
 
 import httpx
 
+from .config_file import write_private
 from .errors import SandboxError
 from .layout import PROJECT_DIR, Layout
 from .procs import alive, command_line, read_pid, stop_pid, wait_for_port
@@ -22,7 +24,8 @@ def token_file(layout: Layout):
 
 def _our_pid(layout: Layout) -> int | None:
     pid = read_pid(_pid_file(layout))
-    return pid if alive(pid) and "sandbox.alert_receiver" in command_line(pid) else None
+    cmd = command_line(pid) if alive(pid) else ""
+    return pid if "sandbox.alert_receiver" in cmd and str(layout.alerts_dir) in cmd else None
 
 
 def is_healthy(layout: Layout) -> bool:
@@ -36,8 +39,7 @@ def ensure_receiver(layout: Layout, token: str, log: Callable[[str], None]) -> N
     layout.alerts_dir.mkdir(parents=True, exist_ok=True)
     tf = token_file(layout)
     if not tf.exists() or tf.read_text().strip() != token:
-        tf.write_text(token + "\n")
-        tf.chmod(0o600)
+        write_private(tf, token + "\n")  # 0600 from its first byte
         stop_receiver(layout, lambda _: None)  # a running receiver holds the old token
     if _our_pid(layout) and is_healthy(layout):
         return
@@ -48,9 +50,19 @@ def ensure_receiver(layout: Layout, token: str, log: Callable[[str], None]) -> N
              "--store", str(layout.alerts_dir), "--token-file", str(tf)],
             cwd=PROJECT_DIR, stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True)
     _pid_file(layout).write_text(f"{proc.pid}\n")
-    if not wait_for_port(layout.ports.alerts, 5):
+    if not wait_for_port(layout.ports.alerts, 5) or not _answers_soon(layout):
         raise SandboxError(f"alert receiver did not start on port {layout.ports.alerts}; "
                            f"see {layout.alerts_dir / 'receiver.log'}")
+
+
+def _answers_soon(layout: Layout, timeout_s: float = 5.0) -> bool:
+    """Our receiver answers /healthz (a port that merely accepts could be anyone's)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if is_healthy(layout):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def stop_receiver(layout: Layout, log: Callable[[str], None]) -> None:

@@ -37,23 +37,24 @@ def dumps(sections: dict[str, dict]) -> str:
 
 def build(layout: Layout, *, docker_url: str, image_repository: str, database_url: str,
           nginx_bin: str) -> dict[str, dict]:
-    cfg = shlex.quote(str(layout.config_path))
-    conf, prefix = shlex.quote(str(layout.nginx_conf)), shlex.quote(str(layout.nginx_dir))
+    q = lambda path: shlex.quote(str(path))  # noqa: E731 - a checkout path may hold a space
+    cfg = q(layout.config_path)
+    conf, prefix = q(layout.nginx_conf), q(layout.nginx_dir)
     front = f"http://127.0.0.1:{layout.ports.front}"
     return {
         "target": {"name": "aura-sandbox", "environment": "staging", "base_url": front, "api_url": front},
         "commands": {
-            "rollback": f"{SCRIPTS / 'rollback.sh'} --config {cfg}",
-            "switch_upstream": f"{DEPLOY / 'switch_upstream.sh'} --config {cfg}",
-            "verify": f"{SCRIPTS / 'verify-deploy.sh'}",
-            "alert": f"{SCRIPTS / 'alert-webhook.sh'} --config {shlex.quote(str(alerting_path(layout)))}",
-            "migrate": f"{SCRIPTS / 'migrate.sh'} --config {cfg}",
+            "rollback": f"{q(SCRIPTS / 'rollback.sh')} --config {cfg}",
+            "switch_upstream": f"{q(DEPLOY / 'switch_upstream.sh')} --config {cfg}",
+            "verify": q(SCRIPTS / "verify-deploy.sh"),
+            "alert": f"{q(SCRIPTS / 'alert-webhook.sh')} --config {q(alerting_path(layout))}",
+            "migrate": f"{q(SCRIPTS / 'migrate.sh')} --config {cfg}",
         },
         "nginx": {
             "conf": str(layout.nginx_conf), "backup": str(layout.nginx_backup),
             "upstream_include": str(layout.upstream_include),
-            "test_cmd": f"{nginx_bin} -t -c {conf} -p {prefix}",
-            "reload_cmd": f"{nginx_bin} -s reload -c {conf} -p {prefix}",
+            "test_cmd": f"{q(nginx_bin)} -t -c {conf} -p {prefix}",
+            "reload_cmd": f"{q(nginx_bin)} -s reload -c {conf} -p {prefix}",
             "error_log": str(layout.nginx_error_log),
         },
         "docker": {"url": docker_url, "image": image_repository, "stable_tag": STABLE_TAG, "bad_tag": BAD_TAG},

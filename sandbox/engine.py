@@ -122,8 +122,9 @@ def _read_pid(layout: Layout) -> int | None:
         return None
 
 
-def _is_podman(pid: int) -> bool:
-    """Alive and really podman: a pid file from a killed run may name a recycled pid."""
+def _is_podman(pid: int, layout: Layout | None = None) -> bool:
+    """Alive and really our podman service: a pid file from a killed run may name a recycled
+    pid, and another sandbox's service (another socket) is not ours to stop."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -132,7 +133,9 @@ def _is_podman(pid: int) -> bool:
     # A zombie (state Z, after ')') is dead for our purposes.
     if stat.rsplit(")", 1)[-1].split()[0] == "Z":
         return False
-    return bool(cmdline) and os.path.basename(cmdline[0].decode(errors="replace")) == "podman"
+    if not cmdline or os.path.basename(cmdline[0].decode(errors="replace")) != "podman":
+        return False
+    return layout is None or any(str(layout.podman_socket).encode() in arg for arg in cmdline)
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -163,10 +166,10 @@ def ensure_engine(layout: Layout, log: Log) -> str:
 
     url = _socket_url(layout)
     pid = _read_pid(layout)
-    if pid is not None and _is_podman(pid) and ping(url):
+    if pid is not None and _is_podman(pid, layout) and ping(url):
         log(f"engine: reusing podman service (pid {pid}) at {url}")
         return url
-    if pid is not None and _is_podman(pid):
+    if pid is not None and _is_podman(pid, layout):
         # Our podman lives but does not answer (still starting, or wedged): replace it.
         log(f"engine: podman pid {pid} does not answer on {url}; restarting it")
         stop_engine(layout, log)
@@ -178,6 +181,8 @@ def ensure_engine(layout: Layout, log: Log) -> str:
         hint = f" (DOCKER_HOST={env_host} does not answer)" if env_host else ""
         raise SandboxError("no Docker engine answers (DOCKER_HOST, /var/run/docker.sock)" + hint +
                            " and podman is not installed: apt-get install -y podman runc")
+    if shutil.which("runc") is None:  # containers.conf asks for runc (crun fails on this kernel)
+        raise SandboxError("runc not found: podman here needs it (apt-get install -y runc)")
 
     upload_tmp_dir(layout).mkdir(parents=True, exist_ok=True)
     clean_upload_leftovers(layout)
@@ -204,24 +209,24 @@ def ensure_engine(layout: Layout, log: Log) -> str:
     exited = proc.poll()
     stop_engine(layout, lambda _m: None)
     state = f"exited with {exited}" if exited is not None else f"no answer in {START_TIMEOUT_S:.0f} s"
-    raise SandboxError(f"podman service on {layout.podman_socket} {state}; "
-                       f"log {_log_file(layout)}:\n{_tail(_log_file(layout))}")
+    last = (_tail(_log_file(layout), 1) or "no output").strip()
+    raise SandboxError(f"podman service on {layout.podman_socket} {state}: {last} (log {_log_file(layout)})")
 
 
 def stop_engine(layout: Layout, log: Log) -> None:
     """Stop only the podman service whose pid is in our pid file; harmless when none runs."""
     pid = _read_pid(layout)
-    if pid is not None and _is_podman(pid):
+    if pid is not None and _is_podman(pid, layout):
         log(f"engine: stopping podman service (pid {pid})")
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
         deadline = time.monotonic() + STOP_TIMEOUT_S
-        while time.monotonic() < deadline and _is_podman(pid):
+        while time.monotonic() < deadline and _is_podman(pid, layout):
             _reap(pid)
             time.sleep(0.05)
-        if _is_podman(pid):
+        if _is_podman(pid, layout):
             log(f"engine: podman pid {pid} ignored SIGTERM for {STOP_TIMEOUT_S:.0f} s; SIGKILL")
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -229,7 +234,7 @@ def stop_engine(layout: Layout, log: Log) -> None:
                 pass
             for _ in range(40):
                 _reap(pid)
-                if not _is_podman(pid):
+                if not _is_podman(pid, layout):
                     break
                 time.sleep(0.05)
     _clean_stale(layout)
@@ -253,7 +258,7 @@ def engine_status(layout: Layout) -> tuple[bool, str]:
         return True, f"unix://{DOCKER_SOCK} answers"
     pid = _read_pid(layout)
     url = _socket_url(layout)
-    if pid is not None and _is_podman(pid):
+    if pid is not None and _is_podman(pid, layout):
         if ping(url):
             return True, f"podman service pid {pid} answers on {url}"
         return False, f"podman service pid {pid} runs but does not answer on {url}"

@@ -63,7 +63,10 @@ class Layout:
     @classmethod
     def from_env(cls) -> "Layout":
         state = Path(os.environ.get("AURA_SANDBOX_STATE", "/var/tmp/aura-sandbox"))
-        base = int(os.environ.get("AURA_SANDBOX_PORT_BASE", "18080"))
+        raw_base = os.environ.get("AURA_SANDBOX_PORT_BASE", "18080")
+        if not raw_base.isdigit() or not 1024 <= int(raw_base) <= 65530:
+            raise ValueError(f"AURA_SANDBOX_PORT_BASE={raw_base!r} is not a port from 1024 to 65530")
+        base = int(raw_base)
         prefix = os.environ.get("AURA_SANDBOX_PREFIX", "aura-api")
         return cls(state=state.resolve(), ports=Ports.from_base(base), container_prefix=prefix)
 

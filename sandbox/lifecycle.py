@@ -15,26 +15,40 @@ from . import alerts, nginx, postgres
 from .config_file import build, write
 from .errors import SandboxError
 from .layout import NEXT_VERSION, REVISION_GOOD, STABLE_TAG, STABLE_VERSION, Layout
-from .procs import command_line, listening_pids, port_in_use
+from .procs import command_line, listening_pids, pids_holding_files_under, port_in_use
 from .secrets_store import load_or_create
 
 Log = Callable[[str], None]
 
 
+def _environ(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _ours(layout: Layout, name: str, pid: int, nginx_pids: set[int]) -> bool:
+    """Is this listener one of ours? Recognised by what only ours has, never by a program name:
+    our data dir, our nginx prefix's open files, our receiver's store, our API's port env."""
+    cmd = command_line(pid)
+    if name == "postgres":
+        return str(layout.pg_dir) in cmd
+    if name == "front (nginx)":
+        return pid in nginx_pids
+    if name == "alert receiver":
+        return "sandbox.alert_receiver" in cmd and str(layout.alerts_dir) in cmd
+    return "aura_api" in cmd and f"AURA_PORT={layout.ports.named()[name]} " in _environ(pid) + " "
+
+
 def _check_ports(layout: Layout) -> None:
     """Refuse to start anything when a port we need is held by a process that is not ours."""
-    ours = {
-        "postgres": lambda cmd: "postgres" in cmd,
-        "front (nginx)": lambda cmd: "nginx" in cmd,
-        "alert receiver": lambda cmd: "sandbox.alert_receiver" in cmd,
-        "api_v1": lambda cmd: "aura_api" in cmd,
-        "api_v2": lambda cmd: "aura_api" in cmd,
-    }
+    nginx_pids = pids_holding_files_under(layout.nginx_dir) if layout.nginx_dir.exists() else set()
     for name, port in layout.ports.named().items():
         if not port_in_use(port):
             continue
         pids = listening_pids(port)
-        foreign = [p for p in pids if not ours[name](command_line(p))]
+        foreign = [p for p in pids if not _ours(layout, name, p, nginx_pids)]
         if foreign or not pids:
             who = ", ".join(f"pid {p} ({command_line(p)[:60].strip()})" for p in foreign) or "another process"
             raise SandboxError(f"port {port} ({name}) is already taken by {who}; "
@@ -43,7 +57,7 @@ def _check_ports(layout: Layout) -> None:
 
 def _preflight_binaries() -> None:
     nginx.nginx_bin()
-    for name in ("initdb", "pg_ctl", "createdb"):
+    for name in ("initdb", "pg_ctl", "createdb", "psql"):
         postgres.pg_bin(name)
 
 
@@ -84,16 +98,19 @@ def down(layout: Layout, log: Log) -> None:
 
     alerts.stop_receiver(layout, log)
     nginx.stop_nginx(layout, log)
-    ok, _ = engine.engine_status(layout)
-    if ok:
-        client = _docker_client(engine.ensure_engine(layout, log))
-        try:
-            containers.remove_api_containers(client, layout, log)
-        finally:
-            client.close()
+    # Containers outlive a killed engine service (conmon runs them): reach the engine even when
+    # its service is down, so they are removed by name, then stop the service again.
+    client = _docker_client(engine.ensure_engine(layout, log))
+    try:
+        containers.remove_api_containers(client, layout, log)
+    finally:
+        client.close()
     engine.stop_engine(layout, log)
     postgres.stop_postgres(layout, log)
     layout.config_path.unlink(missing_ok=True)
+    still = [f"{name} {port}" for name, port in layout.ports.named().items() if port_in_use(port)]
+    if still:
+        raise SandboxError("down: ports still listening after stopping everything ours: " + ", ".join(still))
     log("down: stopped")
 
 

@@ -16,6 +16,12 @@ from .layout import Layout
 from .procs import alive, command_line, pids_holding_files_under, read_pid, stop_pid, wait_for_port
 
 TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+NGINX_TIMEOUT_S = 15
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "(no output)"
 
 
 def nginx_bin() -> str:
@@ -75,8 +81,8 @@ def reload_args(layout: Layout) -> list[str]:
 
 def _master_pid(layout: Layout) -> int | None:
     pid = read_pid(layout.nginx_pid)
-    # A stale pid file may name a recycled PID: only an nginx master counts.
-    return pid if alive(pid) and "nginx" in command_line(pid) else None
+    # A stale pid file may name a recycled PID, or another nginx: only a master of our config counts.
+    return pid if alive(pid) and str(layout.nginx_conf) in command_line(pid) else None
 
 
 def is_running(layout: Layout) -> bool:
@@ -84,7 +90,7 @@ def is_running(layout: Layout) -> bool:
 
 
 def config_test(layout: Layout) -> tuple[bool, str]:
-    r = subprocess.run(test_args(layout), capture_output=True, text=True)
+    r = subprocess.run(test_args(layout), capture_output=True, text=True, timeout=NGINX_TIMEOUT_S)
     return r.returncode == 0, (r.stderr or r.stdout).strip()
 
 
@@ -109,19 +115,21 @@ def ensure_nginx(layout: Layout, active_address: str, log: Callable[[str], None]
     changed = write_baseline_files(layout, active_address)
     ok, detail = config_test(layout)
     if not ok:
-        raise SandboxError(f"nginx -t failed for {layout.nginx_conf}: {detail.splitlines()[-1:]}")
+        raise SandboxError(f"nginx -t failed for {layout.nginx_conf}: {_last_line(detail)}")
     if is_running(layout):
         if changed:
             log("nginx: baseline config restored, reloading")
-            subprocess.run(reload_args(layout), check=True, capture_output=True)
+            r = subprocess.run(reload_args(layout), capture_output=True, text=True, timeout=NGINX_TIMEOUT_S)
+            if r.returncode != 0:
+                raise SandboxError(f"nginx reload failed: {_last_line(r.stderr)}")
         return
     _kill_orphans(layout, log)
     layout.nginx_pid.unlink(missing_ok=True)
     log(f"nginx: starting on 127.0.0.1:{layout.ports.front}")
     r = subprocess.run([nginx_bin(), "-c", str(layout.nginx_conf), "-p", str(layout.nginx_dir)],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, timeout=NGINX_TIMEOUT_S)
     if r.returncode != 0 or not wait_for_port(layout.ports.front, 5):
-        raise SandboxError(f"nginx did not start on port {layout.ports.front}: {r.stderr.strip()[-300:]}")
+        raise SandboxError(f"nginx did not start on port {layout.ports.front}: {_last_line(r.stderr)}")
 
 
 def _kill_orphans(layout: Layout, log: Callable[[str], None]) -> None:

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import os
 import pwd
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Callable
 
+from .config_file import write_private
 from .errors import SandboxError
 from .layout import DATABASE_NAME, DATABASE_USER, Layout
-from .procs import alive, read_pid, stop_pid
+from .procs import alive, command_line, read_pid, stop_pid
 
 PG_BIN_DIRS = [Path("/usr/lib/postgresql/15/bin"), Path("/usr/lib/postgresql/16/bin")]
 
@@ -49,8 +51,17 @@ def database_url(layout: Layout, password: str) -> str:
     return f"postgresql://{DATABASE_USER}:{password}@127.0.0.1:{layout.ports.postgres}/{DATABASE_NAME}"
 
 
+def _our_postmaster(layout: Layout) -> int | None:
+    """The postmaster of *our* cluster: a stale postmaster.pid may name a recycled PID."""
+    pid = read_pid(_data(layout) / "postmaster.pid")
+    if not alive(pid):
+        return None
+    cmd = command_line(pid)
+    return pid if "postgres" in cmd and str(_data(layout)) in cmd else None
+
+
 def is_running(layout: Layout) -> bool:
-    return alive(read_pid(_data(layout) / "postmaster.pid"))
+    return _our_postmaster(layout) is not None
 
 
 def ensure_postgres(layout: Layout, password: str, log: Callable[[str], None]) -> None:
@@ -59,18 +70,50 @@ def ensure_postgres(layout: Layout, password: str, log: Callable[[str], None]) -
         pwd.getpwnam("postgres")
     except KeyError:
         raise SandboxError("user 'postgres' does not exist; install postgresql") from None
-    data = _data(layout)
     if not _initialized_marker(layout).exists():
         # A killed `up` may have left a partial cluster: start over from nothing.
         if layout.pg_dir.exists():
             _stop(layout)
             shutil.rmtree(layout.pg_dir)
         _init(layout, password, log)
-    if is_running(layout):
-        return
+    if not is_running(layout):
+        _start(layout, log)
+    _set_password(layout, password)
+
+
+def _check_location(layout: Layout) -> None:
+    """PLATFORM.md: the socket path must stay under 107 bytes, and `postgres` must reach it."""
+    socket_path = layout.pg_dir / f".s.PGSQL.{layout.ports.postgres}"
+    if len(str(socket_path).encode()) > 107:
+        raise SandboxError(f"state folder path too long for a unix socket ({socket_path}): "
+                           "set AURA_SANDBOX_STATE to a shorter path")
+    if _as_postgres(["test", "-x", str(layout.state)]).returncode != 0:
+        raise SandboxError(f"user 'postgres' cannot enter {layout.state}: "
+                           "set AURA_SANDBOX_STATE to a folder it can reach (e.g. under /var/tmp)")
+
+
+def _set_password(layout: Layout, password: str) -> None:
+    """Make the role's password the one in secrets.toml (it may have been regenerated after the
+    file was lost). Through the trusted local socket; the password goes on stdin, never argv."""
+    sql = "ALTER ROLE " + DATABASE_USER + " PASSWORD '" + password.replace("'", "''") + "';\n"
+    r = _as_postgres([pg_bin("psql"), "-h", str(layout.pg_dir), "-p", str(layout.ports.postgres), "-U",
+                      DATABASE_USER, "-d", DATABASE_NAME, "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"],
+                     input=sql, timeout=30)
+    if r.returncode != 0:
+        raise SandboxError(f"could not set the database password: {r.stderr.strip().splitlines()[-1:]}")
+
+
+def _start(layout: Layout, log: Callable[[str], None]) -> None:
+    # Not our postmaster (checked by the caller): a pid file left by a killed run, possibly naming
+    # a recycled PID, which would make postgres refuse to start.
+    (_data(layout) / "postmaster.pid").unlink(missing_ok=True)
+    # Same for the socket and its lock file: a killed postmaster may linger as a zombie that no
+    # init reaps here, and postgres would take its PID in the lock file for a live server.
+    for stale in layout.pg_dir.glob(".s.PGSQL.*"):
+        stale.unlink(missing_ok=True)
     log(f"postgres: starting on 127.0.0.1:{layout.ports.postgres}")
-    opts = f"-p {layout.ports.postgres} -k {layout.pg_dir} -c listen_addresses=127.0.0.1"
-    r = _as_postgres([pg_bin("pg_ctl"), "-D", str(data), "-o", opts, "-l", str(layout.pg_dir / "log"),
+    opts = f"-p {layout.ports.postgres} -k {shlex.quote(str(layout.pg_dir))} -c listen_addresses=127.0.0.1"
+    r = _as_postgres([pg_bin("pg_ctl"), "-D", str(_data(layout)), "-o", opts, "-l", str(layout.pg_dir / "log"),
                       "-w", "-t", "30", "start"])
     if r.returncode != 0:
         tail = _log_tail(layout)
@@ -78,12 +121,12 @@ def ensure_postgres(layout: Layout, password: str, log: Callable[[str], None]) -
 
 
 def _init(layout: Layout, password: str, log: Callable[[str], None]) -> None:
+    _check_location(layout)
     log("postgres: initialising a new cluster")
     layout.pg_dir.mkdir(parents=True, exist_ok=True)
     shutil.chown(layout.pg_dir, "postgres", "postgres")
     pwfile = layout.pg_dir / "pwfile"
-    pwfile.write_text(password + "\n")
-    pwfile.chmod(0o600)
+    write_private(pwfile, password + "\n")  # 0600 from its first byte
     shutil.chown(pwfile, "postgres", "postgres")
     try:
         r = _as_postgres([pg_bin("initdb"), "-D", str(_data(layout)), "-U", DATABASE_USER,
@@ -92,7 +135,7 @@ def _init(layout: Layout, password: str, log: Callable[[str], None]) -> None:
         pwfile.unlink(missing_ok=True)
     if r.returncode != 0:
         raise SandboxError(f"initdb failed in {layout.pg_dir}: {r.stderr.strip().splitlines()[-1:]}")
-    opts = f"-p {layout.ports.postgres} -k {layout.pg_dir} -c listen_addresses=127.0.0.1"
+    opts = f"-p {layout.ports.postgres} -k {shlex.quote(str(layout.pg_dir))} -c listen_addresses=127.0.0.1"
     r = _as_postgres([pg_bin("pg_ctl"), "-D", str(_data(layout)), "-o", opts, "-l",
                       str(layout.pg_dir / "log"), "-w", "-t", "30", "start"])
     if r.returncode != 0:
@@ -114,8 +157,8 @@ def _log_tail(layout: Layout) -> str:
 
 def _stop(layout: Layout) -> None:
     data = _data(layout)
-    pid = read_pid(data / "postmaster.pid")
-    if not alive(pid):
+    pid = _our_postmaster(layout)
+    if pid is None:
         return
     r = _as_postgres([pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "-t", "15", "stop"])
     if r.returncode != 0:

@@ -19,6 +19,7 @@ from pathlib import Path
 from . import web
 from .cli import Parser, main_wrapper, say
 from .errors import EXIT_CODES_HELP, EXIT_FAILED, EXIT_OK, ToolError, UsageError
+from .redaction import register_url
 
 PROG = "alert-webhook"
 SEVERITIES = ("info", "warning", "error", "critical")
@@ -45,6 +46,10 @@ def load_webhook_url(path: str) -> str:
         url = data["alert"].get("webhook_url")
     if not isinstance(url, str) or not url.strip():
         raise UsageError(f"alert config {p}: missing webhook_url")
+    register_url(url)  # before anything can print it, in any form
+    url = url.strip()
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise UsageError(f"alert config {p}: webhook_url contains spaces or control characters")
     try:
         from urllib.parse import urlsplit
         parts = urlsplit(url)
@@ -53,7 +58,7 @@ def load_webhook_url(path: str) -> str:
         ok = False
     if not ok:
         raise UsageError(f"alert config {p}: webhook_url is not an http(s) URL")
-    return url.strip()
+    return url
 
 
 def payload(event: str, component: str, severity: str, title: str, message: str,

@@ -15,12 +15,16 @@ import os
 import re
 from pathlib import Path
 
-_PLAIN = re.compile(r"^[A-Za-z0-9._:/@+-]+$")
+from .redaction import scrub
+
+# fullmatch, never `$`: `$` also matches before a trailing "\n", which would let "x\n" through
+# unquoted and split the line.
+_PLAIN = re.compile(r"[A-Za-z0-9._:/@+-]+")
 
 
 def _value(v: object) -> str:
-    s = "" if v is None else str(v)
-    return s if s and _PLAIN.match(s) else json.dumps(s, ensure_ascii=False)
+    s = scrub("" if v is None else str(v))
+    return s if _PLAIN.fullmatch(s) else json.dumps(s, ensure_ascii=False)
 
 
 def format_line(tool: str, fields: dict[str, object], now: dt.datetime | None = None) -> str:

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from typing import Callable, NoReturn
 
-from .errors import EXIT_INTERNAL, EXIT_USAGE, ToolError, UsageError
+from .errors import (EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, Terminated, ToolError,
+                     UsageError)
+from .redaction import scrub
 
 
 class Parser(argparse.ArgumentParser):
@@ -16,25 +19,40 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see --help)")
 
 
+def _on_sigterm(signum, frame) -> NoReturn:
+    # One is enough: a second SIGTERM must not cut the cleanup (audit line, lock) short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated()
+
+
 def main_wrapper(prog: str, body: Callable[[list[str]], int], argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.reconfigure(errors="backslashreplace")  # type: ignore[attr-defined]
         except (AttributeError, ValueError):
             pass
+    # SIGTERM (the drill suite ending a timed-out command's process group) unwinds like Ctrl-C,
+    # through every `finally`, instead of ending the process where it stands.
+    try:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (called from a test): leave SIGTERM as it is
+        pass
     try:
         return body(sys.argv[1:] if argv is None else argv)
     except ToolError as exc:
-        for line in exc.message.splitlines() or [""]:
+        for line in scrub(exc.message).splitlines() or [""]:
             print(f"{prog}: {line}", file=sys.stderr)
         return exc.code
+    except Terminated:
+        print(f"{prog}: killed (SIGTERM); stopped where it was", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # a bug: one line, not a wall of traceback
         if os.environ.get("AURA_TOOLS_DEBUG"):
             raise
-        first = (str(exc).splitlines() or [""])[0][:300]
+        first = scrub((str(exc).splitlines() or [""])[0])[:300]
         print(f"{prog}: internal error: {type(exc).__name__}: {first} "
               f"(AURA_TOOLS_DEBUG=1 for the traceback)", file=sys.stderr)
         return EXIT_INTERNAL
@@ -42,7 +60,7 @@ def main_wrapper(prog: str, body: Callable[[list[str]], int], argv: list[str] | 
 
 def say(prog: str, message: str) -> None:
     """Progress and results go to stdout; errors (ToolError) go to stderr."""
-    print(f"{prog}: {message}", flush=True)
+    print(scrub(f"{prog}: {message}"), flush=True)
 
 
 __all__ = ["Parser", "main_wrapper", "say", "EXIT_USAGE"]

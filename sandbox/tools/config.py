@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import UsageError
+from .redaction import register_dsn
 
 
 class Config:
@@ -34,6 +35,9 @@ class Config:
             data = tomllib.loads(raw.decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise UsageError(f"config file {p} is not valid TOML: {exc}") from None
+        db = data.get("database")
+        if isinstance(db, dict):  # before anything can print it (cli.say, errors, the audit log)
+            register_dsn(db.get("url"))
         return cls(p.resolve(), data)
 
     # -- typed access ---------------------------------------------------------------------------

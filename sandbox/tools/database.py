@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .config import Config
 from .errors import EXIT_FAILED, PreconditionError, ToolError
+from .redaction import register_dsn, scrub
 from .web import redact_dsn
 
 MIGRATE_TIMEOUT_S = 600
@@ -15,6 +16,7 @@ class Database:
     def __init__(self, cfg: Config):
         self.cfg = cfg
         self.url = cfg.get("database", "url")
+        register_dsn(self.url)
         self.table = cfg.get("database", "table", default="orders")
         self.migrate_argv = cfg.command("commands", "migrate")
 
@@ -24,7 +26,9 @@ class Database:
         try:
             return psycopg.connect(self.url, connect_timeout=3, autocommit=True)
         except psycopg.Error as exc:
-            raise PreconditionError(f"database {redact_dsn(self.url)} unreachable: {_first(exc)}") from None
+            # libpq echoes a malformed URI whole, password included: scrub what it says
+            raise PreconditionError(f"database {redact_dsn(self.url)} unreachable: "
+                                    f"{_scrub(_first(exc), self.url)}") from None
 
     def state(self) -> tuple[str | None, int]:
         """(alembic revision, row count of [database] table); PreconditionError if unreachable."""
@@ -72,4 +76,6 @@ def _first(exc: BaseException) -> str:
 
 
 def _scrub(line: str, url: str) -> str:
-    return line.replace(url, redact_dsn(url))
+    """The URL in its redacted form, and the password wherever else it appears (another DSN
+    form, such as SQLAlchemy's postgresql+psycopg://, or alone)."""
+    return scrub(line.replace(url, redact_dsn(url)))

@@ -195,19 +195,41 @@ def _wait_healthy(container, health_url: str, timeout_s: float) -> tuple[bool, s
     return ok, why
 
 
-def recover_interrupted(client, name: str, say: Callable[[str], None]) -> None:
-    """A killed rollback can leave `<name>-rollback-prev` behind: put it back or drop it."""
+def recover_interrupted(client, name: str, say: Callable[[str], None], health_url: str | None = None,
+                        timeout_s: float = 30.0) -> bool:
+    """Put back the original container a killed rollback left set aside; True if it did.
+
+    `recreate` stops the original and renames it `<name>-rollback-prev` before it creates the
+    new one; a run killed from then on (say while it waits for the new one's /healthz) leaves
+    that stopped container as the only copy of the original, and under `<name>` a new container
+    that was never proven healthy. The original wins: the container now called `<name>` is
+    removed, the original renamed back and started, and planning starts again from there.
+    """
+    import docker.errors
+
     prev = get_container(client, name + PREV_SUFFIX)
     if prev is None:
-        return
+        return False
     current = get_container(client, name)
-    if current is None:
-        say(f"found {prev.name} from an interrupted rollback and no {name}: putting it back")
+    try:
+        if current is not None and current.id != prev.id:
+            say(f"found {prev.name}, set aside by an interrupted rollback: removing {name} "
+                f"({current.attrs.get('Config', {}).get('Image', '?')}, never proven healthy) "
+                f"and putting the original back")
+            current.remove(force=True)
+        else:
+            say(f"found {prev.name}, set aside by an interrupted rollback: putting it back as {name}")
         prev.rename(name)
-        prev.start()
-    elif prev.status != "running":
-        say(f"removing {prev.name}, left by an interrupted rollback")
-        _quiet_remove(prev)
+        prev.reload()
+        if prev.status != "running":
+            prev.start()
+    except docker.errors.DockerException as exc:
+        raise ToolError(f"could not put back {prev.name} (left by an interrupted rollback) as {name}: "
+                        f"{_first(exc)}", EXIT_FAILED) from None
+    if health_url:
+        ok, why = _wait_healthy(prev, health_url, timeout_s)
+        say(f"{name} put back" + (" and healthy" if ok else f", not healthy yet ({why})"))
+    return True
 
 
 def recreate(client, container, release: Release, health_url: str, timeout_s: float,

@@ -1,7 +1,9 @@
 """Small HTTP helpers on the standard library (quick to import), and URL redaction."""
 from __future__ import annotations
 
+import http.client
 import json
+import re
 import socket
 import time
 import urllib.error
@@ -49,6 +51,12 @@ def request(method: str, url: str, body: bytes | None = None, headers: dict[str,
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         return Response(0, b"", error=_short(reason), elapsed_ms=(time.monotonic() - t0) * 1000)
+    except http.client.InvalidURL:  # its message repeats the URL's path, where tokens live
+        return Response(0, b"", error="invalid URL (spaces or control characters)",
+                        elapsed_ms=(time.monotonic() - t0) * 1000)
+    except http.client.HTTPException as exc:  # a broken HTTP answer (BadStatusLine, IncompleteRead)
+        return Response(0, b"", error=f"bad HTTP answer ({type(exc).__name__})",
+                        elapsed_ms=(time.monotonic() - t0) * 1000)
 
 
 def get(url: str, timeout: float = 3.0) -> Response:
@@ -110,12 +118,15 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{path}"
 
 
+_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
+
+
 def redact_dsn(url: str) -> str:
     """A libpq URI without its password: postgresql://user:***@host:port/db."""
     try:
         parts = urlsplit(url)
-        if parts.password is None:
-            return url.split("?", 1)[0]
+        if parts.password is None:  # no query (password=...), nor a key/value DSN's password
+            return _KV_PASSWORD.sub(r"\1***", url.split("?", 1)[0])
         netloc = parts.netloc.rsplit("@", 1)[1]
         user = parts.username or ""
         return f"{parts.scheme}://{user}:***@{netloc}{parts.path}"

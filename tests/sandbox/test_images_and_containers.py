@@ -157,8 +157,8 @@ def test_images_exist_with_versions_and_stable_is_v1(client, built, repository):
     assert client.images.get(f"{repository}:stable").id == ids["v1.0.0"]
     assert repository.rsplit("/", 1)[-1] == "aura-api"
     if any("building" in m for m in built["log"]):
+        # How long it takes is bench/bench_sandbox_up.py's business, not a test's.
         print(f"cold build took {built['seconds']:.1f} s")
-        assert built["seconds"] < 90
 
 
 def test_second_ensure_images_reuses(client, layout, built):
@@ -169,7 +169,6 @@ def test_second_ensure_images_reuses(client, layout, built):
     print(f"warm ensure_images took {took:.3f} s")
     assert again == built["ids"]
     assert not any("building" in m for m in log), log
-    assert took < 5
 
 
 def test_cold_build_from_empty_cache(client, layout, engine_url):
@@ -187,7 +186,6 @@ def test_cold_build_from_empty_cache(client, layout, engine_url):
             ids = images.ensure_images(client, lay, log.append)
             took = time.monotonic() - t0
             print(f"cold build took {took:.1f} s:\n  " + "\n  ".join(log))
-            assert took < 90
             assert any("apt-get download" in m for m in log)
             assert ids["stable"] == ids["v1.0.0"]
             assert images.image_repository(client).rsplit("/", 1)[-1] == "aura-api-coldtest"
