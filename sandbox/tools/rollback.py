@@ -5,13 +5,30 @@ Roll the staging named by --config back, the runbook's way:
             own /healthz; the previous container is put back if the new one never gets healthy
   nginx     the config restored from its backup, `nginx -t`, reload (or start nginx if it is down);
             a backup that fails the test changes nothing
-  database  schema migrated to the revision of the stable release (or of TAG's release)
+  database  schema migrated to the revision of the stable release (or of TAG's release); see
+            "Which revision" below: it works with the Docker engine down
   upstream  traffic switched back to api_v1 (include rewritten, `nginx -t`, graceful reload)
   full      everything back to release TAG (default: stable), in the order below
 
 Every check that can refuse runs before anything is touched. Running the same rollback twice is
 harmless: each step does nothing when its part is already in the wanted state. Every run appends
-one line to rollback-audit.log next to the config file.
+one line to rollback-audit.log next to the config file, also when it is interrupted (Ctrl-C,
+result "interrupted") or killed by SIGTERM (result "killed", exit 143).
+
+A run killed while it swapped api_v1's container leaves the original stopped as
+`<api_v1>-rollback-prev`. The next image or full rollback first puts that original back (the
+container then called <api_v1>, never proven healthy, is removed), says so, and plans from there.
+
+Which revision a database rollback migrates to:
+  --tag T listed in [releases]   that release's revision (no engine needed); this includes the
+                                 stable tag itself (e.g. "stable") when [releases] lists it
+  otherwise, engine reachable    T (default: [docker] stable_tag) resolved through the image,
+                                 as the image rollback does
+  stable tag, engine down        the stable release is a known-good one, so it is among the
+                                 [releases] whose revision is not [database] bad_revision: when
+                                 all of those need one revision, that is the one (the output
+                                 says so); when they differ, it refuses (exit 3): pass
+                                 --tag VERSION
 
 Order of a full rollback, and why (it keeps the time unhealthy short):
   1. nginx config back to the known-good backup (test, reload; skipped when already equal).
@@ -44,8 +61,8 @@ from . import audit, web
 from .cli import Parser, main_wrapper, say
 from .config import Config
 from .database import Database
-from .errors import (EXIT_CODES_HELP, EXIT_FAILED, EXIT_INTERNAL, EXIT_NAMES, EXIT_OK,
-                     PreconditionError, ToolError, UsageError, VerifyError)
+from .errors import (EXIT_CODES_HELP, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_NAMES, EXIT_OK,
+                     EXIT_TERMINATED, PreconditionError, Terminated, ToolError, UsageError, VerifyError)
 from .nginx import Nginx, sha256, write_atomic
 from .switch_upstream import check_target, front_pool, switch
 
@@ -126,10 +143,31 @@ def resolve_release(ctx: Context, tag: str):
 
 
 def revision_for(ctx: Context, tag: str) -> tuple[str, str]:
-    """(version, revision) for the database rollback: a listed release tag needs no engine."""
-    releases = ctx.cfg.releases()
-    if tag in releases and tag != ctx.cfg.get("docker", "stable_tag", default="stable"):
+    """(version, revision) for the database rollback (the module's "Which revision").
+
+    A database rollback must not need the Docker engine when it can do without: a tag listed in
+    [releases] needs none; the stable tag needs it only when the known-good releases disagree.
+    """
+    cfg = ctx.cfg
+    releases = cfg.releases()
+    if tag in releases:
         return tag, releases[tag]
+    try:
+        ctx.client
+    except PreconditionError as exc:
+        if tag != cfg.get("docker", "stable_tag", default="stable"):
+            raise PreconditionError(f"{exc.message}; cannot tell which release {tag!r} is: pass --tag "
+                                    f"VERSION, one of [releases] ({', '.join(releases)})") from None
+        bad = cfg.get("database", "bad_revision", default=None)
+        good = {v: r for v, r in releases.items() if r != bad}
+        if len(set(good.values())) == 1:
+            revision = next(iter(good.values()))
+            log(f"engine unreachable, so {tag!r} is not resolved; every known-good release in "
+                f"[releases] ({', '.join(good)}) needs {revision}")
+            return tag, revision
+        listing = ", ".join(f"{v}: {r}" for v, r in good.items()) or "none"
+        raise PreconditionError(f"{exc.message}, and the releases {tag!r} could be need different "
+                                f"revisions ({listing}): pass --tag VERSION") from None
     release, revision = resolve_release(ctx, tag)
     return release.version, revision
 
@@ -149,9 +187,11 @@ def plan_image(ctx: Context, tag: str) -> Plan:
 
     cfg = ctx.cfg
     name = cfg.get("services", "api_v1")
+    base = ctx.api_v1_base()
+    if recover_interrupted(ctx.client, name, log, base + "/healthz", ctx.health_timeout):
+        ctx.changes.append(f"{name}: original put back (set aside by an interrupted rollback)")
     release, _revision = resolve_release(ctx, tag)
     container = _container_state(ctx, name)
-    base = ctx.api_v1_base()
     healthy = web.get(base + "/healthz", timeout=2).status == 200
     same = container is not None and same_image(container, release.image_id)
     if same and container.status == "running" and healthy:
@@ -283,15 +323,17 @@ def plan_full(ctx: Context, tag: str) -> Plan:
 
     cfg = ctx.cfg
     nginx, db = ctx.nginx, ctx.db
-    # Every refusal first: tag, engine, container, database, migrate command, backup, nginx.
-    release, revision = resolve_release(ctx, tag)
+    # A container set aside by a killed run is put back first; then every refusal: tag, engine,
+    # container, database, migrate command, backup, nginx.
     name = cfg.get("services", "api_v1")
+    base = ctx.api_v1_base()
+    if recover_interrupted(ctx.client, name, log, base + "/healthz", ctx.health_timeout):
+        ctx.changes.append(f"{name}: original put back (set aside by an interrupted rollback)")
+    release, revision = resolve_release(ctx, tag)
     container = _container_state(ctx, name)
     db.check_migrate_command()
     current_rev, rows = db.state()
     backup = check_backup(ctx)
-    cfg.address("api_v1")
-    base = ctx.api_v1_base()
     summary = [
         f"full rollback to {tag} = {release.ref} ({release.version}), schema {revision}:",
         f"  1. nginx config: {'already known-good' if sha256(nginx.conf) == sha256(nginx.backup) else 'restore from backup'}",
@@ -466,13 +508,19 @@ def run(argv: list[str]) -> int:
         elif "verify" in plan.extra:
             plan.extra["verify"]()
         log(f"done: {args.type} rollback of {cfg.name} "
-            f"({'nothing to do' if plan.noop or not ctx.changes else '; '.join(ctx.changes)}) "
+            f"({'nothing to do' if not ctx.changes else '; '.join(ctx.changes)}) "
             f"in {time.monotonic() - t0:.1f} s")
         result = EXIT_OK
         del lock
         return EXIT_OK
     except ToolError as exc:
         result = exc.code
+        raise
+    except Terminated:  # SIGTERM (cli.main_wrapper's handler): still audited, lock released
+        result = EXIT_TERMINATED
+        raise
+    except KeyboardInterrupt:
+        result = EXIT_INTERRUPTED
         raise
     finally:
         if ctx is not None:

@@ -12,8 +12,8 @@ import time
 from . import audit, web
 from .cli import Parser, main_wrapper, say
 from .config import Config
-from .errors import (EXIT_CODES_HELP, EXIT_FAILED, EXIT_NAMES, EXIT_OK, PreconditionError, ToolError,
-                     UsageError, VerifyError)
+from .errors import (EXIT_CODES_HELP, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NAMES, EXIT_OK, EXIT_TERMINATED,
+                     PreconditionError, Terminated, ToolError, UsageError, VerifyError)
 from .nginx import Nginx, write_atomic
 
 PROG = "switch_upstream"
@@ -134,6 +134,12 @@ def run(argv: list[str]) -> int:
         switch(cfg, nginx, args.target, force=args.force)
     except ToolError as exc:
         result = exc.code
+        raise
+    except Terminated:  # SIGTERM (cli.main_wrapper's handler)
+        result = EXIT_TERMINATED
+        raise
+    except KeyboardInterrupt:
+        result = EXIT_INTERRUPTED
         raise
     except BaseException:
         result = 1

@@ -18,11 +18,16 @@ PROJECT = Path(__file__).resolve().parents[2]
 RESULTS = PROJECT / "reports" / "drill-results.json"
 
 
-def sandbox_config() -> dict:
+def sandbox_config_path() -> Path:
+    """`sandbox up` (idempotent) and the config path it prints, as the suite itself reads it."""
     r = subprocess.run([sys.executable, "-m", "sandbox", "up"], cwd=PROJECT, capture_output=True, text=True,
                        timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
-    return tomllib.loads(Path(r.stdout.strip().splitlines()[-1]).read_text())
+    return Path(r.stdout.strip().splitlines()[-1])
+
+
+def sandbox_config() -> dict:
+    return tomllib.loads(sandbox_config_path().read_text())
 
 
 def sandbox_at_baseline() -> tuple[bool, str]:

@@ -5,23 +5,21 @@ Each case swaps the rollback command for a real executable through a partial --d
 """
 from __future__ import annotations
 
+import tomllib
+
 import pytest
 
-from tests.drills.suite_runner import (PROJECT, executable, run_suite, sandbox_at_baseline, sandbox_config, sandbox_down,
+from tests.drills.suite_runner import (PROJECT, executable, run_suite, sandbox_at_baseline, sandbox_config,
                                        toml_overlay)
 
 FAST = {"probe": {"interval_ms": 50, "healthy_streak": 3, "soak_s": 0.5}}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def real():
+def real(main_sandbox):
     """The sandbox's own command strings. The sandbox is up before each suite run, so the suite
-    under test treats it as already running and leaves it up; it is stopped after the module
-    only if it was not running before."""
-    was_up, _ = sandbox_at_baseline()
-    yield sandbox_config()["commands"]
-    if not was_up:
-        sandbox_down()
+    under test treats it as already running and leaves it up."""
+    return tomllib.loads(main_sandbox.read_text())["commands"]
 
 
 @pytest.fixture

@@ -7,13 +7,13 @@ as a careless script might. Nothing secret may reach reports/.
 from __future__ import annotations
 
 import re
+import shlex
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from tests.drills.suite_runner import (PROJECT, executable, run_suite, sandbox_at_baseline, sandbox_config,
-                                       sandbox_down, toml_overlay)
+from tests.drills.suite_runner import PROJECT, executable, run_suite, sandbox_at_baseline, toml_overlay
 
 REPORTS = PROJECT / "reports"
 CONTRACT_KEYS = {"id", "type", "status", "rto_target_s", "rto_actual_s", "command_s", "command_exit",
@@ -21,10 +21,10 @@ CONTRACT_KEYS = {"id", "type", "status", "rto_target_s", "rto_actual_s", "comman
 
 
 @pytest.fixture(scope="module")
-def mixed_run(tmp_path_factory):
-    was_up, _ = sandbox_at_baseline()
-    cfg = sandbox_config()
-    webhook = tomllib.loads(Path(cfg["commands"]["alert"].split("--config ")[1]).read_text())["webhook_url"]
+def mixed_run(tmp_path_factory, main_sandbox):
+    cfg = tomllib.loads(main_sandbox.read_text())
+    alerting = shlex.split(cfg["commands"]["alert"])[-1]  # "<alert-webhook.sh> --config <alerting.toml>"
+    webhook = tomllib.loads(Path(alerting).read_text())["webhook_url"]
     secrets = {"database password": cfg["database"]["url"].split(":")[2].split("@")[0],
                "webhook token": webhook.rsplit("/", 1)[1]}
     assert all(len(s) >= 12 for s in secrets.values())
@@ -40,9 +40,7 @@ def mixed_run(tmp_path_factory):
     for old in ("drill-report.html", "rollback-drill.log"):
         (REPORTS / old).unlink(missing_ok=True)
     run = run_suite("--drill-config", str(overlay), "-k", "upstream or invalid_config")
-    yield run, secrets
-    if not was_up:
-        sandbox_down()
+    return run, secrets
 
 
 def test_the_rto_table_shows_actual_times_and_statuses(mixed_run):

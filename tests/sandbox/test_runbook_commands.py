@@ -13,9 +13,11 @@ import hashlib
 import http.server
 import json
 import os
+import fcntl
 import pty
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import threading
@@ -23,6 +25,7 @@ import time
 import tomllib
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -74,6 +77,19 @@ def test_audit_line_is_one_line_even_with_newlines():
     assert line.count("\n") == 1 and line.endswith("\n")
     assert line.startswith("2025-01-02T03:04:05+00:00 rollback type=image reason=")
     assert "演练" in line
+
+
+def test_audit_value_with_a_trailing_newline_is_quoted():
+    # no space in it: only the trailing "\n" makes it unsafe (`$` matched before it)
+    line = audit.format_line("rollback", {"reason": "x\n", "type": "image"},
+                             now=dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc))
+    assert line.count("\n") == 1 and line.endswith(" type=image\n")
+    assert 'reason="x\\n"' in line
+
+
+def test_invalid_webhook_url_is_an_answer_not_an_exception_naming_the_token():
+    resp = web.request("POST", "http://127.0.0.1:1/hooks/tok-s3cr3t-xyz x", b"{}", timeout=1)
+    assert resp.status == 0 and resp.error and "tok-s3cr3t-xyz" not in resp.error
 
 
 def test_alert_payload_is_utf8_json_with_timestamp():
@@ -361,6 +377,161 @@ def test_image_that_never_gets_healthy_puts_the_previous_container_back(t):
     assert "put back" in r.stderr and len(r.stderr.splitlines()) <= 5
     assert t.fingerprint() == before  # same container (same id), same image, running
     assert t.healthz() == 200
+
+
+PREV = "-rollback-prev"
+
+
+def _kill_while_waiting_for_health(t: Target) -> tuple[subprocess.Popen, str, str]:
+    """An image rollback to the bad tag, SIGTERMed (its whole process group, as the drill suite
+    does on a timeout) once the original is set aside and the new container waits for /healthz.
+    Returns (the process, its stderr, the original container's id)."""
+    import docker.errors
+
+    name = t.cfg["services"]["api_v1"]
+    original = t.docker.containers.get(name).id
+    p = subprocess.Popen([str(ROLLBACK), "--config", str(t.path), "--type", "image", "--tag",
+                          t.cfg["docker"]["bad_tag"], "--reason", "killed", "--yes", "--health-timeout", "60"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert p.poll() is None, p.communicate()
+            assert time.monotonic() < deadline, "the rollback never set the original aside"
+            try:
+                t.docker.containers.get(name + PREV)
+                new = t.docker.containers.get(name)
+                if new.id != original and new.status == "running":
+                    break
+            except docker.errors.NotFound:
+                pass
+            time.sleep(0.05)
+        time.sleep(0.3)  # now polling the new container's /healthz (the bad tag never passes it)
+        os.killpg(p.pid, signal.SIGTERM)
+        _, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    return p, err, original
+
+
+def test_rollback_killed_by_sigterm_is_audited_and_releases_its_lock(t):
+    n = len(audit_lines(t))
+    p, err, original = _kill_while_waiting_for_health(t)
+    name = t.cfg["services"]["api_v1"]
+    try:
+        assert p.returncode == 143, err
+        assert "killed" in err and "Traceback" not in err
+        new = audit_lines(t)[n:]
+        assert len(new) == 1 and "type=image" in new[0] and "result=killed" in new[0] and "exit=143" in new[0]
+        with open(t.path.parent / "rollback.lock", "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises if still held
+    finally:  # put the original back by other means than the tool under test
+        prev = t.docker.containers.get(name + PREV)
+        t.docker.containers.get(name).remove(force=True)
+        prev.rename(name)
+        prev.start()
+        assert prev.id == original
+
+
+def test_next_rollback_puts_back_the_original_a_killed_run_set_aside(t):
+    p, err, original = _kill_while_waiting_for_health(t)
+    name = t.cfg["services"]["api_v1"]
+    assert t.docker.containers.get(name + PREV).id == original  # the only copy of the original
+    r = rollback(t, "--type", "image", "--tag", "stable", "--reason", "after a kill", "--yes")
+    assert r.returncode == 0, r.stderr
+    assert "interrupted rollback" in r.stdout and "putting the original back" in r.stdout
+    assert t.docker.containers.get(name).id == original  # the original, not a recreated one
+    assert not [c for c in t.docker.containers.list(all=True) if c.name == name + PREV]
+    assert t.at_baseline()
+
+
+def _releases_copy(cfg: Path, edit: str) -> None:
+    text = cfg.read_text()
+    if edit in ("ambiguous", "stable listed"):  # the known-good releases disagree
+        text, n = re.subn(r'^"v1\.1\.0" = "[^"]*"$', '"v1.1.0" = "0001_base"', text, flags=re.M)
+        assert n == 1
+    if edit == "stable listed":
+        good = tomllib.loads(text)["releases"]["v1.0.0"]
+        text = text.replace("[releases]\n", f'[releases]\n"stable" = "{good}"\n', 1)
+    cfg.write_text(text)
+
+
+@pytest.mark.parametrize("releases", ["as written", "stable listed", "ambiguous"])
+def test_database_rollback_to_stable_with_the_engine_down(t, tmp_path, releases):
+    cfg = config_copy(t, tmp_path, "docker", "url", "unix:///var/tmp/aura-scripts-no-engine.sock")
+    _releases_copy(cfg, releases)
+    rev0, _ = t.db_state()
+    t.migrate(t.cfg["database"]["bad_revision"])
+    _, rows = t.db_state()
+    before = t.fingerprint()
+    r = rollback(t, "--type", "database", "--reason", "engine down", "--yes", config=cfg)
+    if releases == "ambiguous":  # which release "stable" is needs the engine: refused, one line
+        assert r.returncode == 3, r.stderr
+        msg = short_error(r, max_lines=1)
+        assert "does not answer" in msg and "--tag VERSION" in msg
+        assert t.fingerprint() == before
+        return
+    assert r.returncode == 0, r.stderr
+    assert t.db_state() == (rev0, rows)
+    if releases == "as written":
+        assert "engine unreachable" in r.stdout
+    assert t.healthz() == 200 and t.at_baseline()
+
+
+def test_no_command_shows_or_logs_the_db_password_or_the_webhook_token(t, tmp_path):
+    db_url = t.cfg["database"]["url"]
+    password = urlsplit(db_url).password
+    alert_conf, hook = _alert_config(t)
+    token = hook.rstrip("/").rsplit("/", 1)[1]
+    assert password and token
+    n = len(audit_lines(t))
+    runs: list[tuple[str, int, subprocess.CompletedProcess]] = []
+
+    def case(label: str, code: int, r: subprocess.CompletedProcess) -> None:
+        runs.append((label, code, r))
+
+    def cfg_with(section: str, key: str, value: str, sub: str) -> Path:
+        (tmp_path / sub).mkdir()
+        return config_copy(t, tmp_path / sub, section, key, value)
+
+    # libpq echoes a malformed URI whole, password included
+    malformed = cfg_with("database", "url", re.sub(r"@[^:/]+", "@[::1", db_url, count=1), "malformed")
+    port = re.search(r":(\d+)/", db_url.split("@", 1)[1]).group(1)
+    down = cfg_with("database", "url", db_url.replace(f":{port}/", ":1/"), "down")
+    fake = tmp_path / "fake-migrate.sh"  # a migrate command that names the DSN in another form
+    fake.write_text(f"#!/bin/sh\necho 'cannot connect: {db_url.replace('postgresql://', 'postgresql+psycopg://')}' >&2\n"
+                    f"echo 'password {password} refused' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    bad_migrate = cfg_with("commands", "migrate", str(fake), "migrate")
+    t.migrate(t.cfg["database"]["bad_revision"])  # so that a database rollback has work to do
+    for kind in ("database", "full"):
+        case(f"{kind}, malformed db url", 3,
+             rollback(t, "--type", kind, "--tag", "stable", "--reason", "x", "--yes", config=malformed))
+    case("database, db down", 3, rollback(t, "--type", "database", "--reason", "x", "--yes", config=down))
+    case("database, migrate fails", 4, rollback(t, "--type", "database", "--reason", "x", "--yes", config=bad_migrate))
+    case("image, unknown tag", 3, rollback(t, "--type", "image", "--tag", "v9-nope", "--reason", "x", "--yes"))
+    case("unknown type", 2, rollback(t, "--type", "bogus", "--reason", "x", "--yes", config=malformed))
+    case("switch, unknown target", 2, run([SWITCH, "--config", malformed, "--target", "api_v9"]))
+    case("verify, nothing there", 5, run([VERIFY, "--api-url", "http://127.0.0.1:1"]))
+    for label, url, code in [("webhook down", hook.replace(urlsplit(hook).netloc, "127.0.0.1:1"), 4),
+                             ("webhook url with a space", hook + " x", 2),
+                             ("webhook path wrong", hook + "/extra", 4)]:
+        conf = tmp_path / f"alert-{len(runs)}.toml"
+        conf.write_text(f"webhook_url = {json.dumps(url)}\n")
+        case(label, code, run([ALERT, "--config", conf, "--attempts", "2", "a", "b", "c", "d", "e"]))
+    for label, code, r in runs:
+        assert r.returncode == code, (label, r.stdout, r.stderr)
+        assert "Traceback" not in r.stderr, label
+        for secret in (password, token):
+            assert secret not in r.stdout + r.stderr, (label, r.stdout, r.stderr)
+    # audit lines go next to the config each run was given
+    logged = audit_lines(t)[n:] + [l for f in sorted(tmp_path.glob("*/rollback-audit.log"))
+                                   for l in f.read_text(encoding="utf-8").splitlines()]
+    assert len(logged) >= 6  # every rollback run above left its line
+    assert not [l for l in logged if password in l or token in l]
 
 
 def test_switch_upstream_refuses_unknown_target_and_undoes_failed_test(t):

@@ -1,0 +1,80 @@
+"""Bad input to the suite: one clear line naming the file or key, exit 4 (pytest's usage error),
+and staging exactly as it was (no sandbox started for nothing, nothing touched)."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.drills.suite_runner import PROJECT, sandbox_at_baseline, sandbox_config_path, sandbox_down
+
+
+def run_drills(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", "drills/", "-m", "staging", "-p", "no:cacheprovider",
+                           *args], cwd=PROJECT, capture_output=True, text=True, timeout=300)
+
+
+def the_error(r: subprocess.CompletedProcess) -> str:
+    lines = [line for line in (r.stdout + r.stderr).splitlines()
+             if line.startswith(("ERROR:", "!")) and ("drill" in line or "config" in line)]
+    assert len(lines) == 1, r.stdout[-2000:] + r.stderr[-2000:]
+    return lines[0]
+
+
+def test_a_missing_config_file_is_named():
+    r = run_drills("--drill-config", "/nonexistent/staging.toml")
+    assert r.returncode == 4
+    assert "/nonexistent/staging.toml" in the_error(r)
+
+
+def test_a_config_that_is_not_toml_says_where(tmp_path):
+    bad = tmp_path / "broken.toml"
+    bad.write_text("[target\n")
+    r = run_drills("--drill-config", str(bad))
+    assert r.returncode == 4
+    assert re.search(r"broken\.toml: not valid TOML: .*line 1", the_error(r))
+
+
+def test_an_overlay_typo_is_refused_before_the_sandbox_is_started(tmp_path, main_sandbox):
+    sandbox_down()
+    typo = tmp_path / "typo.toml"
+    typo.write_text('[comands]\nrollback = "/bin/true"\n')
+    r = run_drills("--drill-config", str(typo))
+    assert r.returncode == 4
+    assert "[comands]: unknown section" in the_error(r)
+    running = subprocess.run([sys.executable, "-m", "sandbox", "status", "--json"], cwd=PROJECT,
+                             capture_output=True, text=True)
+    assert '"healthy": true' not in running.stdout.replace("\n", "").replace("  ", " ")
+
+
+@pytest.fixture
+def sandbox_up(main_sandbox) -> Path:
+    return sandbox_config_path()  # up again: the typo test may have stopped it
+
+
+def test_a_wrong_type_names_the_key_and_touches_nothing(tmp_path, sandbox_up):
+    bad = tmp_path / "badtype.toml"
+    bad.write_text('[rto]\nimage = "fast"\n')
+    r = run_drills("--drill-config", str(bad))
+    assert r.returncode == 4
+    assert '[rto] image: expected a number, got a string ("fast")' in the_error(r)
+    assert sandbox_at_baseline()[0]
+
+
+def test_an_unreachable_database_is_named_with_its_password_hidden(tmp_path, sandbox_up):
+    cfg_text = sandbox_up.read_text()  # complete: it has [target]
+    url = tomllib.loads(cfg_text)["database"]["url"]
+    password = url.split(":")[2].split("@")[0]
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    unreachable = tmp_path / "unreachable.toml"
+    unreachable.write_text(cfg_text.replace(f":{port}/", ":1/"))
+    r = run_drills("--drill-config", str(unreachable))
+    assert r.returncode == 4
+    line = the_error(r)
+    assert "[database] url" in line and "unreachable" in line
+    assert password not in r.stdout + r.stderr
+    assert sandbox_at_baseline()[0]
