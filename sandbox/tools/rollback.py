@@ -182,16 +182,24 @@ def _container_state(ctx: Context, name: str):
     return container
 
 
-def plan_image(ctx: Context, tag: str) -> Plan:
-    from .engine import check_version, get_container, recover_interrupted, recreate, same_image
+def _api_v1_towards(ctx: Context, tag: str):
+    """What an image or full rollback starts from: a container a killed run set aside is put
+    back first; then the tag's release is resolved (refusing an unknown tag) and api_v1 read.
+    Returns (container name, api_v1 base URL, release, its revision, current container)."""
+    from .engine import recover_interrupted
 
-    cfg = ctx.cfg
-    name = cfg.get("services", "api_v1")
+    name = ctx.cfg.get("services", "api_v1")
     base = ctx.api_v1_base()
     if recover_interrupted(ctx.client, name, log, base + "/healthz", ctx.health_timeout):
         ctx.changes.append(f"{name}: original put back (set aside by an interrupted rollback)")
-    release, _revision = resolve_release(ctx, tag)
-    container = _container_state(ctx, name)
+    release, revision = resolve_release(ctx, tag)
+    return name, base, release, revision, _container_state(ctx, name)
+
+
+def plan_image(ctx: Context, tag: str) -> Plan:
+    from .engine import check_version, get_container, recover_interrupted, recreate, same_image
+
+    name, base, release, _revision, container = _api_v1_towards(ctx, tag)
     healthy = web.get(base + "/healthz", timeout=2).status == 200
     same = container is not None and same_image(container, release.image_id)
     if same and container.status == "running" and healthy:
@@ -325,12 +333,7 @@ def plan_full(ctx: Context, tag: str) -> Plan:
     nginx, db = ctx.nginx, ctx.db
     # A container set aside by a killed run is put back first; then every refusal: tag, engine,
     # container, database, migrate command, backup, nginx.
-    name = cfg.get("services", "api_v1")
-    base = ctx.api_v1_base()
-    if recover_interrupted(ctx.client, name, log, base + "/healthz", ctx.health_timeout):
-        ctx.changes.append(f"{name}: original put back (set aside by an interrupted rollback)")
-    release, revision = resolve_release(ctx, tag)
-    container = _container_state(ctx, name)
+    name, base, release, revision, container = _api_v1_towards(ctx, tag)
     db.check_migrate_command()
     current_rev, rows = db.state()
     backup = check_backup(ctx)
