@@ -5,6 +5,11 @@ Each case swaps the rollback command for a real executable through a partial --d
 """
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 import tomllib
 
 import pytest
@@ -148,4 +153,30 @@ def test_an_emergency_rollback_that_never_sends_the_alert_fails(tmp_path, real):
     d = run.drill("test_emergency_rollback")
     assert d["status"] == "failed" and d["rto_actual_s"] is not None
     assert d["problems"][0].startswith("alert not received:"), d["problems"]
+    assert_baseline()
+
+
+def test_a_run_killed_mid_drill_is_restored_from_its_journal_by_the_next_run(overlay, tmp_path, main_sandbox):
+    # The rollback hangs, so the drill is mid-rollback (fault in place) when pytest is SIGKILLed:
+    # no finalizer runs, only the journal on disk remains.
+    hang = overlay("sleep 60\n", rto={"upstream": 30})
+    log = PROJECT / "reports" / "rollback-drill.log"
+    before = log.read_text() if log.exists() else ""
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "drills/", "-m", "staging", "-p", "no:cacheprovider",
+                             "--drill-config", hang, "-k", "upstream"], cwd=PROJECT, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while "upstream drill: rollback --type upstream started" not in (log.read_text() if log.exists() else "")[len(before):]:
+        assert time.monotonic() < deadline and proc.poll() is None, "the drill never reached its rollback"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    subprocess.run(["pkill", "-KILL", "-f", str(tmp_path / "rollback")])  # the hung rollback (own session)
+    ok, status = sandbox_at_baseline()
+    api_v2 = tomllib.loads(main_sandbox.read_text())["upstreams"]["api_v2"]
+    assert not ok and f"include 'server {api_v2};'" in status  # the fault is still in place
+
+    again = run_suite("-k", "upstream")
+    assert again.exit_code == 0, again.output[-3000:]
+    assert "restored from the journal of an interrupted run: drills/test_upstream_switch.py" in log.read_text()
     assert_baseline()
