@@ -211,7 +211,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "fact_expected_value": ("version {version}, pool {pool}", "版本 {version}，{pool}"),
     "fact_command": ("Command", "命令"),
     "fact_command_value": ("{how} after {duration}", "{duration} 后{how}"),
-    "observed_visible": ("visible — the probe saw failures", "可见 — 探测发现失败"),
+    "observed_visible": ("visible — the probe saw the fault (failures or the wrong version/pool)", "可见 — 探测发现故障（失败或版本/池不符）"),
     "observed_latent": ("latent — nginx -t fails, traffic unaffected", "潜伏 — nginx -t 失败，流量未受影响"),
     "observed_none": ("not observed", "未观测到"),
     "output_empty": ("(empty)", "（空）"),
