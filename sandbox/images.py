@@ -200,7 +200,17 @@ def ensure_rootfs(layout: Layout, bhash: str, log: Log) -> Path:
     tarball = cache / f"rootfs-{bhash}.tar"
     if tarball.exists():
         return tarball
+    for leftover in cache.glob("rootfs-*"):  # a killed build's temp folder (we hold the lock)
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
     debs = _download(cache / "debs", packages(), log)
+    broken = [deb for deb in debs if subprocess.run(["dpkg-deb", "--info", str(deb)],
+                                                    capture_output=True).returncode != 0]
+    if broken:  # a truncated download of a killed run: fetch those again, once
+        log(f"images: {len(broken)} cached package(s) unreadable, downloading again")
+        for deb in broken:
+            deb.unlink(missing_ok=True)
+        debs = _download(cache / "debs", packages(), log)
     with tempfile.TemporaryDirectory(dir=cache, prefix="rootfs-") as tmp:
         root = Path(tmp) / "root"
         root.mkdir()
