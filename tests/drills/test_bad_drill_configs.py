@@ -2,6 +2,7 @@
 and staging exactly as it was (no sandbox started for nothing, nothing touched)."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -77,4 +78,21 @@ def test_an_unreachable_database_is_named_with_its_password_hidden(tmp_path, san
     line = the_error(r)
     assert "[database] url" in line and "unreachable" in line
     assert password not in r.stdout + r.stderr
+    assert sandbox_at_baseline()[0]
+
+
+def test_a_production_target_runs_only_the_emergency_drill_and_only_when_allowed(tmp_path, sandbox_up):
+    production = tmp_path / "production.toml"
+    production.write_text(sandbox_up.read_text().replace('environment = "staging"', 'environment = "production"'))
+    r = run_drills("--drill-config", str(production))
+    results = json.loads((PROJECT / "reports" / "drill-results.json").read_text())
+    assert r.returncode == 0, r.stdout[-2000:]
+    assert results["target"]["environment"] == "production"
+    assert {d["status"] for d in results["drills"]} == {"skipped"} and len(results["drills"]) == 7
+    assert "a staging drill never runs against a production target" in r.stdout  # pytest -ra shows why
+    allowed = run_drills("--drill-config", str(production), "--allow-production", "-k", "emergency or upstream")
+    results = json.loads((PROJECT / "reports" / "drill-results.json").read_text())
+    by_type = {d["type"]: d["status"] for d in results["drills"]}
+    assert allowed.returncode == 0, allowed.stdout[-2000:]
+    assert by_type == {"emergency": "passed", "upstream": "skipped"}
     assert sandbox_at_baseline()[0]
