@@ -95,7 +95,9 @@ def _check_location(layout: Layout) -> None:
 def _set_password(layout: Layout, password: str) -> None:
     """Make the role's password the one in secrets.toml (it may have been regenerated after the
     file was lost). Through the trusted local socket; the password goes on stdin, never argv."""
-    sql = "ALTER ROLE " + DATABASE_USER + " PASSWORD '" + password.replace("'", "''") + "';\n"
+    # The server logs a failing statement with its text by default: not this one.
+    sql = ("SET log_min_error_statement = panic;\n"
+           "ALTER ROLE " + DATABASE_USER + " PASSWORD '" + password.replace("'", "''") + "';\n")
     r = _as_postgres([pg_bin("psql"), "-h", str(layout.pg_dir), "-p", str(layout.ports.postgres), "-U",
                       DATABASE_USER, "-d", DATABASE_NAME, "-q", "-v", "ON_ERROR_STOP=1", "-f", "-"],
                      input=sql, timeout=30)
