@@ -134,7 +134,7 @@ def main() -> int:
             print(f"  {kind:<9} " + " ".join(f"{x:.2f}" for x in times), file=sys.stderr)
     finally:
         if started:
-            subprocess.run([PY, "-m", "sandbox", "down"], cwd=PROJECT, env=env, capture_output=True)
+            subprocess.run([PY, "-m", "sandbox", "down", "--purge"], cwd=PROJECT, env=env, capture_output=True)
     print(f"rollback command wall time, median of {args.runs} (fault injected before each); {machine()}")
     print(f"{'type':<10}{'median s':>10}{'min s':>8}{'max s':>8}{'RTO target s':>14}")
     for kind, times in results.items():

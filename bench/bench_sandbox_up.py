@@ -66,7 +66,7 @@ def main() -> int:
             cold.append(timed_up())
         print("cold up (no images):    " + ", ".join(f"{t:.2f}s" for t in cold)
               + f"  median {statistics.median(cold):.2f}s  (target <= 90 s)")
-    sandbox("down")
+    sandbox("down", "--purge")
     return 0
 
 

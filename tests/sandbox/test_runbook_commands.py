@@ -168,8 +168,8 @@ def _env() -> dict[str, str]:
     return {**os.environ, **SANDBOX_ENV}
 
 
-def sandbox(cmd: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([PY, "-m", "sandbox", cmd], cwd=PROJECT, env=_env(), capture_output=True,
+def sandbox(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([PY, "-m", "sandbox", *args], cwd=PROJECT, env=_env(), capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -182,7 +182,8 @@ def target():
     t = Target(path)
     yield t
     t.close()
-    sandbox("down", timeout=300)
+    r = sandbox("down", "--purge", timeout=300)  # a private instance: leave no state folder either
+    assert r.returncode == 0, r.stderr[-1000:]
 
 
 class Target:
