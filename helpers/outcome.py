@@ -113,4 +113,11 @@ class RunContext:
     participants: list[str] = field(default_factory=list)
     language: str = "en"
     rto_budgets: dict[str, float] = field(default_factory=dict)  # [rto] of the target, per type
+    notes: list[str] = field(default_factory=list)      # run-level events: aborted, interrupted, recovered
+    started: list[DrillOutcome] = field(default_factory=list)  # every drill that began, finished or not
+
+    def note(self, text: str) -> None:
+        line = one_line(text, limit=500)
+        if line not in self.notes:
+            self.notes.append(line)
     outcomes: list[tuple[DrillOutcome, str]] = field(default_factory=list)  # (outcome, final status)

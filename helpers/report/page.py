@@ -220,7 +220,8 @@ def _hero(p: Parts) -> str:
     return (f'<header class="ar-hero ar-hero-{tone}" data-verdict="{tone}">'
             f'<p class="ar-eyebrow">{esc(L("page_heading"))} · {esc(run.target_name)}</p>'
             f'<h2>{esc(L("verdict_question"))}</h2><p class="ar-verdict">{esc(verdict)}</p>'
-            f'<ul class="ar-pills">{pills}</ul><p class="ar-meta">{esc(meta)}</p>'
+            + (f'<ul class="ar-notes">{"".join(f"<li>{esc(n)}</li>" for n in run.notes)}</ul>' if run.notes else "")
+            + f'<ul class="ar-pills">{pills}</ul><p class="ar-meta">{esc(meta)}</p>'
             f'<nav class="ar-toc" aria-label="{attr(L("toc"))}">{toc}</nav></header>')
 
 

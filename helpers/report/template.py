@@ -54,8 +54,9 @@ def fill(run: RunContext, finished_at: datetime, L: Labels, participants: Sequen
     else:
         success = esc(L("verdict_none"))
     problems = [(o, p) for o, st in items for p in o.problems]
-    if problems:
-        lis = "".join(f'<li><code title="{attr(o.id)}">{esc(short_id(o.id))}</code> {esc(p)}</li>'
+    run_notes = "".join(f"<li>{esc(n)}</li>" for n in run.notes)  # aborted, interrupted, recovered
+    if problems or run_notes:
+        lis = run_notes + "".join(f'<li><code title="{attr(o.id)}">{esc(short_id(o.id))}</code> {esc(p)}</li>'
                       for o, p in problems[:MAX_PROBLEMS])
         more = len(problems) - MAX_PROBLEMS
         if more > 0:

@@ -180,3 +180,14 @@ def test_a_run_killed_mid_drill_is_restored_from_its_journal_by_the_next_run(ove
     assert again.exit_code == 0, again.output[-3000:]
     assert "restored from the journal of an interrupted run: drills/test_upstream_switch.py" in log.read_text()
     assert_baseline()
+
+
+def test_a_budget_too_small_for_the_real_rollback_fails_saying_how_late_it_recovered(overlay):
+    run = run_suite("--drill-config", overlay(rto={"upstream": 0.05}), "-k", "upstream")
+    d = run.drill("test_upstream_switch_rollback")
+    assert d["status"] == "failed" and d["rto_actual_s"] is None and d["command_exit"] == 0
+    headline = d["problems"][0]
+    assert headline.startswith("not recovered within the 0.05s RTO budget ([rto] upstream): ")
+    late = float(headline.split("it recovered ")[1].split("s after")[0])
+    assert late > 0.05
+    assert_baseline()
