@@ -85,6 +85,9 @@ def cmd_status(layout: Layout, as_json: bool) -> int:
     from . import lifecycle
 
     rows = lifecycle.status(layout)
+    if not as_json and not any(r["healthy"] for r in rows):
+        print(f"sandbox is not running (state {layout.state}); start it with: python -m sandbox up")
+        return 1
     if as_json:
         print(json.dumps(rows, indent=2))
     else:

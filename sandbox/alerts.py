@@ -65,6 +65,11 @@ def _answers_soon(layout: Layout, timeout_s: float = 5.0) -> bool:
     return False
 
 
+def is_running(layout: Layout) -> bool:
+    """Our receiver (by PID and store folder) answers: another sandbox's on the port is not ours."""
+    return _our_pid(layout) is not None and is_healthy(layout)
+
+
 def stop_receiver(layout: Layout, log: Callable[[str], None]) -> None:
     pid = _our_pid(layout)
     if pid:

@@ -99,12 +99,14 @@ def down(layout: Layout, log: Log) -> None:
     alerts.stop_receiver(layout, log)
     nginx.stop_nginx(layout, log)
     # Containers outlive a killed engine service (conmon runs them): reach the engine even when
-    # its service is down, so they are removed by name, then stop the service again.
-    client = _docker_client(engine.ensure_engine(layout, log))
-    try:
-        containers.remove_api_containers(client, layout, log)
-    finally:
-        client.close()
+    # its service is down, so they are removed by name, then stop the service again. With no
+    # engine running and no container process of ours left, there is nothing to remove.
+    if engine.engine_status(layout)[0] or _container_processes(layout):
+        client = _docker_client(engine.ensure_engine(layout, log))
+        try:
+            containers.remove_api_containers(client, layout, log)
+        finally:
+            client.close()
     engine.stop_engine(layout, log)
     postgres.stop_postgres(layout, log)
     layout.config_path.unlink(missing_ok=True)
@@ -112,6 +114,18 @@ def down(layout: Layout, log: Log) -> None:
     if still:
         raise SandboxError("down: ports still listening after stopping everything ours: " + ", ".join(still))
     log("down: stopped")
+
+
+def _container_processes(layout: Layout) -> list[int]:
+    """conmon processes of our containers (their command line names the container)."""
+    names = [layout.container_name(pool) for pool in ("api_v1", "api_v2")]
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            cmd = command_line(int(entry.name))
+            if "conmon" in cmd and any(f"-n {name} " in cmd + " " for name in names):
+                found.append(int(entry.name))
+    return found
 
 
 def _row(component: str, healthy: bool, baseline: bool, detail: str) -> dict:
@@ -176,7 +190,7 @@ def status(layout: Layout) -> list[dict]:
     conf_known_good = _sha(layout.nginx_conf) is not None and _sha(layout.nginx_conf) == _sha(layout.nginx_backup)
     rows.append(_row("nginx", bool(test_ok), ng_up and on_v1 and conf_known_good,
                      f"127.0.0.1:{layout.ports.front} include '{include}' nginx -t {'ok' if test_ok else 'FAILS'}"))
-    receiver_ok = alerts.is_healthy(layout)
+    receiver_ok = alerts.is_running(layout)
     rows.append(_row("alert receiver", receiver_ok, receiver_ok, f"127.0.0.1:{layout.ports.alerts}"))
     rows.append(_row("config", layout.config_path.exists(), layout.config_path.exists(), str(layout.config_path)))
     return rows
