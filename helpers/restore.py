@@ -110,17 +110,17 @@ def _restore_containers(cfg: TargetConfig, snap: Fingerprint, log: RestoreLog) -
 
 def _restore_nginx(cfg: TargetConfig, saved: SavedFiles, log: RestoreLog) -> None:
     try:
-        changed = _copy_back(saved.conf, cfg.nginx.conf, log)
-        changed |= _copy_back(saved.include, cfg.nginx.upstream_include, log)
+        _copy_back(saved.conf, cfg.nginx.conf, log)
+        _copy_back(saved.include, cfg.nginx.upstream_include, log)
         if saved.backup.exists():
             _copy_back(saved.backup, cfg.nginx.backup, log)
         test = nginx_ops.config_test(cfg)
         if not test.ok:
             log.failed(f"nginx -t fails after putting the files back: {test.stderr.strip()[-300:]}")
             return
-        applied = nginx_ops.apply(cfg) if changed else nginx_ops.reload(cfg)
-        if not applied.ok:
-            applied = nginx_ops.start(cfg)
+        # Reload, or start nginx when it is down (apply falls back to start by itself). A reload is
+        # done even when the files were already right: the running config may not be them.
+        applied = nginx_ops.apply(cfg)
         (log.did if applied.ok else log.failed)(f"nginx reload/start: exit {applied.exit_code}")
     except Exception as e:
         log.failed(f"nginx: {type(e).__name__}: {e}")
