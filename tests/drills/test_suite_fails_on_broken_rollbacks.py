@@ -191,3 +191,16 @@ def test_a_budget_too_small_for_the_real_rollback_fails_saying_how_late_it_recov
     late = float(headline.split("it recovered ")[1].split("s after")[0])
     assert late > 0.05
     assert_baseline()
+
+
+@pytest.mark.parametrize("command, drill", [("switch_upstream", "upstream"), ("migrate", "database")])
+def test_a_fault_that_did_nothing_fails_the_drill_as_not_observed(tmp_path, command, drill):
+    # The fault's own tool exits 0 and changes nothing: the drill must not pass on it.
+    idle = executable(tmp_path / command, 'echo "done"\nexit 0\n')
+    cfg = toml_overlay(tmp_path / "overlay.toml", {**FAST, "commands": {command: idle}})
+    run = run_suite("--drill-config", str(cfg), "-k", drill)
+    d = [r for r in run.results["drills"] if r["type"] == drill][0]
+    assert d["status"] == "failed" and d["fault"]["observed"] == "none"
+    assert d["problems"][0].startswith("fault not observed:"), d["problems"]
+    assert d["command_exit"] is None  # the rollback under test was never run
+    assert_baseline()
