@@ -27,7 +27,7 @@ from helpers.clock import REAL, Clock
 from helpers.redact import redact_argv
 
 __all__ = ["CommandError", "CommandResult", "RunningCommand", "split_command", "command_problem",
-           "build_argv", "start", "run", "kill_group"]
+           "build_argv", "start", "run", "run_verify", "kill_group"]
 
 OUTPUT_LIMIT = 1 << 20  # keep the last MiB of each stream: enough for any troubleshooting tail
 
@@ -243,3 +243,13 @@ def run(command: str, args: Sequence[str] = (), *, timeout: float,
     # behind (or a command interrupted by a pytest-timeout signal) outlives the call.
     with start(command, args, extra_env=extra_env, cwd=cwd, clock=clock) as running:
         return running.wait(timeout)
+
+
+VERIFY_TIMEOUT_S = 60
+
+
+def run_verify(cfg, version: str | None = None, clock: Clock = REAL) -> CommandResult:
+    """The target's own `verify --api-url URL [--expect-version V]` ([commands] verify): the
+    drill's functional check and the restore's final verify."""
+    args = ["--api-url", cfg.target.api_url, *(["--expect-version", version] if version else [])]
+    return run(cfg.commands.verify, args, timeout=VERIFY_TIMEOUT_S, clock=clock)

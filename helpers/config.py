@@ -616,13 +616,10 @@ def check_reachable(cfg: TargetConfig, *, timeout_s: float = 3.0) -> list[str]:
     except Exception as e:  # psycopg.Error, and OSError-ish failures below it
         fail("[database] url", redact(cfg.database.url), e)
 
+    from helpers.docker_runtime import DockerRuntimeError, ping
+
     try:
-        import docker
-        client = docker.DockerClient(base_url=cfg.docker.url, timeout=max(1, math.ceil(timeout_s)))
-        try:
-            client.ping()
-        finally:
-            client.close()
-    except Exception as e:  # docker.errors.DockerException, requests errors
+        ping(cfg.docker.url, timeout_s)  # the run's one cached client per engine, as every later call
+    except DockerRuntimeError as e:
         fail("[docker] url", redact(cfg.docker.url), e)
     return problems

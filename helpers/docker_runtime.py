@@ -39,7 +39,7 @@ from helpers.redact import one_line, redact
 
 __all__ = ["DockerRuntimeError", "ContainerSettings", "ContainerInfo", "RecreateResult",
            "recreate_with_image", "restore_image", "container_info", "logs_tail", "image_id_of",
-           "image_env", "own_entries", "normalize_image_id", "ENGINE_ENV_KEYS"]
+           "image_env", "ping", "own_entries", "normalize_image_id", "ENGINE_ENV_KEYS"]
 
 API_TIMEOUT_S = 30          # per engine request; a stop adds its own stop_timeout to this
 ENGINE_ENV_KEYS = frozenset({"PATH", "TERM", "container", "HOME", "HOSTNAME"})
@@ -387,6 +387,12 @@ def logs_tail(docker_url: str, name: str, lines: int = 50) -> str:
         raw = api.logs(name, stdout=True, stderr=True, tail=max(1, int(lines)), stream=False)
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
     return redact(text)
+
+
+def ping(docker_url: str, timeout_s: float = API_TIMEOUT_S) -> None:
+    """Raise DockerRuntimeError (one line) unless the engine answers."""
+    with _engine(docker_url, "ping", timeout_s) as api:
+        api.ping()
 
 
 def image_id_of(docker_url: str, ref: str) -> str | None:
