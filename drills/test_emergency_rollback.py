@@ -3,6 +3,7 @@ stable, a quick /healthz, then the team alert — read back from the target's al
 import httpx
 import pytest
 
+from fixtures.drill import ALERT_TIMEOUT_S, HTTP_CHECK_TIMEOUT_S
 from helpers import commands
 
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.destructive,
@@ -22,7 +23,7 @@ def alert_inbox(target, outcome):
 
 
 def _inbox(url: str) -> list:
-    r = httpx.get(url, timeout=5)
+    r = httpx.get(url, timeout=HTTP_CHECK_TIMEOUT_S)
     r.raise_for_status()
     return r.json()
 
@@ -30,11 +31,11 @@ def _inbox(url: str) -> list:
 def test_emergency_rollback(alert_inbox, bad_release, drill):
     run = drill.rollback("full", tag=drill.cfg.docker.stable_tag)
     problems = []
-    quick = httpx.get(drill.cfg.target.base_url.rstrip("/") + "/healthz", timeout=5)
+    quick = httpx.get(drill.cfg.target.base_url.rstrip("/") + "/healthz", timeout=HTTP_CHECK_TIMEOUT_S)
     if quick.status_code != 200:
         problems.append(f"quick /healthz after the emergency rollback answered {quick.status_code}")
     seen_before = len(_inbox(alert_inbox))
-    sent = commands.run(drill.cfg.commands.alert, ALERT, timeout=60)
+    sent = commands.run(drill.cfg.commands.alert, ALERT, timeout=ALERT_TIMEOUT_S)
     if not sent.ok:
         problems.append(f"alert command failed: {sent.summary()}")
     new = _inbox(alert_inbox)[seen_before:]

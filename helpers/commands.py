@@ -133,7 +133,12 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass
 
 
-def kill_group(proc: subprocess.Popen, grace_s: float = 2.0, clock: Clock = REAL) -> None:
+KILL_GRACE_S = 2.0   # SIGTERM to SIGKILL
+KILL_REAP_S = 5.0    # then the leader's last wait
+KILL_BOUND_S = KILL_GRACE_S + KILL_REAP_S
+
+
+def kill_group(proc: subprocess.Popen, grace_s: float = KILL_GRACE_S, clock: Clock = REAL) -> None:
     """End `proc` and every process of its group: SIGTERM, up to `grace_s` to go, then SIGKILL.
 
     `proc` must lead its own group (started with start_new_session=True); otherwise only `proc`
@@ -158,7 +163,7 @@ def kill_group(proc: subprocess.Popen, grace_s: float = 2.0, clock: Clock = REAL
         clock.sleep(0.02)
     _signal_group(pgid, signal.SIGKILL)  # harmless when all went; decisive when some ignored TERM
     try:
-        proc.wait(timeout=5)
+        proc.wait(timeout=KILL_REAP_S)
     except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL not delivered (D state)
         pass
 

@@ -39,9 +39,15 @@ from helpers.redact import one_line, redact
 
 __all__ = ["DockerRuntimeError", "ContainerSettings", "ContainerInfo", "RecreateResult",
            "recreate_with_image", "restore_image", "container_info", "logs_tail", "image_id_of",
-           "image_env", "ping", "own_entries", "normalize_image_id", "ENGINE_ENV_KEYS"]
+           "image_env", "ping", "own_entries", "normalize_image_id", "ENGINE_ENV_KEYS", "SUITE_LABEL",
+           "container_settings", "Leftover", "leftovers_beside", "remove_container", "container_id"]
 
 API_TIMEOUT_S = 30          # per engine request; a stop adds its own stop_timeout to this
+# Every container the suite creates carries this label; with the set-aside name pattern it is how
+# the suite tells its own leftovers (a run killed mid-swap) from anyone else's.
+SUITE_LABEL = "aura-drill.created-by"
+SUITE_LABEL_VALUE = "aura-drill-suite"
+ASIDE_INFIX = "-aura-old-"
 ENGINE_ENV_KEYS = frozenset({"PATH", "TERM", "container", "HOME", "HOSTNAME"})
 _HEX_ID = re.compile(r"[0-9a-f]{64}")
 
@@ -211,7 +217,7 @@ def _settings_of(api: Any, attrs: Mapping[str, Any], name: str,
     return ContainerSettings(
         name=name,
         env=own_entries(env, image_env, ENGINE_ENV_KEYS),
-        labels=own_entries(labels, dict(image_labels or {})),
+        labels={k: v for k, v in own_entries(labels, dict(image_labels or {})).items() if k != SUITE_LABEL},
         network_mode=str(host.get("NetworkMode") or ""),
         port_bindings={k: v for k, v in (host.get("PortBindings") or {}).items() if v},
         restart_policy={k: v for k, v in (host.get("RestartPolicy") or {}).items()
@@ -246,7 +252,7 @@ def _create_and_start(api: Any, image: str, s: ContainerSettings) -> str:
              for p in s.port_bindings] if s.network_mode != "host" else None
     created = api.create_container(
         image, name=s.name, environment=[f"{k}={v}" for k, v in s.env.items()],
-        labels=dict(s.labels), ports=ports or None, detach=True,
+        labels={**s.labels, SUITE_LABEL: SUITE_LABEL_VALUE}, ports=ports or None, detach=True,
         host_config=api.create_host_config(**host_kwargs))
     api.start(created["Id"])
     return created["Id"]
@@ -261,7 +267,7 @@ def _swap(api: Any, name: str, old: Mapping[str, Any] | None, image: str,
         _create_and_start(api, image, settings)
         return notes
     old_id = old["Id"]
-    aside = f"{name}-aura-old-{secrets.token_hex(3)}"
+    aside = f"{name}{ASIDE_INFIX}{secrets.token_hex(3)}"
     api.stop(old_id, timeout=int(stop_timeout))
     api.rename(old_id, aside)
     try:
@@ -409,3 +415,47 @@ def image_env(docker_url: str, ref: str) -> dict[str, str]:
     if attrs is None:
         raise DockerRuntimeError(f"image {ref}: no such image")
     return _env_dict((attrs.get("Config") or {}).get("Env"))
+
+
+def container_settings(docker_url: str, name: str) -> ContainerSettings | None:
+    """What a recreate would carry over from `name` (None: no such container). Kept in the journal
+    so that a container a killed run left missing can be created again."""
+    with _engine(docker_url, f"container {name}: inspect") as api:
+        attrs = _inspect_container(api, name)
+        return None if attrs is None else _settings_of(api, attrs, name, fallback_image=None)
+
+
+@dataclass(frozen=True)
+class Leftover:
+    name: str
+    id: str
+    ours: bool       # set aside by the suite: name pattern and (suite label or a known ID)
+
+
+def leftovers_beside(docker_url: str, name: str, known_ids: frozenset[str] = frozenset()) -> list[Leftover]:
+    """Containers named `<name>-aura-old-…` beside a service: a swap killed half-way. Ours when
+    they also carry the suite's label or are a container the snapshot recorded (`known_ids`)."""
+    pattern = re.compile(re.escape(name + ASIDE_INFIX) + r"[0-9a-f]{6}")
+    with _engine(docker_url, f"containers beside {name}: list") as api:
+        found = api.containers(all=True, filters={"name": name + ASIDE_INFIX})
+    out = []
+    for c in found:
+        names = [n.lstrip("/") for n in c.get("Names") or ()]
+        aside = next((n for n in names if pattern.fullmatch(n)), None)
+        if aside is None:
+            continue
+        labels = c.get("Labels") or {}
+        ours = labels.get(SUITE_LABEL) == SUITE_LABEL_VALUE or c["Id"] in known_ids
+        out.append(Leftover(aside, c["Id"], ours))
+    return out
+
+
+def remove_container(docker_url: str, name_or_id: str) -> None:
+    with _engine(docker_url, f"container {name_or_id}: remove") as api:
+        api.remove_container(name_or_id, force=True)
+
+
+def container_id(docker_url: str, name: str) -> str | None:
+    with _engine(docker_url, f"container {name}: inspect") as api:
+        attrs = _inspect_container(api, name)
+    return None if attrs is None else str(attrs["Id"])

@@ -8,22 +8,35 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers import commands, nginx_ops
 from helpers.clock import REAL, Clock
 from helpers.config import TargetConfig
-from helpers.probe import Probe
+from helpers.probe import Probe, Sample
 
 OBSERVE_TIMEOUT_S = 10.0
 SWITCH_TIMEOUT_S = 60
+# How long a freshly (re)created container may stay unanswering before that counts as the fault
+# showing: a container booting is not a fault, one that never answers is.
+BOOT_GRACE_S = 30.0
+# What a front answers itself when its upstream is down or booting (nginx: 502, 504): not an
+# answer from the service.
+GATEWAY_DOWN = frozenset({502, 504})
 
 
 @dataclass
 class Observation:
     observed: str       # visible | latent | none
     detail: str
+    # Re-checked right before t0: None while the fault holds, else what the target shows instead.
+    # A target that healed itself (a watchdog, an orchestrator) must not pass with an RTO of ~0.
+    recheck: Callable[[], str | None] | None = field(default=None, repr=False, compare=False)
+
+    def gone(self) -> str | None:
+        return None if self.recheck is None else self.recheck()
 
 
 def _wait_for_sample(probe: Probe, since: float, predicate, timeout_s: float, clock: Clock = REAL):
@@ -36,7 +49,54 @@ def _wait_for_sample(probe: Probe, since: float, predicate, timeout_s: float, cl
     return None
 
 
+def fresh_sample(probe: Probe, clock: Clock = REAL, timeout_s: float = OBSERVE_TIMEOUT_S) -> Sample | None:
+    """The first probe answer to a request sent from now on (None: the probe saw nothing)."""
+    now = clock.monotonic()
+    return _wait_for_sample(probe, now, lambda s: s.sent_at >= now, timeout_s, clock)
+
+
+def _service_answered(s: Sample) -> bool:
+    """An unhealthy answer that came from the service itself (it showed its /status, or the
+    status is not the front's own "upstream down"), not the gap while a container boots."""
+    return s.status is not None and (s.version is not None or s.status not in GATEWAY_DOWN)
+
+
+def watch_after_change(probe: Probe, since: float, *, streak: int, grace_s: float,
+                       clock: Clock = REAL) -> tuple[str, Sample | None]:
+    """How the front behaves after a change at `since`, judged on answers to requests sent after it:
+    ("bad", s) the service answered unhealthy; ("green", s) `streak` consecutive healthy answers;
+    ("unanswering", last) no answer from the service for `grace_s`."""
+    deadline = clock.monotonic() + grace_s
+    last = None
+    while True:
+        run = 0
+        for s in probe.samples():
+            if s.sent_at < since:
+                continue
+            last = s
+            if s.healthy:
+                run += 1
+                if run >= streak:
+                    return "green", s
+            elif _service_answered(s):
+                return "bad", s
+            else:
+                run = 0
+        if clock.monotonic() >= deadline:
+            return "unanswering", last
+        clock.sleep(probe.interval_s)
+
+
 # -- upstream ---------------------------------------------------------------------------------
+
+def _front_on(probe: Probe, pool: str, clock: Clock):
+    def recheck() -> str | None:
+        s = fresh_sample(probe, clock)
+        if s is None or s.pool == pool:  # no answer is not a healed target
+            return None
+        return f"the front answers {s.describe()}, not from {pool}"
+    return recheck
+
 
 def switch_traffic(cfg: TargetConfig, probe: Probe, pool: str = "api_v2", clock: Clock = REAL) -> Observation:
     """The runbook's `deploy/switch_upstream.sh --target api_v2`; seen when the front answers from it."""
@@ -45,7 +105,8 @@ def switch_traffic(cfg: TargetConfig, probe: Probe, pool: str = "api_v2", clock:
     seen = _wait_for_sample(probe, since, lambda s: s.pool == pool, OBSERVE_TIMEOUT_S, clock)
     if seen is None:
         return Observation("none", f"switch_upstream exit {result.exit_code}, but no probe answer came from {pool}")
-    return Observation("visible", f"probe answers from {pool} ({seen.describe()}) after the switch")
+    return Observation("visible", f"probe answers from {pool} ({seen.describe()}) after the switch",
+                       _front_on(probe, pool, clock))
 
 
 # -- nginx ------------------------------------------------------------------------------------
@@ -54,6 +115,12 @@ def _backup_then_write(cfg: TargetConfig, text: str) -> None:
     """The runbook's first step: `cp nginx.staging.conf nginx.staging.conf.backup`, then the edit."""
     shutil.copyfile(cfg.nginx.conf, cfg.nginx.backup)
     Path(cfg.nginx.conf).write_text(text, encoding="utf-8")
+
+
+def _nginx_test_fails(cfg: TargetConfig):
+    def recheck() -> str | None:
+        return None if not nginx_ops.config_test(cfg).ok else "nginx -t passes again on the live config"
+    return recheck
 
 
 def nginx_invalid_config(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observation:
@@ -66,14 +133,21 @@ def nginx_invalid_config(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -
     test = nginx_ops.config_test(cfg)
     failing = _wait_for_sample(probe, since, lambda s: not s.healthy, 1.0, clock)
     if failing is not None:
-        return Observation("visible", f"probe saw {failing.describe()} after the reload")
+        return Observation("visible", f"probe saw {failing.describe()} after the reload", _nginx_test_fails(cfg))
     if not test.ok:
         return Observation("latent", "nginx -t fails on the live config while the front keeps serving: "
-                                     + (test.stderr.strip().splitlines() or ["?"])[-1])
+                                     + (test.stderr.strip().splitlines() or ["?"])[-1], _nginx_test_fails(cfg))
     return Observation("none", "nginx -t still passes and the front is healthy")
 
 
 _SERVER_BLOCK = re.compile(r"(\bserver\s*\{)")
+
+
+def _front_unhealthy(probe: Probe, clock: Clock):
+    def recheck() -> str | None:
+        s = fresh_sample(probe, clock)
+        return None if s is None or not s.healthy else f"the front answers {s.describe()} again"
+    return recheck
 
 
 def nginx_breaks_serving(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observation:
@@ -90,48 +164,75 @@ def nginx_breaks_serving(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -
     failing = _wait_for_sample(probe, since, lambda s: not s.healthy, OBSERVE_TIMEOUT_S, clock)
     if failing is None:
         return Observation("none", f"nginx -t exit {test.exit_code}; the front stayed healthy after the reload")
-    return Observation("visible", f"nginx -t passes ({test.ok}) yet the front answers {failing.describe()}")
+    return Observation("visible", f"nginx -t passes ({test.ok}) yet the front answers {failing.describe()}",
+                       _front_unhealthy(probe, clock))
 
 
 # -- image, database, release -----------------------------------------------------------------
 
+def _verdict(seen: str, sample: Sample | None, grace_s: float, where: str, how: str) -> tuple[str, str]:
+    """(observed, detail) from watch_after_change: the service answering badly, or not at all past
+    the grace period, is visible; a front that stays green leaves it latent (seen by `how`)."""
+    if seen == "bad":
+        return "visible", f"{where}; the front answers {sample.describe()}"
+    if seen == "unanswering":
+        last = sample.describe() if sample is not None else "nothing"
+        return "visible", f"{where}; the service did not answer for {grace_s:g}s (last: {last})"
+    return "latent", f"{where} ({how}) while the front stays green ({sample.describe()})"
+
+
 def bad_image(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observation:
-    """api_v1 recreated from [docker] bad_tag through the Docker API (name, env, port, pool kept);
-    seen when the engine runs the bad image and the probe sees the front fail."""
+    """api_v1 recreated from [docker] bad_tag through the Docker API (name, env, port, pool kept).
+    The engine must run the bad image; the probe then shows it visible (the new container answers
+    badly, or not at all past a boot grace period) or latent (the front stays green)."""
     from helpers.docker_runtime import container_info, image_id_of, recreate_with_image
 
+    name = cfg.services.api_v1
     bad_ref = f"{cfg.docker.image}:{cfg.docker.bad_tag}"
-    before = container_info(cfg.docker.url, cfg.services.api_v1)
-    recreate_with_image(cfg.docker.url, cfg.services.api_v1, bad_ref)
-    # Observed from here on: the blip of the recreate itself is not the bad image failing.
+    before = container_info(cfg.docker.url, name)
+    recreate_with_image(cfg.docker.url, name, bad_ref)
+    # Judged on requests sent from here on: the blip of the recreate itself is not the fault.
     since = clock.monotonic()
     bad_id = image_id_of(cfg.docker.url, bad_ref)
-    info = container_info(cfg.docker.url, cfg.services.api_v1)
+    info = container_info(cfg.docker.url, name)
     if info is None or info.image_id != bad_id:
-        return Observation("none", f"the engine does not run {bad_ref} as {cfg.services.api_v1}")
+        return Observation("none", f"the engine does not run {bad_ref} as {name}")
     if before is not None and before.image_id == bad_id:
-        return Observation("none", f"{bad_ref} is the image {cfg.services.api_v1} already ran")
-    failing = _wait_for_sample(probe, since, lambda s: not s.healthy, OBSERVE_TIMEOUT_S, clock)
-    if failing is None:
-        return Observation("none", f"{cfg.services.api_v1} runs {bad_ref} but the front stayed healthy")
-    return Observation("visible", f"{cfg.services.api_v1} runs {bad_ref}; the front answers {failing.describe()}")
+        return Observation("none", f"{bad_ref} is the image {name} already ran")
+
+    def recheck() -> str | None:
+        now = container_info(cfg.docker.url, name)
+        if now is not None and now.image_id == bad_id:
+            return None
+        return f"{name} runs {now.ref if now else 'nothing'}, not {bad_ref}"
+
+    seen, sample = watch_after_change(probe, since, streak=cfg.probe.healthy_streak, grace_s=BOOT_GRACE_S,
+                                      clock=clock)
+    observed, detail = _verdict(seen, sample, BOOT_GRACE_S, f"{name} runs {bad_ref}",
+                                f"engine: image {bad_id[:19]}")
+    return Observation(observed, detail, recheck)
 
 
 def bad_migration(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observation:
-    """The migrate command to [database] bad_revision; seen when SQL reads the revision back and
-    the probe sees /healthz fail."""
+    """The migrate command to [database] bad_revision; SQL must read the revision back; the probe
+    then shows it visible (/healthz fails) or latent (the front stays green)."""
     from helpers.fingerprint import read_db_revision
 
-    result = commands.run(cfg.commands.migrate, [cfg.database.bad_revision], timeout=120)
+    bad = cfg.database.bad_revision
+    result = commands.run(cfg.commands.migrate, [bad], timeout=120)
     since = clock.monotonic()  # failures while the migration ran are not the bad revision's
     revision = read_db_revision(cfg.database.url)
-    if revision != cfg.database.bad_revision:
-        return Observation("none", f"migrate exit {result.exit_code}; the database is at {revision}, "
-                                   f"not {cfg.database.bad_revision}")
-    failing = _wait_for_sample(probe, since, lambda s: not s.healthy, OBSERVE_TIMEOUT_S, clock)
-    if failing is None:
-        return Observation("none", f"database at {revision}, but the front stayed healthy")
-    return Observation("visible", f"database at {revision} (read by SQL); the front answers {failing.describe()}")
+    if revision != bad:
+        return Observation("none", f"migrate exit {result.exit_code}; the database is at {revision}, not {bad}")
+
+    def recheck() -> str | None:
+        now = read_db_revision(cfg.database.url)
+        return None if now == bad else f"the database is at {now}, not {bad}"
+
+    seen, sample = watch_after_change(probe, since, streak=cfg.probe.healthy_streak, grace_s=OBSERVE_TIMEOUT_S,
+                                      clock=clock)
+    observed, detail = _verdict(seen, sample, OBSERVE_TIMEOUT_S, f"database at {revision}", "read by SQL")
+    return Observation(observed, detail, recheck)
 
 
 def bad_release(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observation:
@@ -139,7 +240,7 @@ def bad_release(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observa
     # Order matters for observing each part: the bad image is seen while traffic is on api_v1;
     # the switch happens while api_v2 is still healthy (a deploy tool refuses an unhealthy
     # target); the bad migration is then seen failing api_v2 as well.
-    parts = []
+    parts: list[Observation] = []
     for inject in (bad_image, lambda c, p, k: switch_traffic(c, p, "api_v2", k), bad_migration):
         parts.append(inject(cfg, probe, clock))
         if parts[-1].observed == "none":
@@ -147,4 +248,9 @@ def bad_release(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observa
     unseen = [p.detail for p in parts if p.observed == "none"]
     if unseen:
         return Observation("none", "; ".join(unseen))
-    return Observation("visible", " | ".join(p.detail for p in parts))
+
+    def recheck() -> str | None:
+        return next((why for p in parts if (why := p.gone()) is not None), None)
+
+    observed = "visible" if any(p.observed == "visible" for p in parts) else "latent"
+    return Observation(observed, " | ".join(f"{p.observed}: {p.detail}" for p in parts), recheck)

@@ -38,8 +38,10 @@ __all__ = ["ContainerState", "Fingerprint", "RestoreReport", "diff", "canonical_
            "restore_rows"]
 
 DB_TIMEOUT_S = 10
+DB_STATEMENT_TIMEOUT_S = 15
+DB_BOUND_S = DB_TIMEOUT_S + DB_STATEMENT_TIMEOUT_S   # one connect and one statement, at the most
 # Every statement bounded too: a lock left by a bad or killed migration must not hang a restore.
-DB_OPTIONS = "-c statement_timeout=15000 -c lock_timeout=5000"
+DB_OPTIONS = f"-c statement_timeout={DB_STATEMENT_TIMEOUT_S * 1000} -c lock_timeout=5000"
 
 
 # -- the fingerprint --------------------------------------------------------------------------

@@ -74,7 +74,8 @@ class Journal:
                                "restore from it before starting another drill")
         entry = JournalEntry(drill_id, target, dict(fingerprint), str(backup_path),
                              iso_utc(self.clock.now()), os.getpid(), dict(extra or {}))
-        atomic_write_json(self.path, entry.to_dict())
+        # 0600: the container settings it keeps include their environment (a database URL).
+        atomic_write_json(self.path, entry.to_dict(), mode=0o600)
         return entry
 
     def read(self) -> JournalEntry | None:

@@ -133,7 +133,10 @@ def total_requests(text: str) -> float:
     return float(sum(s.value for s in request_counters(text)))
 
 
-def fetch(api_url: str, timeout_s: float = 5.0) -> str | None:
+FETCH_TIMEOUT_S = 5.0
+
+
+def fetch(api_url: str, timeout_s: float = FETCH_TIMEOUT_S) -> str | None:
     """The target's /metrics text, or None when it does not answer 200."""
     import httpx
 

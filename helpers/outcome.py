@@ -31,7 +31,7 @@ MANUAL_ITEMS = frozenset({"team_notified", "team_summary"})
 CHECK_RESULTS = ("pass", "fail", "manual", "not_run")
 
 # Timeline marks, in the order they happen (monotonic seconds, the probe's clock).
-MARKS = ("fault_injected", "rollback_start", "rollback_exit", "recovered", "soak_end")
+MARKS = ("fault_injected", "rollback_start", "rollback_exit", "recovered", "soak_start", "relapse", "soak_end")
 
 
 @dataclass

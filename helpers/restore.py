@@ -14,6 +14,7 @@ from pathlib import Path
 
 from helpers import commands, nginx_ops
 from helpers.config import TargetConfig
+from helpers.docker_runtime import ContainerSettings
 from helpers.fingerprint import Fingerprint, load_backup, read_db_revision, restore_rows, sha256_file
 
 MIGRATE_TIMEOUT_S = 120
@@ -54,6 +55,7 @@ class SavedFiles:
 class RestoreLog:
     steps: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    recreated: list[str] = field(default_factory=list)   # service keys whose container was recreated
 
     def did(self, text: str) -> None:
         self.steps.append(text)
@@ -73,10 +75,42 @@ def _copy_back(saved: Path, live: str | Path, log: RestoreLog) -> bool:
     return True
 
 
-def restore(cfg: TargetConfig, snap: Fingerprint, saved: SavedFiles) -> RestoreLog:
+@dataclass(frozen=True)
+class ContainerMemo:
+    """What the snapshot knew of the service containers beyond the fingerprint: their settings
+    (to create one again that a killed run left missing) and IDs (to know our own set-aside ones)."""
+    settings: dict[str, ContainerSettings]
+    ids: frozenset[str]
+
+    def to_dict(self) -> dict:
+        return {"settings": {k: v.to_dict() for k, v in self.settings.items()}, "ids": sorted(self.ids)}
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> "ContainerMemo":
+        data = data or {}
+        return cls({k: ContainerSettings.from_dict(v) for k, v in (data.get("settings") or {}).items()},
+                   frozenset(data.get("ids") or ()))
+
+    @classmethod
+    def read(cls, cfg: TargetConfig) -> "ContainerMemo":
+        from helpers.docker_runtime import container_id, container_settings
+
+        settings, ids = {}, set()
+        for key, name in cfg.services.items():
+            found = container_settings(cfg.docker.url, name)
+            if found is not None:
+                settings[key] = found
+            cid = container_id(cfg.docker.url, name)
+            if cid:
+                ids.add(cid)
+        return cls(settings, frozenset(ids))
+
+
+def restore(cfg: TargetConfig, snap: Fingerprint, saved: SavedFiles, memo: ContainerMemo | None = None) -> RestoreLog:
     log = RestoreLog()
+    memo = memo or ContainerMemo({}, frozenset())
     _restore_database(cfg, snap, saved, log)
-    _restore_containers(cfg, snap, log)
+    _restore_containers(cfg, snap, memo, log)
     _restore_nginx(cfg, saved, log)
     return log
 
@@ -95,15 +129,22 @@ def _restore_database(cfg: TargetConfig, snap: Fingerprint, saved: SavedFiles, l
         log.failed(f"database: {type(e).__name__}: {e}")
 
 
-def _restore_containers(cfg: TargetConfig, snap: Fingerprint, log: RestoreLog) -> None:
-    from helpers.docker_runtime import restore_image
+def _restore_containers(cfg: TargetConfig, snap: Fingerprint, memo: ContainerMemo, log: RestoreLog) -> None:
+    from helpers.docker_runtime import leftovers_beside, remove_container, restore_image
 
     for key, want in snap.containers.items():
         name = getattr(cfg.services, key)
         try:
-            # A no-op when the container already runs that image from that reference.
-            if restore_image(cfg.docker.url, name, want.image_id, ref=want.ref).changed:
+            # A no-op when the container already runs that image from that reference; a missing
+            # container is created again from the snapshot's settings.
+            if restore_image(cfg.docker.url, name, want.image_id, ref=want.ref,
+                             settings=memo.settings.get(key)).changed:
                 log.did(f"{name}: back to {want.ref} ({want.image_id[:19]})")
+                log.recreated.append(key)
+            for left in leftovers_beside(cfg.docker.url, name, memo.ids):
+                if left.ours:  # a swap of ours killed half-way: the service is back, this is not needed
+                    remove_container(cfg.docker.url, left.id)
+                    log.did(f"removed {left.name}, set aside by an interrupted swap")
         except Exception as e:
             log.failed(f"container {name}: {type(e).__name__}: {e}")
 

@@ -137,6 +137,8 @@ def verify_acks(acks: Sequence[Ack], database_url: str, table: str = "orders", *
     return compare(acks, rows, pk=pk, attempts=attempts, failures=failures)
 
 
+STOP_TIMEOUT_S = 5.0   # the writer thread's join
+
 class OrderWriter:
     """Posts orders on a daemon thread between start() and stop(); remembers acknowledged ones."""
 
@@ -219,7 +221,7 @@ class OrderWriter:
         self._thread.start()
         return self
 
-    def stop(self, timeout_s: float = 5.0) -> "OrderWriter":
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> "OrderWriter":
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)

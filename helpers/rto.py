@@ -104,11 +104,16 @@ def compute_recovery(samples: Iterable[Sample], t0: float, *, healthy_streak: in
 
 @dataclass(frozen=True)
 class SoakResult:
-    start: float
-    end: float
+    """The window from the recovery to the end of the soak (DESIGN.md step 4 and issue 9's rule:
+    the soak starts only when the rollback is really over — recovered, the command exited, the
+    state checks passing again — and every answer from the recovery on must stay healthy)."""
+    start: float                    # the recovery: the window is judged from here
+    end: float                      # the soak's end: soak_start + soak_s
     checked: int                    # samples inside the window
-    first_bad: Sample | None        # the first flap, if any
+    first_bad: Sample | None        # the first relapse, if any
     covered_until: float | None     # the last sample's time (the probe saw up to here)
+    soak_start: float | None = None  # when the soak proper began (None: at `start`)
+    lapsed_checks: tuple[str, ...] = ()  # state checks that no longer held after the recovery
 
     @property
     def incomplete(self) -> bool:
@@ -116,7 +121,8 @@ class SoakResult:
 
     @property
     def ok(self) -> bool:
-        return self.first_bad is None and not self.incomplete and self.checked > 0
+        return (self.first_bad is None and not self.lapsed_checks and not self.incomplete
+                and self.checked > 0)
 
     @property
     def first_bad_at(self) -> float | None:
@@ -124,20 +130,23 @@ class SoakResult:
 
     def problem(self) -> str | None:
         if self.first_bad is not None:
-            return (f"flapping: {self.first_bad.t - self.start:.3f}s after recovery the probe saw "
+            return (f"relapse {self.first_bad.t - self.start:.3f}s after recovery: the front answered "
                     f"{self.first_bad.describe()}")
+        if self.lapsed_checks:
+            return "relapse after recovery: " + "; ".join(f"{name} no longer holds"
+                                                          for name in self.lapsed_checks)
         if self.checked == 0 or self.incomplete:
             seen = 0.0 if self.covered_until is None else max(0.0, self.covered_until - self.start)
             return (f"soak unverified: probe samples cover {seen:.3f}s of "
-                    f"{self.end - self.start:g}s after recovery")
+                    f"{self.end - self.start:.3f}s after recovery")
         return None
 
 
-def check_soak(samples: Iterable[Sample], start: float, soak_s: float, *,
+def check_soak(samples: Iterable[Sample], start: float, end: float, *,
                version: str | None, pool: str | None) -> SoakResult:
-    """Every sample answered in [start, start + soak_s] must be healthy and match; the probe must
-    have seen to the end of the window (a sample at or after it), or the soak proves nothing."""
-    end = start + soak_s
+    """Every sample answered in [start, end] (recovery to soak end) must be healthy and match;
+    the probe must have seen to the end of the window (a sample at or after it), or the soak
+    proves nothing."""
     checked, first_bad, last = 0, None, None
     for s in samples:
         last = s.t if last is None else max(last, s.t)

@@ -233,6 +233,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "mark_rollback_start": ("rollback start", "开始回滚"),
     "mark_rollback_exit": ("rollback exit", "回滚命令结束"),
     "mark_recovered": ("recovered", "已恢复"),
+    "mark_soak_start": ("soak start", "稳定观察开始"),
+    "mark_relapse": ("relapse", "恢复后再次异常"),
     "mark_soak_end": ("soak end", "稳定观察结束"),
     "tl_budget": ("RTO target", "RTO 目标"),
     # -- trend / history ------------------------------------------------------------------------

@@ -22,7 +22,7 @@ __all__ = ["COLORS", "classify", "render", "nice_step"]
 
 COLORS = {"healthy": "#2a9d74", "unhealthy": "#d1495b", "wrong": "#e8a33d"}
 MARK_COLORS = {"fault_injected": "#b8323f", "rollback_start": "#1f4e8c", "rollback_exit": "#5b6573",
-               "recovered": "#1d7a58", "soak_end": "#3d8fa8"}
+               "recovered": "#1d7a58", "soak_start": "#6a9fb5", "relapse": "#d1495b", "soak_end": "#3d8fa8"}
 W, PAD_L, PAD_R = 960, 18, 18
 LABEL_ROW_H, LABEL_ROWS = 15, 3
 STRIP_Y = 12 + LABEL_ROW_H * LABEL_ROWS

@@ -65,7 +65,7 @@ def test_recovery_after_the_budget_counts_as_never():
 
 def test_soak_passes_when_every_sample_in_the_window_matches():
     samples = timeline(*[(1.0 + 0.1 * i, "ok") for i in range(25)])
-    soak = check_soak(samples, T0 + 1.0, 2.0, version=V1, pool=P1)
+    soak = check_soak(samples, T0 + 1.0, T0 + 3.0, version=V1, pool=P1)
     assert soak.ok and soak.problem() is None and soak.checked == 21
 
 
@@ -73,17 +73,17 @@ def test_flapping_fails_with_the_time_of_the_first_bad_sample():
     points = [(1.0 + 0.1 * i, "ok") for i in range(25)]
     points[12] = (2.2, "down")
     points[15] = (2.5, "v2")
-    soak = check_soak(timeline(*points), T0 + 1.0, 2.0, version=V1, pool=P1)
+    soak = check_soak(timeline(*points), T0 + 1.0, T0 + 3.0, version=V1, pool=P1)
     assert not soak.ok
     assert soak.first_bad_at == pytest.approx(T0 + 2.2)
-    assert soak.problem().startswith("flapping: 1.200s after recovery the probe saw healthz 503")
+    assert soak.problem().startswith("relapse 1.200s after recovery: the front answered healthz 503")
 
 
 def test_a_soak_the_probe_did_not_watch_to_the_end_is_unverified():
     samples = timeline((1.0, "ok"), (1.5, "ok"))
-    soak = check_soak(samples, T0 + 1.0, 2.0, version=V1, pool=P1)
+    soak = check_soak(samples, T0 + 1.0, T0 + 3.0, version=V1, pool=P1)
     assert not soak.ok and soak.incomplete
-    assert soak.problem() == "soak unverified: probe samples cover 0.500s of 2s after recovery"
+    assert soak.problem() == "soak unverified: probe samples cover 0.500s of 2.000s after recovery"
 
 
 def test_wait_until_returns_the_first_time_the_predicate_held():
@@ -110,3 +110,24 @@ def test_wait_all_times_each_check_independently():
     found = wait_all({"slow": lambda: clock.monotonic() >= 2.0,
                       "fast": lambda: clock.monotonic() >= 0.2}, 0.25, 5.0, clock)
     assert found == {"slow": pytest.approx(2.0), "fast": pytest.approx(0.25)}
+
+
+def test_a_relapse_after_the_first_soak_seconds_but_before_the_soak_end_fails():
+    # Recovered at +1.0; the command exited at +4.0, so the soak runs to +6.0: a relapse at +3.5
+    # (past a soak that would have started at the recovery) is inside the window and fails.
+    points = [(1.0 + 0.1 * i, "ok") for i in range(55)]
+    points[25] = (3.5, "v2")
+    soak = check_soak(timeline(*points), T0 + 1.0, T0 + 6.0, version=V1, pool=P1)
+    assert not soak.ok
+    assert soak.problem().startswith("relapse 2.500s after recovery: the front answered healthz 200, "
+                                     "version v2.0.0, pool api_v2")
+
+
+def test_a_state_check_that_lapsed_after_recovery_fails_the_soak_by_name():
+    import dataclasses
+
+    samples = timeline(*[(1.0 + 0.1 * i, "ok") for i in range(25)])
+    soak = dataclasses.replace(check_soak(samples, T0 + 1.0, T0 + 3.0, version=V1, pool=P1),
+                               lapsed_checks=("database at 0002_customer",))
+    assert not soak.ok
+    assert soak.problem() == "relapse after recovery: database at 0002_customer no longer holds"
