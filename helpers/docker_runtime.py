@@ -43,8 +43,9 @@ __all__ = ["DockerRuntimeError", "ContainerSettings", "ContainerInfo", "Recreate
            "container_settings", "Leftover", "leftovers_beside", "remove_container", "container_id"]
 
 API_TIMEOUT_S = 30          # per engine request; a stop adds its own stop_timeout to this
-# Every container the suite creates carries this label; with the set-aside name pattern it is how
-# the suite tells its own leftovers (a run killed mid-swap) from anyone else's.
+# A container the suite creates as a fault carries this label; with the set-aside name pattern it is
+# how the suite tells its own leftovers (a run killed mid-swap) from anyone else's. A container the
+# restore creates does not: staging gets back exactly what it had.
 SUITE_LABEL = "aura-drill.created-by"
 SUITE_LABEL_VALUE = "aura-drill-suite"
 ASIDE_INFIX = "-aura-old-"
@@ -236,7 +237,7 @@ def _port_bindings_arg(bindings: Mapping[str, Any]) -> dict[str, list[tuple[str,
     return out
 
 
-def _create_and_start(api: Any, image: str, s: ContainerSettings) -> str:
+def _create_and_start(api: Any, image: str, s: ContainerSettings, marked: bool) -> str:
     host_kwargs: dict[str, Any] = {}
     if s.network_mode:
         host_kwargs["network_mode"] = s.network_mode
@@ -252,26 +253,27 @@ def _create_and_start(api: Any, image: str, s: ContainerSettings) -> str:
              for p in s.port_bindings] if s.network_mode != "host" else None
     created = api.create_container(
         image, name=s.name, environment=[f"{k}={v}" for k, v in s.env.items()],
-        labels={**s.labels, SUITE_LABEL: SUITE_LABEL_VALUE}, ports=ports or None, detach=True,
+        labels={**s.labels, **({SUITE_LABEL: SUITE_LABEL_VALUE} if marked else {})}, ports=ports or None,
+        detach=True,
         host_config=api.create_host_config(**host_kwargs))
     api.start(created["Id"])
     return created["Id"]
 
 
 def _swap(api: Any, name: str, old: Mapping[str, Any] | None, image: str,
-          settings: ContainerSettings, stop_timeout: float) -> list[str]:
+          settings: ContainerSettings, stop_timeout: float, marked: bool = False) -> list[str]:
     """Replace container `old` (or nothing) by a new one from `image`; the old one survives a
     failed create/start under its own name. Returns notes (things left behind)."""
     notes: list[str] = []
     if old is None:
-        _create_and_start(api, image, settings)
+        _create_and_start(api, image, settings, marked)
         return notes
     old_id = old["Id"]
     aside = f"{name}{ASIDE_INFIX}{secrets.token_hex(3)}"
     api.stop(old_id, timeout=int(stop_timeout))
     api.rename(old_id, aside)
     try:
-        _create_and_start(api, image, settings)
+        _create_and_start(api, image, settings, marked)
     except Exception as e:
         put_back = "the old container is back"
         try:
@@ -315,7 +317,7 @@ def recreate_with_image(docker_url: str, container_name: str, image_ref: str, *,
         if new_image is None:
             raise DockerRuntimeError(f"{what}: no such image {image_ref}")
         settings = _settings_of(api, old, container_name, fallback_image=new_image)
-        notes = _swap(api, container_name, old, image_ref, settings, stop_timeout)
+        notes = _swap(api, container_name, old, image_ref, settings, stop_timeout, marked=True)
         now = _inspect_container(api, container_name) or {}
     return RecreateResult(
         container=container_name,
