@@ -8,14 +8,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import tomllib
 
 import pytest
 
-from tests.drills.suite_runner import (PROJECT, executable, run_suite, sandbox_at_baseline, sandbox_config,
-                                       toml_overlay)
+from tests.drills.suite_runner import (PROJECT, drills_command, executable, run_suite, sandbox_at_baseline,
+                                       sandbox_config, toml_overlay)
 
 FAST = {"probe": {"interval_ms": 50, "healthy_streak": 3, "soak_s": 0.5}}
 
@@ -116,7 +115,7 @@ def test_a_sabotaged_restore_ends_in_error_naming_the_field_and_the_next_run_rec
     sandbox_config()
     again = run_suite("-k", "upstream")
     assert again.exit_code == 0, again.output[-3000:]
-    assert "restored from the journal" in (PROJECT / "reports" / "rollback-drill.log").read_text()
+    assert "restored from the journal" in (again.reports / "rollback-drill.log").read_text()
     assert_baseline()
 
 
@@ -160,13 +159,11 @@ def test_a_run_killed_mid_drill_is_restored_from_its_journal_by_the_next_run(ove
     # The rollback hangs, so the drill is mid-rollback (fault in place) when pytest is SIGKILLed:
     # no finalizer runs, only the journal on disk remains.
     hang = overlay("sleep 60\n", rto={"upstream": 30})
-    log = PROJECT / "reports" / "rollback-drill.log"
-    before = log.read_text() if log.exists() else ""
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", "drills/", "-m", "staging", "-p", "no:cacheprovider",
-                             "--drill-config", hang, "-k", "upstream"], cwd=PROJECT, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "killed-run" / "rollback-drill.log"
+    proc = subprocess.Popen(drills_command("--drill-config", hang, "-k", "upstream", reports=log.parent),
+                            cwd=PROJECT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while "upstream drill: rollback --type upstream started" not in (log.read_text() if log.exists() else "")[len(before):]:
+    while "upstream drill: rollback --type upstream started" not in (log.read_text() if log.exists() else ""):
         assert time.monotonic() < deadline and proc.poll() is None, "the drill never reached its rollback"
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
@@ -178,7 +175,8 @@ def test_a_run_killed_mid_drill_is_restored_from_its_journal_by_the_next_run(ove
 
     again = run_suite("-k", "upstream")
     assert again.exit_code == 0, again.output[-3000:]
-    assert "restored from the journal of an interrupted run: drills/test_upstream_switch.py" in log.read_text()
+    assert "restored from the journal of an interrupted run: drills/test_upstream_switch.py" in \
+        (again.reports / "rollback-drill.log").read_text()
     assert_baseline()
 
 
