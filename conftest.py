@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.stash_keys import reports_dir
+
 pytest_plugins = [
     "fixtures.target",
     "fixtures.snapshot",
@@ -13,8 +15,6 @@ pytest_plugins = [
     "fixtures.results_plugin",
     "fixtures.report_plugin",
 ]
-
-REPORTS = Path(__file__).resolve().parent / "reports"
 
 
 def pytest_addoption(parser):
@@ -29,6 +29,10 @@ def pytest_addoption(parser):
                     help="comma-separated participants for the report (default: [report] participants)")
     group.addoption("--report-language", choices=("en", "zh"), default=None,
                     help="language of the drill report (default: [report] language)")
+    group.addoption("--reports-dir", metavar="DIR", default=None,
+                    help="folder for every output of the run: drill-report.html, junit.xml, "
+                         "drill-results.json, rollback-drill.log, history.jsonl (created if missing; "
+                         "default: the project's reports/; explicit --html / --junitxml still win)")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -42,10 +46,13 @@ def pytest_configure(config):
             read_toml(given)
         except ConfigError as e:
             raise pytest.UsageError(f"--drill-config: {e}") from None
-    # Drill runs write the reviewers' report by default (DESIGN.md "Outputs").
+    reports = reports_dir(config)  # resolved, created and checked once, for every output
+    # Drill runs write the reviewers' report and the JUnit XML by default (DESIGN.md "Outputs");
+    # an explicit --html or --junitxml wins, each on its own.
     if any(Path(a.split("::")[0]).resolve().is_relative_to(Path(__file__).parent / "drills")
-           for a in config.args) and getattr(config.option, "htmlpath", None) is None:
-        config.option.htmlpath = str(REPORTS / "drill-report.html")
-        config.option.self_contained_html = True
+           for a in config.args):
+        if getattr(config.option, "htmlpath", None) is None:
+            config.option.htmlpath = str(reports / "drill-report.html")
+            config.option.self_contained_html = True
         if getattr(config.option, "xmlpath", None) is None:
-            config.option.xmlpath = str(REPORTS / "junit.xml")
+            config.option.xmlpath = str(reports / "junit.xml")

@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/bench_drills.py [--runs 3] [-k EXPR]
 
-Runs `pytest drills/ -m staging` (the nightly job) --runs times, reads reports/drill-results.json
-and reports/junit.xml after each run, and prints the median of every figure and of the whole run's
+Runs `pytest drills/ -m staging` (the nightly job) --runs times with a temporary --reports-dir
+(the project's reports/ is left alone), reads drill-results.json and junit.xml there after each
+run, and prints the median of every figure and of the whole run's
 wall time. The sandbox is brought up first (not timed) and left up.
 """
 from __future__ import annotations
@@ -14,26 +15,26 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
-REPORTS = PROJECT / "reports"
 
 
-def one_run(extra: list[str]) -> tuple[float, dict[str, dict]]:
+def one_run(extra: list[str], reports: Path) -> tuple[float, dict[str, dict]]:
     t = time.monotonic()
     r = subprocess.run([sys.executable, "-m", "pytest", "drills/", "-m", "staging", "-q", "-p", "no:cacheprovider",
-                        *extra], cwd=PROJECT, capture_output=True, text=True)
+                        "--reports-dir", str(reports), *extra], cwd=PROJECT, capture_output=True, text=True)
     wall = time.monotonic() - t
     if r.returncode != 0:
         print(r.stdout[-2000:], file=sys.stderr)
         sys.exit(f"drill run failed (exit {r.returncode})")
-    results = json.loads((REPORTS / "drill-results.json").read_text())
+    results = json.loads((reports / "drill-results.json").read_text())
     case_time = {}
-    for case in ET.parse(REPORTS / "junit.xml").getroot().iter("testcase"):
+    for case in ET.parse(reports / "junit.xml").getroot().iter("testcase"):
         node = f"{case.get('classname').replace('.', '/')}.py::{case.get('name')}"
         case_time[node] = float(case.get("time"))
     per = {}
@@ -53,7 +54,8 @@ def main() -> int:
     extra = ["-k", args.k] if args.k else []
     walls, figures = [], defaultdict(lambda: defaultdict(list))
     for i in range(args.runs):
-        wall, per = one_run(extra)
+        with tempfile.TemporaryDirectory(prefix="aura-bench-reports-") as reports:
+            wall, per = one_run(extra, Path(reports))
         walls.append(wall)
         print(f"run {i + 1}: {wall:.1f}s wall", flush=True)
         for node, f in per.items():

@@ -5,17 +5,29 @@ the suite under test cannot tell them from a real staging's scripts.
 """
 from __future__ import annotations
 
+import atexit
+import hashlib
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
-RESULTS = PROJECT / "reports" / "drill-results.json"
+PROJECT_REPORTS = PROJECT / "reports"  # the project's own outputs: tests never write here
+
+
+def reports_snapshot(folder: Path) -> dict[str, str]:
+    """sha256 of every file under `folder`, by its path relative to it."""
+    if not folder.is_dir():
+        return {}
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def sandbox_config_path() -> Path:
@@ -60,6 +72,7 @@ class SuiteRun:
     exit_code: int
     output: str
     results: dict
+    reports: Path  # the run's --reports-dir: drill-results.json, rollback-drill.log, drill-report.html, ...
 
     def drill(self, fragment: str) -> dict:
         found = [d for d in self.results["drills"] if fragment in d["id"]]
@@ -67,10 +80,30 @@ class SuiteRun:
         return found[0]
 
 
-def run_suite(*args: str, timeout: float = 600) -> SuiteRun:
-    RESULTS.unlink(missing_ok=True)
+_REPORTS_BASE: list[Path] = []
+
+
+def fresh_reports_dir() -> Path:
+    """A new folder for one run's outputs: a test run never writes to the project's reports/.
+    All of them live in one temporary folder, removed when the test process ends."""
+    if not _REPORTS_BASE:
+        _REPORTS_BASE.append(Path(tempfile.mkdtemp(prefix="aura-drill-reports-")))
+        atexit.register(shutil.rmtree, _REPORTS_BASE[0], True)
+    return Path(tempfile.mkdtemp(prefix="run-", dir=_REPORTS_BASE[0]))
+
+
+def drills_command(*args: str, reports: Path) -> list[str]:
+    return [sys.executable, "-m", "pytest", "drills/", "-m", "staging", "-p", "no:cacheprovider",
+            "--reports-dir", str(reports), *args]
+
+
+def run_suite(*args: str, timeout: float = 600, reports: Path | None = None) -> SuiteRun:
+    """The real suite as a subprocess; its outputs go to `reports` (default: a fresh folder)."""
+    reports = fresh_reports_dir() if reports is None else reports
+    results_file = reports / "drill-results.json"
+    results_file.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    r = subprocess.run([sys.executable, "-m", "pytest", "drills/", "-m", "staging", "-p", "no:cacheprovider",
-                        *args], cwd=PROJECT, capture_output=True, text=True, timeout=timeout, env=env)
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"drills": []}
-    return SuiteRun(r.returncode, r.stdout + r.stderr, results)
+    r = subprocess.run(drills_command(*args, reports=reports), cwd=PROJECT, capture_output=True, text=True,
+                       timeout=timeout, env=env)
+    results = json.loads(results_file.read_text()) if results_file.exists() else {"drills": []}
+    return SuiteRun(r.returncode, r.stdout + r.stderr, results, reports)

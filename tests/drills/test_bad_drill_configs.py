@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.drills.suite_runner import PROJECT, sandbox_at_baseline, sandbox_config_path, sandbox_down
+from tests.drills.suite_runner import (PROJECT, drills_command, fresh_reports_dir, sandbox_at_baseline,
+                                       sandbox_config_path, sandbox_down)
 
 
-def run_drills(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pytest", "drills/", "-m", "staging", "-p", "no:cacheprovider",
-                           *args], cwd=PROJECT, capture_output=True, text=True, timeout=300)
+def run_drills(*args: str, reports: Path | None = None) -> subprocess.CompletedProcess:
+    """The suite with its outputs in `reports` (default: a fresh folder), never the project's."""
+    return subprocess.run(drills_command(*args, reports=reports or fresh_reports_dir()), cwd=PROJECT,
+                          capture_output=True, text=True, timeout=300)
 
 
 def the_error(r: subprocess.CompletedProcess) -> str:
@@ -84,14 +86,16 @@ def test_an_unreachable_database_is_named_with_its_password_hidden(tmp_path, san
 def test_a_production_target_runs_only_the_emergency_drill_and_only_when_allowed(tmp_path, sandbox_up):
     production = tmp_path / "production.toml"
     production.write_text(sandbox_up.read_text().replace('environment = "staging"', 'environment = "production"'))
-    r = run_drills("--drill-config", str(production))
-    results = json.loads((PROJECT / "reports" / "drill-results.json").read_text())
+    reports = tmp_path / "reports"
+    r = run_drills("--drill-config", str(production), reports=reports)
+    results = json.loads((reports / "drill-results.json").read_text())
     assert r.returncode == 0, r.stdout[-2000:]
     assert results["target"]["environment"] == "production"
     assert {d["status"] for d in results["drills"]} == {"skipped"} and len(results["drills"]) == 7
     assert "a staging drill never runs against a production target" in r.stdout  # pytest -ra shows why
-    allowed = run_drills("--drill-config", str(production), "--allow-production", "-k", "emergency or upstream")
-    results = json.loads((PROJECT / "reports" / "drill-results.json").read_text())
+    allowed = run_drills("--drill-config", str(production), "--allow-production", "-k", "emergency or upstream",
+                         reports=reports)
+    results = json.loads((reports / "drill-results.json").read_text())
     by_type = {d["type"]: d["status"] for d in results["drills"]}
     assert allowed.returncode == 0, allowed.stdout[-2000:]
     assert by_type == {"emergency": "passed", "upstream": "skipped"}

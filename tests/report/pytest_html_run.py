@@ -32,6 +32,7 @@ BUILDERS = {"upstream": synthetic.upstream, "image": synthetic.image, "nginx": s
 def pytest_addoption(parser):
     parser.addoption("--participants", default=None)
     parser.addoption("--report-language", default=None)
+    parser.addoption("--reports-dir", default=None)
 
 
 def pytest_configure(config):
@@ -94,6 +95,6 @@ def run(tmp: Path, *args: str, history: list[dict] | None = None) -> subprocess.
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-         "--html=reports/drill-report.html", "--self-contained-html",
+         "--reports-dir=reports", "--html=reports/drill-report.html", "--self-contained-html",
          "--junitxml=reports/junit.xml", *args],
         cwd=tmp, env=env, capture_output=True, text=True, timeout=120)

@@ -3,7 +3,8 @@ installs it) renders the page, and the rendered DOM must hold the RTO table, the
 and the SVG pictures. pytest-html builds each drill's section in JavaScript from a JSON blob, so
 only a browser shows whether the per-drill extras really land on the page.
 
-Screenshots are kept under reports/ for a person to look at.
+Screenshots are kept in each test's tmp_path (pytest keeps the last three runs' folders) for a
+person to look at; a test run never writes to the project's reports/.
 """
 from __future__ import annotations
 
@@ -18,8 +19,6 @@ import pytest
 from helpers.report import page
 from tests.report import pytest_html_run, synthetic
 
-ROOT = Path(__file__).resolve().parents[2]
-REPORTS = ROOT / "reports"
 # PLATFORM.md: without the background-networking flags it keeps trying hosts it cannot reach.
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -86,7 +85,7 @@ def test_pytest_html_report_renders_in_chromium(tmp_path: Path):
     # pytest-html's own parts are still there: the results table and the environment
     assert 'id="results-table"' in dom and "Drill target" in dom
 
-    width, height = screenshot(tmp_path, report, REPORTS / "drill-report-screenshot.png")
+    width, height = screenshot(tmp_path, report, tmp_path / "screenshots" / "drill-report-screenshot.png")
     assert (width, height) == (1400, 2600)
 
 
@@ -100,4 +99,4 @@ def test_chinese_standalone_page_renders_in_chromium(tmp_path: Path):
     assert "演练基本信息" in dom and "下次演练计划" in dom and "演练检查清单" in dom
     assert len(re.findall(r'<svg class="ar-timeline"', dom)) == 6
     assert len(re.findall(r"<title id=", dom)) >= 11  # every picture is titled
-    screenshot(tmp_path, file, REPORTS / "drill-report-zh-screenshot.png", size="1400,3200")
+    screenshot(tmp_path, file, tmp_path / "screenshots" / "drill-report-zh-screenshot.png", size="1400,3200")

@@ -2,7 +2,8 @@
 
 One drill passes (upstream); one fails (nginx, the runbook's latent fault) because its rollback
 command is a real executable that exits 1 — after printing the database URL and the webhook URL,
-as a careless script might. Nothing secret may reach reports/.
+as a careless script might. Nothing secret may reach the run's reports folder (a temporary
+--reports-dir: a test run never writes to the project's reports/).
 """
 from __future__ import annotations
 
@@ -13,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.drills.suite_runner import PROJECT, executable, run_suite, sandbox_at_baseline, toml_overlay
+from tests.drills.suite_runner import executable, run_suite, sandbox_at_baseline, toml_overlay
 
-REPORTS = PROJECT / "reports"
 CONTRACT_KEYS = {"id", "type", "status", "rto_target_s", "rto_actual_s", "command_s", "command_exit",
                  "fault", "probe", "rpo_acknowledged", "rpo_lost_writes", "restored", "problems"}
 
@@ -37,16 +37,14 @@ def mixed_run(tmp_path_factory, main_sandbox):
     overlay = toml_overlay(tmp / "overlay.toml", {
         "commands": {"rollback": executable(tmp / "rollback", body)},
         "rto": {"nginx": 2}, "probe": {"soak_s": 0.5}, "report": {"participants": ["Li Lei", "Han Meimei"]}})
-    for old in ("drill-report.html", "rollback-drill.log"):
-        (REPORTS / old).unlink(missing_ok=True)
-    run = run_suite("--drill-config", str(overlay), "-k", "upstream or invalid_config")
+    run = run_suite("--drill-config", str(overlay), "-k", "upstream or invalid_config", reports=tmp / "reports")
     return run, secrets
 
 
 def test_the_rto_table_shows_actual_times_and_statuses(mixed_run):
     run, _ = mixed_run
     assert run.exit_code == 1
-    html = (REPORTS / "drill-report.html").read_text()
+    html = (run.reports / "drill-report.html").read_text()
     rows = dict(re.findall(r'<tr class="ar-row-[^"]*" data-type="(\w+)" data-status="(\w+)"', html))
     assert rows["upstream"] == "passed" and rows["nginx"] == "failed"
     upstream_rto = run.drill("upstream")["rto_actual_s"]
@@ -57,14 +55,15 @@ def test_the_failed_drill_carries_its_reason_and_the_runbooks_attachments(mixed_
     run, _ = mixed_run
     d = run.drill("invalid_config")
     assert d["status"] == "failed" and d["problems"][0].startswith("rollback exited 1:")
-    html = (REPORTS / "drill-report.html").read_text()
+    html = (run.reports / "drill-report.html").read_text()
     assert "rollback exited 1" in html
     for attachment in ("rollback stderr", "api_v1 container log (tail)", "nginx error log (tail)"):
         assert attachment in html
 
 
 def test_suggestions_name_the_failing_drill_and_participants_come_from_the_config(mixed_run):
-    html = (REPORTS / "drill-report.html").read_text()
+    run, _ = mixed_run
+    html = (run.reports / "drill-report.html").read_text()
     script = re.search(r'data-kind="script">(.*?)</div>', html, re.S).group(1)
     assert "test_nginx_rollback[invalid_config]" in script
     assert "Li Lei" in html and "Han Meimei" in html
@@ -78,14 +77,16 @@ def test_the_json_matches_the_contract_and_the_log_has_the_lines(mixed_run):
         assert set(d) == CONTRACT_KEYS
         assert set(d["fault"]) == {"kind", "observed"} and set(d["probe"]) == {"requests", "failures",
                                                                                "longest_outage_s"}
-    log = (REPORTS / "rollback-drill.log").read_text()
+    log = (run.reports / "rollback-drill.log").read_text()
     assert re.search(r"^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d UTC \d{4}: 当前版本 ", log, re.M)
     assert "upstream drill passed" in log and "nginx drill failed" in log
 
 
 def test_no_secret_reaches_any_file_under_reports(mixed_run):
-    _, secrets = mixed_run
-    for path in REPORTS.rglob("*"):
+    run, secrets = mixed_run
+    assert {"drill-report.html", "drill-results.json", "junit.xml", "rollback-drill.log",
+            "history.jsonl"} <= {p.name for p in run.reports.iterdir()}
+    for path in run.reports.rglob("*"):
         if path.is_file():
             data = path.read_bytes()
             for name, secret in secrets.items():

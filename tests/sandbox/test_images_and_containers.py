@@ -265,13 +265,13 @@ def test_bad_release_is_unhealthy_and_stops_fast(client, layout, repository, dat
         assert status["version"] == BAD_TAG and status["healthy"] is False
         assert status["schema_revision"] == "0002_customer"
 
-        t0 = time.monotonic()
-        c.stop(timeout=10)  # a long grace: only SIGTERM handling makes this fast
-        took = time.monotonic() - t0
-        print(f"stop took {took:.2f} s")
-        assert took < 3
+        c.stop(timeout=10)
         c.reload()
         assert c.status == "exited"
+        # The app ended on SIGTERM by its own handler (exit 0, its "stopped" line), not by the
+        # SIGKILL the engine sends once the grace is over (exit 137, no line).
+        assert c.attrs["State"]["ExitCode"] == 0, c.attrs["State"]
+        assert any(line.endswith(" stopped") for line in c.logs(tail=5).decode(errors="replace").splitlines())
     finally:
         c.remove(force=True)
 
