@@ -42,6 +42,15 @@ def test_a_config_that_is_not_toml_says_where(tmp_path):
     assert re.search(r"broken\.toml: not valid TOML: .*line 1", the_error(r))
 
 
+def test_a_config_that_is_not_utf8_is_one_line_naming_the_file(tmp_path):
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes('[report]\nparticipants = ["Zoë"]\n'.encode("latin-1"))
+    r = run_drills("--drill-config", str(bad))
+    assert r.returncode == 4
+    assert "INTERNALERROR" not in r.stdout + r.stderr and "Traceback" not in r.stdout + r.stderr
+    assert re.search(r"latin1\.toml: not UTF-8 text \(byte 0xeb at offset \d+\)", the_error(r))
+
+
 def test_an_overlay_typo_is_refused_before_the_sandbox_is_started(tmp_path, main_sandbox):
     sandbox_down()
     typo = tmp_path / "typo.toml"

@@ -250,6 +250,11 @@ def test_invalid_toml_is_one_line_naming_the_file(tmp_path):
     assert str(e.value).startswith(f"{path}: not valid TOML:")
     with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "absent.toml")
+    undecodable = tmp_path / "latin1.toml"
+    undecodable.write_bytes(b'[target]\nname = "caf\xe9"\n')
+    with pytest.raises(ConfigError) as e:
+        load_config(undecodable)
+    assert str(e.value) == f"{undecodable}: not UTF-8 text (byte 0xe9 at offset 20)"
 
 
 def _closed_port() -> int:
