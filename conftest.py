@@ -29,6 +29,12 @@ def pytest_addoption(parser):
                     help="comma-separated participants for the report (default: [report] participants)")
     group.addoption("--report-language", choices=("en", "zh"), default=None,
                     help="language of the drill report (default: [report] language)")
+    group.addoption("--lock-wait", metavar="SECONDS", type=float, default=0.0,
+                    help="wait this long for another run's hold on the target to end (default 0: "
+                         "refuse at once, naming the holder)")
+    group.addoption("--state-dir", metavar="DIR", default=None,
+                    help="journals and snapshot copies (default: $AURA_DRILL_STATE_DIR, else the "
+                         "project's .drill-state/); keep it between nightly runs")
     group.addoption("--reports-dir", metavar="DIR", default=None,
                     help="folder for every output of the run: drill-report.html, junit.xml, "
                          "drill-results.json, rollback-drill.log, history.jsonl (created if missing; "

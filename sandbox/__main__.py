@@ -59,8 +59,15 @@ def state_lock(layout: Layout):
 def cmd_up(layout: Layout) -> int:
     from . import lifecycle
 
+    from .drill_lock import holder
+
     started = time.monotonic()
     with state_lock(layout):
+        busy = holder(layout)
+        if busy:  # a drill runs: its fault, its config and its commands must stay as they are
+            log(f"up: a drill run holds this sandbox ({busy}); changing nothing")
+            print(layout.config_path)
+            return 0
         path = lifecycle.up(layout, log)
     log(f"up: ready in {time.monotonic() - started:.1f}s")
     print(path)
@@ -73,7 +80,13 @@ def cmd_down(layout: Layout, purge: bool) -> int:
     if not layout.state.exists():
         log(f"down: nothing to stop ({layout.state} does not exist)")
         return 0
+    from .drill_lock import holder
+
     with state_lock(layout):
+        busy = holder(layout)
+        if busy:
+            raise SandboxError(f"down: refused: a drill run holds this sandbox ({busy}); "
+                               "wait for it to end, or stop that run first")
         lifecycle.down(layout, log)
     if purge:
         shutil.rmtree(layout.state)

@@ -35,6 +35,12 @@ def dumps(sections: dict[str, dict]) -> str:
     return "\n".join(out)
 
 
+def target_name(layout: Layout) -> str:
+    """`aura-sandbox`, or `aura-sandbox-<prefix>` for a private instance: two sandboxes on one
+    machine are two targets (their journals and their drill locks must never mix)."""
+    return "aura-sandbox" if layout.container_prefix == "aura-api" else f"aura-sandbox-{layout.container_prefix}"
+
+
 def build(layout: Layout, *, docker_url: str, image_repository: str, database_url: str,
           nginx_bin: str) -> dict[str, dict]:
     q = lambda path: shlex.quote(str(path))  # noqa: E731 - a checkout path may hold a space
@@ -42,7 +48,7 @@ def build(layout: Layout, *, docker_url: str, image_repository: str, database_ur
     conf, prefix = q(layout.nginx_conf), q(layout.nginx_dir)
     front = f"http://127.0.0.1:{layout.ports.front}"
     return {
-        "target": {"name": "aura-sandbox", "environment": "staging", "base_url": front, "api_url": front},
+        "target": {"name": target_name(layout), "environment": "staging", "base_url": front, "api_url": front},
         "commands": {
             "rollback": f"{q(SCRIPTS / 'rollback.sh')} --config {cfg}",
             "switch_upstream": f"{q(DEPLOY / 'switch_upstream.sh')} --config {cfg}",

@@ -83,18 +83,28 @@ class SuiteRun:
 _REPORTS_BASE: list[Path] = []
 
 
-def fresh_reports_dir() -> Path:
-    """A new folder for one run's outputs: a test run never writes to the project's reports/.
-    All of them live in one temporary folder, removed when the test process ends."""
+def _scratch() -> Path:
+    """One temporary folder for this test process, removed when it ends."""
     if not _REPORTS_BASE:
-        _REPORTS_BASE.append(Path(tempfile.mkdtemp(prefix="aura-drill-reports-")))
+        _REPORTS_BASE.append(Path(tempfile.mkdtemp(prefix="aura-drill-tests-")))
         atexit.register(shutil.rmtree, _REPORTS_BASE[0], True)
-    return Path(tempfile.mkdtemp(prefix="run-", dir=_REPORTS_BASE[0]))
+    return _REPORTS_BASE[0]
+
+
+def fresh_reports_dir() -> Path:
+    """A new folder for one run's outputs: a test run never writes to the project's reports/."""
+    return Path(tempfile.mkdtemp(prefix="run-", dir=_scratch()))
+
+
+def tests_state_dir() -> Path:
+    """The journals of every suite run this test process starts: one folder, shared by them (a
+    killed run's journal must reach the next run), never a developer's .drill-state/."""
+    return _scratch() / "drill-state"
 
 
 def drills_command(*args: str, reports: Path) -> list[str]:
     return [sys.executable, "-m", "pytest", "drills/", "-m", "staging", "-p", "no:cacheprovider",
-            "--reports-dir", str(reports), *args]
+            "--reports-dir", str(reports), "--state-dir", str(tests_state_dir()), *args]
 
 
 def run_suite(*args: str, timeout: float = 600, reports: Path | None = None) -> SuiteRun:

@@ -15,7 +15,8 @@ import tomllib
 
 import pytest
 
-from tests.drills.suite_runner import (PROJECT, executable, run_suite, sandbox_at_baseline, toml_overlay)
+from tests.drills.suite_runner import (PROJECT, drills_command, executable, run_suite, sandbox_at_baseline,
+                                       toml_overlay)
 
 FAST = {"probe": {"interval_ms": 50, "healthy_streak": 3, "soak_s": 0.5}}
 # -k expressions that select exactly one drill of each rollback type
@@ -162,8 +163,7 @@ def test_a_container_removed_by_a_killed_run_is_created_again_from_the_journal(t
                    rto={"upstream": 30})
     reports = tmp_path / "killed-run"
     log = reports / "rollback-drill.log"
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", "drills/", "-m", "staging", "-p", "no:cacheprovider",
-                             "--drill-config", hang, "-k", "upstream", "--reports-dir", str(reports)],
+    proc = subprocess.Popen(drills_command("--drill-config", hang, "-k", "upstream", reports=reports),
                             cwd=PROJECT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     api = _engine(sandbox)
     deadline = time.monotonic() + 90

@@ -1,0 +1,109 @@
+"""One drill run per target: a PostgreSQL session-level advisory lock in the target's own database.
+
+DESIGN.md "One run per target": key `hashtextextended('aura-drill:' || <[target] name>, 0)`, held
+by one connection kept open for the whole run (a run that dies loses its session, and so its
+lock, at once). The holding session's `application_name` names the holder —
+`aura-drill <pid>@<host> <HH:MM:SSZ> <drill type>`, at most 63 bytes — so a refused run, a
+person with psql, or the staging's own tooling can see who drills it now.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from datetime import datetime, timezone
+
+from helpers.clock import REAL, Clock
+from helpers.redact import one_line
+
+__all__ = ["LockHeld", "RunLock", "lock_key_sql", "holder_name"]
+
+APP_NAME_MAX_BYTES = 63   # PostgreSQL's NAMEDATALEN - 1: a longer application_name is cut
+POLL_S = 0.5
+CONNECT_TIMEOUT_S = 10
+
+# The key, as SQL any tool can compute: the one place the formula is written.
+KEY_SQL = "hashtextextended('aura-drill:' || %(target)s, 0)"
+# Who holds it: the advisory lock on a bigint key shows in pg_locks as classid (high 32 bits) and
+# objid (low 32 bits), objsubid 1.
+HOLDER_SQL = f"""
+    SELECT a.application_name, a.pid, a.client_addr::text, a.backend_start
+    FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+      AND ((l.classid::bigint << 32) | l.objid::bigint) = {KEY_SQL}
+    LIMIT 1"""
+
+
+def lock_key_sql() -> str:
+    return KEY_SQL
+
+
+def holder_name(drill_type: str, *, pid: int | None = None, host: str | None = None,
+                started: datetime | None = None) -> str:
+    """`aura-drill <pid>@<host> <HH:MM:SSZ> <drill type>`, cut to 63 bytes (the host first)."""
+    pid = os.getpid() if pid is None else pid
+    host = socket.gethostname() if host is None else host
+    at = (started or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%H:%M:%SZ")
+    fixed = f"aura-drill {pid}@ {at} {drill_type}"
+    room = APP_NAME_MAX_BYTES - len(fixed.encode())
+    host = host.encode()[:max(0, room)].decode(errors="ignore")
+    return f"aura-drill {pid}@{host} {at} {drill_type}".encode()[:APP_NAME_MAX_BYTES].decode(errors="ignore")
+
+
+class LockHeld(Exception):
+    """Another run holds the target: one line naming the holder."""
+
+
+class RunLock:
+    def __init__(self, database_url: str, target_name: str, clock: Clock = REAL) -> None:
+        self.url, self.target, self.clock = database_url, target_name, clock
+        self.started = clock.now().astimezone(timezone.utc)
+        self._conn = None
+
+    @property
+    def held(self) -> bool:
+        return self._conn is not None
+
+    def acquire(self, wait_s: float = 0.0, activity: str = "preflight") -> None:
+        """Take the lock, waiting up to `wait_s`; LockHeld (naming the holder) when refused."""
+        import psycopg
+
+        conn = psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True,
+                               application_name=holder_name(activity, started=self.started))
+        deadline = self.clock.monotonic() + max(0.0, wait_s)
+        try:
+            while True:
+                got = conn.execute(f"SELECT pg_try_advisory_lock({KEY_SQL})", {"target": self.target}).fetchone()[0]
+                if got:
+                    self._conn = conn
+                    return
+                if self.clock.monotonic() >= deadline:
+                    raise LockHeld(self._refusal(conn, wait_s))
+                self.clock.sleep(min(POLL_S, max(0.0, deadline - self.clock.monotonic())))
+        except BaseException:
+            if self._conn is None:
+                conn.close()
+            raise
+
+    def _refusal(self, conn, wait_s: float) -> str:
+        row = conn.execute(HOLDER_SQL, {"target": self.target}).fetchone()
+        waited = f" (waited {wait_s:g}s)" if wait_s else ""
+        if row is None:  # released between the two statements
+            return f"drill target {self.target} is being drilled by another run{waited}; try again"
+        name, pid, addr, since = row
+        return one_line(f"drill target {self.target} is locked by another run{waited}: {name or '?'} "
+                        f"(database session {pid} from {addr or 'local socket'} since "
+                        f"{since.astimezone(timezone.utc):%Y-%m-%d %H:%M:%SZ}); --lock-wait SECONDS waits for it")
+
+    def set_activity(self, activity: str) -> None:
+        """Name what the run does now (the drill type) in the holder's application_name."""
+        if self._conn is not None:
+            self._conn.execute("SELECT set_config('application_name', %s, false)",
+                               (holder_name(activity, started=self.started),))
+
+    def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.execute(f"SELECT pg_advisory_unlock({KEY_SQL})", {"target": self.target})
+            finally:
+                conn.close()
