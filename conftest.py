@@ -14,6 +14,7 @@ pytest_plugins = [
     "fixtures.drill",
     "fixtures.results_plugin",
     "fixtures.report_plugin",
+    "fixtures.cancel",
 ]
 
 

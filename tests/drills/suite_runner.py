@@ -96,7 +96,7 @@ def fresh_reports_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="run-", dir=_scratch()))
 
 
-def tests_state_dir() -> Path:
+def suite_state_dir() -> Path:
     """The journals of every suite run this test process starts: one folder, shared by them (a
     killed run's journal must reach the next run), never a developer's .drill-state/."""
     return _scratch() / "drill-state"
@@ -104,7 +104,7 @@ def tests_state_dir() -> Path:
 
 def drills_command(*args: str, reports: Path) -> list[str]:
     return [sys.executable, "-m", "pytest", "drills/", "-m", "staging", "-p", "no:cacheprovider",
-            "--reports-dir", str(reports), "--state-dir", str(tests_state_dir()), *args]
+            "--reports-dir", str(reports), "--state-dir", str(suite_state_dir()), *args]
 
 
 def run_suite(*args: str, timeout: float = 600, reports: Path | None = None) -> SuiteRun:

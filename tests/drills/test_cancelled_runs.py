@@ -1,0 +1,93 @@
+"""A run cancelled the way CI cancels a job — SIGINT, SIGTERM 7.5 s later, SIGKILL 2.5 s after
+that — records the drill under way as `error` / `interrupted`, and either restores staging before
+it ends or leaves its journal for the next run."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import tomllib
+
+import pytest
+
+from tests.drills.suite_runner import (PROJECT, drills_command, executable, fresh_reports_dir, run_suite,
+                                       sandbox_at_baseline, suite_state_dir, toml_overlay)
+
+FAST = {"probe": {"interval_ms": 50, "healthy_streak": 3, "soak_s": 0.5}}
+
+
+@pytest.fixture(scope="module")
+def target_name(main_sandbox) -> str:
+    return tomllib.loads(main_sandbox.read_text())["target"]["name"]
+
+
+def start_run(tmp_path, rollback_body: str):
+    rollback = executable(tmp_path / "rollback", rollback_body)
+    overlay = toml_overlay(tmp_path / "overlay.toml", {**FAST, "commands": {"rollback": rollback},
+                                                       "rto": {"upstream": 30}})
+    reports = fresh_reports_dir()
+    proc = subprocess.Popen(drills_command("--drill-config", str(overlay), "-k", "upstream", reports=reports),
+                            cwd=PROJECT, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    return proc, reports
+
+
+def wait_for_line(proc, log, text: str, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while text not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline and proc.poll() is None, f"the run never logged {text!r}"
+        time.sleep(0.05)
+
+
+def cancel_like_ci(proc) -> list[str]:
+    """SIGINT; SIGTERM 7.5 s later; SIGKILL 2.5 s after that — each only if the run still lives.
+    Returns the signals that were sent."""
+    sent = []
+    for sig, then_wait in ((signal.SIGINT, 7.5), (signal.SIGTERM, 2.5), (signal.SIGKILL, 0)):
+        if proc.poll() is not None:
+            break
+        os.killpg(proc.pid, sig)
+        sent.append(sig.name)
+        try:
+            proc.wait(timeout=then_wait or 30)
+        except subprocess.TimeoutExpired:
+            pass
+    return sent
+
+
+@pytest.mark.parametrize("moment", ["fault in place", "mid-rollback"])
+def test_a_run_cancelled_like_ci_is_recorded_interrupted_and_staging_comes_back(tmp_path, target_name, moment):
+    proc, reports = start_run(tmp_path, "sleep 60\n")
+    log = reports / "rollback-drill.log"
+    wait_for_line(proc, log, "fault upstream_switch injected" if moment == "fault in place"
+                  else "rollback --type upstream started")
+    sent = cancel_like_ci(proc)
+    subprocess.run(["pkill", "-KILL", "-f", str(tmp_path / "rollback")])
+
+    results = json.loads((reports / "drill-results.json").read_text())
+    [d] = results["drills"]
+    assert d["status"] == "error" and "interrupted" in d["problems"], d
+    journal = suite_state_dir() / target_name / "journal.json"
+    at_baseline, status = sandbox_at_baseline()
+    if "SIGKILL" not in sent:  # it ended by itself: its restore ran to the end and was proved
+        assert d["restored"] is True and at_baseline and not journal.exists(), (d, status)
+        assert "staging restored" in log.read_text()
+    else:  # killed before its restore finished: the journal is left for the next run
+        assert journal.exists(), (d, status)
+    again = run_suite("-k", "upstream")
+    assert again.exit_code == 0, again.output[-3000:]
+    assert sandbox_at_baseline()[0]
+
+
+def test_sigterm_alone_is_handled_like_ctrl_c(tmp_path, target_name):
+    proc, reports = start_run(tmp_path, "sleep 60\n")
+    wait_for_line(proc, reports / "rollback-drill.log", "rollback --type upstream started")
+    os.killpg(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=60) != 0
+    subprocess.run(["pkill", "-KILL", "-f", str(tmp_path / "rollback")])
+    [d] = json.loads((reports / "drill-results.json").read_text())["drills"]
+    assert d["status"] == "error" and "interrupted" in d["problems"] and d["restored"] is True, d
+    assert not (suite_state_dir() / target_name / "journal.json").exists()
+    assert sandbox_at_baseline()[0]
