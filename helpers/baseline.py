@@ -37,29 +37,37 @@ def resolve_tag(cfg: TargetConfig, tag: str) -> str:
 def differences(cfg: TargetConfig, fp: Fingerprint, *, stable: str, stable_image_id: str | None,
                 front_version: str | None, front_pool: str | None, nginx_test_ok: bool,
                 journal_pending: bool) -> list[str]:
-    """Each way the target differs from its baseline, one line each ([] = at baseline)."""
+    """Each way the target differs from its baseline, one line each ([] = at baseline), with the
+    target's own command that puts it back by hand where there is one."""
     problems: list[str] = []
+    reason = "--reason 'back to baseline' --yes"
+    image_back = f"; put back: {cfg.commands.rollback} --type image --tag {cfg.docker.stable_tag} {reason}"
     v1 = fp.containers.get("api_v1")
     if v1 is None or v1.status != "running":
-        problems.append(f"api_v1 ({cfg.services.api_v1}) is not running ({v1.status if v1 else 'missing'})")
+        problems.append(f"api_v1 ({cfg.services.api_v1}) is not running ({v1.status if v1 else 'missing'})"
+                        + image_back)
     elif stable_image_id and v1.image_id != stable_image_id:
-        problems.append(f"api_v1 runs {v1.ref} ({v1.image_id[:19]}), not {cfg.docker.stable_tag} = {stable}")
+        problems.append(f"api_v1 runs {v1.ref} ({v1.image_id[:19]}), not {cfg.docker.stable_tag} = {stable}"
+                        + image_back)
     v2 = fp.containers.get("api_v2")
     if v2 is None or v2.status != "running":
         problems.append(f"api_v2 ({cfg.services.api_v2}) is not running ({v2.status if v2 else 'missing'})")
     want_rev = cfg.releases.get(stable)
     if fp.db_revision != want_rev:
-        problems.append(f"database at revision {fp.db_revision}, not {want_rev} (release {stable})")
+        problems.append(f"database at revision {fp.db_revision}, not {want_rev} (release {stable}); "
+                        f"put back: {cfg.commands.migrate} {want_rev}")
     if fp.active_pool != "api_v1":
-        problems.append(f"upstream include sends traffic to {fp.active_pool or 'an unknown pool'}, not api_v1")
+        problems.append(f"upstream include sends traffic to {fp.active_pool or 'an unknown pool'}, not api_v1; "
+                        f"put back: {cfg.commands.switch_upstream} --target api_v1")
     if front_pool != "api_v1" or front_version != stable:
         problems.append(f"the front serves version {front_version} from pool {front_pool}, "
                         f"not {stable} from api_v1")
+    nginx_back = f"; put back: {cfg.commands.rollback} --type nginx {reason}"
     if not nginx_test_ok:
-        problems.append("nginx -t fails")
+        problems.append("nginx -t fails" + nginx_back)
     backup = Path(cfg.nginx.backup)
     if backup.exists() and sha256_file(backup) != fp.nginx_conf_sha256:
-        problems.append(f"nginx config differs from its known-good backup {backup}")
+        problems.append(f"nginx config differs from its known-good backup {backup}" + nginx_back)
     if journal_pending:
         problems.append("a drill journal is pending")
     return problems

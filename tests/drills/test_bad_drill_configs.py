@@ -109,3 +109,23 @@ def test_a_production_target_runs_only_the_emergency_drill_and_only_when_allowed
     assert allowed.returncode == 0, allowed.stdout[-2000:]
     assert by_type == {"emergency": "passed", "upstream": "skipped"}
     assert sandbox_at_baseline()[0]
+
+
+def test_a_target_off_its_baseline_with_no_journal_is_refused_with_the_command_that_puts_it_back(sandbox_up):
+    # Moved by hand, as a person might have left it: no drill's journal knows about it. The
+    # sandbox's own config is complete, so no `sandbox up` repairs it before preflight looks.
+    commands = tomllib.loads(sandbox_up.read_text())["commands"]
+    moved = subprocess.run([*commands["switch_upstream"].split(), "--target", "api_v2"], capture_output=True,
+                           text=True, timeout=60)
+    assert moved.returncode == 0, moved.stderr
+    r = run_drills("--drill-config", str(sandbox_up), "-k", "upstream")
+    assert r.returncode == 1
+    [refusal] = [line for line in r.stdout.splitlines() if line.startswith("preflight: target ")]
+    assert "is not at its baseline: upstream include sends traffic to api_v2, not api_v1; put back: " \
+           f"{commands['switch_upstream']} --target api_v1" in refusal, refusal
+    api_v2 = tomllib.loads(sandbox_up.read_text())["upstreams"]["api_v2"]
+    left, status = sandbox_at_baseline()
+    assert not left and f"server {api_v2};" in status  # refused, and left exactly as it was found
+    back = subprocess.run([*commands["switch_upstream"].split(), "--target", "api_v1"], capture_output=True,
+                          text=True, timeout=60)  # the command preflight named
+    assert back.returncode == 0 and sandbox_at_baseline()[0]
