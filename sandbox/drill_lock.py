@@ -9,9 +9,7 @@ the suite share no code.
 """
 from __future__ import annotations
 
-import tomllib
-
-
+from .config_file import target_name
 from .layout import DATABASE_NAME, DATABASE_USER, Layout
 from .postgres import is_running
 
@@ -25,12 +23,12 @@ HOLDER_SQL = """
 
 def holder(layout: Layout) -> str | None:
     """Who holds the suite's lock on this sandbox ("aura-drill <pid>@<host> …"), or None: nothing
-    runs, or the sandbox is not up (no database, no config: nobody can be drilling it)."""
-    if not layout.config_path.exists() or not is_running(layout):
+    runs, or the sandbox's database is not up (nobody can be drilling it)."""
+    if not is_running(layout):
         return None
     import psycopg
 
-    name = tomllib.loads(layout.config_path.read_text(encoding="utf-8"))["target"]["name"]
+    name = target_name(layout)  # the sandbox's own knowledge, not its (possibly damaged) config file
     # The local socket trusts: no password needed, none handled.
     with psycopg.connect(host=str(layout.pg_dir), port=layout.ports.postgres, user=DATABASE_USER,
                          dbname=DATABASE_NAME, connect_timeout=5, application_name="aura-sandbox") as conn:

@@ -77,6 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="migrate.sh", description="Move the schema to exactly REVISION.")
     parser.add_argument("--config", required=True, help="the target config (TOML) naming [database] url")
     parser.add_argument("revision")
+    from .tools.cli import refuse_undecodable
+    from .tools.errors import UsageError
+
+    try:
+        refuse_undecodable(sys.argv[1:] if argv is None else argv)
+    except UsageError as exc:
+        print(f"migrate: {exc.message}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     try:
         url = tomllib.loads(Path(args.config).read_text())["database"]["url"]

@@ -13,8 +13,8 @@ def load_or_create(layout: Layout) -> dict[str, str]:
         data = tomllib.loads(layout.secrets_path.read_text())["secrets"]
         if data.get("db_password") and data.get("webhook_token"):
             return data
-    except (FileNotFoundError, tomllib.TOMLDecodeError, KeyError):
-        pass  # missing or half-written by a killed run: make new ones
+    except (FileNotFoundError, tomllib.TOMLDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError):
+        pass  # missing, damaged or half-written by a killed run: make new ones (up re-sets the password)
     data = {"db_password": "pw-" + secrets.token_hex(12), "webhook_token": "tok-" + secrets.token_hex(16)}
     write_private(layout.secrets_path, dumps({"secrets": data}))
     return data

@@ -25,6 +25,19 @@ def _on_sigterm(signum, frame) -> NoReturn:
     raise Terminated()
 
 
+def refuse_undecodable(args: list[str]) -> None:
+    """An argument that is not text in the locale's encoding (Python keeps its bytes as lone
+    surrogates) is a usage error before anything is touched: it could not be logged, audited or
+    sent on."""
+    for position, arg in enumerate(args, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError as e:
+            shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise UsageError(f"argument {position} ('{shown}') is not valid UTF-8 text "
+                             f"(byte 0x{ord(arg[e.start]) - 0xdc00:02x} at offset {e.start})") from None
+
+
 def main_wrapper(prog: str, body: Callable[[list[str]], int], argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -38,7 +51,9 @@ def main_wrapper(prog: str, body: Callable[[list[str]], int], argv: list[str] | 
     except ValueError:  # not the main thread (called from a test): leave SIGTERM as it is
         pass
     try:
-        return body(sys.argv[1:] if argv is None else argv)
+        args = sys.argv[1:] if argv is None else argv
+        refuse_undecodable(args)
+        return body(args)
     except ToolError as exc:
         for line in scrub(exc.message).splitlines() or [""]:
             print(f"{prog}: {line}", file=sys.stderr)
@@ -63,4 +78,4 @@ def say(prog: str, message: str) -> None:
     print(scrub(f"{prog}: {message}"), flush=True)
 
 
-__all__ = ["Parser", "main_wrapper", "say", "EXIT_USAGE"]
+__all__ = ["Parser", "main_wrapper", "refuse_undecodable", "say", "EXIT_USAGE"]

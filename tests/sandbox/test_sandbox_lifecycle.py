@@ -150,9 +150,13 @@ def test_up_recovers_after_a_killed_run(life):
     assert status.returncode == 0, status.stdout
 
 
-def test_up_after_the_secrets_file_was_lost_sets_the_new_password(life):
+@pytest.mark.parametrize("damage", ["lost", "not UTF-8"])
+def test_up_after_the_secrets_file_was_lost_sets_the_new_password(life, damage):
     old = _up()["database"]["url"]
-    (Path(life.state) / "secrets.toml").unlink()
+    if damage == "lost":
+        (Path(life.state) / "secrets.toml").unlink()
+    else:
+        (Path(life.state) / "secrets.toml").write_bytes(b"\xff\xfe[secrets]\n")
     new = _up()["database"]["url"]
     assert new != old
     with psycopg.connect(new, connect_timeout=3) as conn:
