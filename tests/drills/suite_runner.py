@@ -20,6 +20,8 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
 PROJECT_REPORTS = PROJECT / "reports"  # the project's own outputs: tests never write here
+# Probe settings for the suite runs of the tests: a fast cadence and a short soak.
+FAST = {"probe": {"interval_ms": 50, "healthy_streak": 3, "soak_s": 0.5}}
 
 
 def reports_snapshot(folder: Path) -> dict[str, str]:

@@ -12,10 +12,8 @@ import tomllib
 
 import pytest
 
-from tests.drills.suite_runner import (PROJECT, drills_command, executable, fresh_reports_dir, run_suite,
+from tests.drills.suite_runner import (FAST, PROJECT, drills_command, executable, fresh_reports_dir, run_suite,
                                        sandbox_at_baseline, suite_state_dir, toml_overlay)
-
-FAST = {"probe": {"interval_ms": 50, "healthy_streak": 3, "soak_s": 0.5}}
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,8 @@ import tomllib
 
 import pytest
 
-from tests.drills.suite_runner import (PROJECT, drills_command, executable, fresh_reports_dir, reports_snapshot,
+from tests.drills.suite_runner import (FAST, PROJECT, drills_command, executable, fresh_reports_dir, reports_snapshot,
                                        run_suite, sandbox_at_baseline, toml_overlay)
-
-FAST = {"probe": {"interval_ms": 50, "healthy_streak": 3, "soak_s": 0.5}}
 
 
 @pytest.fixture(scope="module")

@@ -10,24 +10,13 @@ import signal
 import subprocess
 import time
 import tomllib
-from pathlib import Path
 
 import pytest
 
-from tests.drills.suite_runner import (PROJECT, drills_command, executable, run_suite, sandbox_at_baseline,
+from tests.procfs import process_alive
+from tests.drills.suite_runner import (FAST, PROJECT, drills_command, executable, run_suite, sandbox_at_baseline,
                                        sandbox_config, toml_overlay)
 
-
-def process_alive(pid: int) -> bool:
-    """True while `pid` runs; a zombie counts as gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat[stat.rfind(")") + 2] not in "ZX"
-
-
-FAST = {"probe": {"interval_ms": 50, "healthy_streak": 3, "soak_s": 0.5}}
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -15,10 +15,8 @@ import tomllib
 
 import pytest
 
-from tests.drills.suite_runner import (PROJECT, drills_command, executable, run_suite, sandbox_at_baseline,
+from tests.drills.suite_runner import (FAST, PROJECT, drills_command, executable, run_suite, sandbox_at_baseline,
                                        toml_overlay)
-
-FAST = {"probe": {"interval_ms": 50, "healthy_streak": 3, "soak_s": 0.5}}
 # -k expressions that select exactly one drill of each rollback type
 ONE_DRILL = {"upstream": "upstream", "nginx": "invalid_config", "image": "image",
              "database": "database", "full": "test_full", "emergency": "emergency"}

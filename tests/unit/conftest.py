@@ -9,15 +9,6 @@ import pytest
 from helpers.probe import Sample
 
 
-def process_alive(pid: int) -> bool:
-    """True while `pid` runs; a zombie (exited, not yet reaped by its parent) counts as gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat[stat.rfind(")") + 2] not in "ZX"
-
-
 def sample(t: float, status: int | None = 200, version: str | None = "v1.0.0",
            pool: str | None = "api_v1", sent: float | None = None) -> Sample:
     """A synthetic probe sample answered at `t` (sent 1 ms before, unless given)."""

@@ -8,7 +8,7 @@ import pytest
 from helpers.commands import (CommandError, build_argv, command_problem, kill_group, run, start,
                               split_command)
 
-from .conftest import process_alive
+from tests.procfs import process_alive
 
 SH = "/bin/sh -c"
 
