@@ -348,4 +348,19 @@ def restore_rows(url: str, table: str, backup: str | os.PathLike[str] | Mapping[
                     else sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(pk)),
                 )
                 conn.execute(query, [_param(row[c]) for c in cols])
+            if inserted:
+                _sequence_past_max(conn, table, pk)
     return RestoreReport(tuple(inserted), tuple(updated), len(wanted) - len(todo))
+
+
+def _sequence_past_max(conn: Any, table: str, pk: str) -> None:
+    """Rows put back with their own keys must not leave the key's sequence behind them (a
+    rollback that reloaded the table may have reset it): the next insert would collide."""
+    from psycopg import sql
+
+    seq = conn.execute("SELECT pg_get_serial_sequence(%s, %s)", (table, pk)).fetchone()[0]
+    if seq is None:  # not a serial/identity key: nothing to move
+        return
+    conn.execute(sql.SQL("SELECT setval(%s, GREATEST((SELECT max({pk}) FROM {t}), "
+                         "(SELECT last_value FROM {s})))").format(
+        pk=sql.Identifier(pk), t=_identifier(table), s=sql.SQL(seq)), (seq,))

@@ -203,6 +203,27 @@ def test_verify_across_the_bad_migration_and_back(cfg):
             conn.execute("DELETE FROM orders WHERE item LIKE %s", (f"drill-{run_id}-%",))
 
 
+def test_rows_put_back_never_leave_the_key_sequence_behind(cfg, tmp_path):
+    """A rollback that reloaded the table may reset its id sequence; the restore puts the lost
+    rows back with their own keys and moves the sequence past them, so the next order inserts."""
+    import psycopg
+
+    from helpers.fingerprint import backup_rows, restore_rows
+
+    url, table = cfg.database.url, cfg.database.table
+    with psycopg.connect(url, autocommit=True) as conn:
+        newest = conn.execute(f"INSERT INTO {table} (item, quantity) VALUES ('seq-test', 1) RETURNING id").fetchone()[0]
+    backup = backup_rows(url, table, tmp_path / "rows.json")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DELETE FROM {table} WHERE id = %s", (newest,))
+        conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), %s, false)", (newest,))  # next: newest
+    report = restore_rows(url, table, backup)
+    assert report.inserted == (newest,)
+    with psycopg.connect(url, autocommit=True) as conn:  # would be a UniqueViolation without the fix
+        after = conn.execute(f"INSERT INTO {table} (item, quantity) VALUES ('seq-test', 2) RETURNING id").fetchone()[0]
+    assert after > newest
+
+
 def test_writer_with_too_few_acknowledged_writes_is_unverified(cfg):
     writer = OrderWriter("http://127.0.0.1:9", interval_ms=10, max_writes=3, max_seconds=5,
                          timeout_s=0.5)
