@@ -49,10 +49,22 @@ def _wait_for_sample(probe: Probe, since: float, predicate, timeout_s: float, cl
     return None
 
 
-def fresh_sample(probe: Probe, clock: Clock = REAL, timeout_s: float = OBSERVE_TIMEOUT_S) -> Sample | None:
-    """The first probe answer to a request sent from now on (None: the probe saw nothing)."""
+def healed_steadily(probe: Probe, healed, streak: int, clock: Clock = REAL,
+                    timeout_s: float = OBSERVE_TIMEOUT_S) -> Sample | None:
+    """The last of the first `streak` answers to requests sent from now on, if every one of them
+    shows the target healed; None as soon as one does not (or the probe saw too few). One answer
+    is not enough: after a reload nginx's old workers answer for ~100 ms more, so single answers
+    from the same moment disagree (seen: healthz 200 from an old worker, /status 503 from a new)."""
     now = clock.monotonic()
-    return _wait_for_sample(probe, now, lambda s: s.sent_at >= now, timeout_s, clock)
+    deadline = now + timeout_s
+    while clock.monotonic() < deadline:
+        fresh = [s for s in probe.samples(since=now) if s.sent_at >= now]
+        if any(not healed(s) for s in fresh[:streak]):
+            return None
+        if len(fresh) >= streak:
+            return fresh[streak - 1]
+        clock.sleep(probe.interval_s)
+    return None
 
 
 def _service_answered(s: Sample) -> bool:
@@ -89,12 +101,11 @@ def watch_after_change(probe: Probe, since: float, *, streak: int, grace_s: floa
 
 # -- upstream ---------------------------------------------------------------------------------
 
-def _front_on(probe: Probe, pool: str, clock: Clock):
+def _front_on(probe: Probe, pool: str, streak: int, clock: Clock):
     def recheck() -> str | None:
-        s = fresh_sample(probe, clock)
-        if s is None or s.pool == pool:  # no answer is not a healed target
-            return None
-        return f"the front answers {s.describe()}, not from {pool}"
+        # healed: answers from another pool (no answer is not a healed target)
+        s = healed_steadily(probe, lambda s: s.pool is not None and s.pool != pool, streak, clock)
+        return None if s is None else f"the front answers {s.describe()}, not from {pool}"
     return recheck
 
 
@@ -106,7 +117,7 @@ def switch_traffic(cfg: TargetConfig, probe: Probe, pool: str = "api_v2", clock:
     if seen is None:
         return Observation("none", f"switch_upstream exit {result.exit_code}, but no probe answer came from {pool}")
     return Observation("visible", f"probe answers from {pool} ({seen.describe()}) after the switch",
-                       _front_on(probe, pool, clock))
+                       _front_on(probe, pool, cfg.probe.healthy_streak, clock))
 
 
 # -- nginx ------------------------------------------------------------------------------------
@@ -143,10 +154,12 @@ def nginx_invalid_config(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -
 _SERVER_BLOCK = re.compile(r"(\bserver\s*\{)")
 
 
-def _front_unhealthy(probe: Probe, clock: Clock):
+def _front_unhealthy(probe: Probe, streak: int, clock: Clock):
     def recheck() -> str | None:
-        s = fresh_sample(probe, clock)
-        return None if s is None or not s.healthy else f"the front answers {s.describe()} again"
+        # healed: healthy, and /status answered too
+        s = healed_steadily(probe, lambda s: s.healthy and s.version is not None and s.error is None,
+                            streak, clock)
+        return None if s is None else f"the front answers {s.describe()} again"
     return recheck
 
 
@@ -165,7 +178,7 @@ def nginx_breaks_serving(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -
     if failing is None:
         return Observation("none", f"nginx -t exit {test.exit_code}; the front stayed healthy after the reload")
     return Observation("visible", f"nginx -t passes ({test.ok}) yet the front answers {failing.describe()}",
-                       _front_unhealthy(probe, clock))
+                       _front_unhealthy(probe, cfg.probe.healthy_streak, clock))
 
 
 # -- image, database, release -----------------------------------------------------------------

@@ -1,0 +1,47 @@
+"""The fault re-check at t0 judges several fresh answers, never one: after an nginx reload old
+and new workers answer side by side for ~100 ms."""
+from helpers.clock import FakeClock
+from helpers.faults import healed_steadily
+
+from .conftest import sample
+
+
+class Answers:
+    """A probe stand-in: each sleep lets the next scripted answer arrive."""
+    interval_s = 0.05
+
+    def __init__(self, clock: FakeClock, script):
+        self.clock, self.script, self.seen = clock, list(script), []
+
+    def samples(self, since=None):
+        return [s for s in self.seen if since is None or s.t >= since]
+
+    def tick(self):
+        if self.script:
+            kind = self.script.pop(0)
+            t = self.clock.monotonic() + 0.01
+            self.seen.append(sample(t, **({} if kind == "ok" else {"status": 503, "version": None})))
+
+
+def run(script, streak=3):
+    clock = FakeClock(start=100.0)
+    probe = Answers(clock, script)
+    original_sleep = clock.sleep
+
+    def sleep(seconds):
+        original_sleep(seconds)
+        probe.tick()
+    clock.sleep = sleep
+    return healed_steadily(probe, lambda s: s.healthy, streak, clock, timeout_s=1.0)
+
+
+def test_healed_only_when_every_one_of_the_first_answers_is_healed():
+    assert run(["ok", "ok", "ok"]) is not None
+
+
+def test_one_answer_from_a_worker_still_faulty_means_the_fault_holds():
+    assert run(["ok", "bad", "ok", "ok", "ok"]) is None
+
+
+def test_too_few_answers_never_count_as_healed():
+    assert run(["ok"]) is None
