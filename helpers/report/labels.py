@@ -155,6 +155,18 @@ LABELS: dict[str, tuple[str, str]] = {
     "reason_unverified": ("RPO unverified", "RPO 未验证"),
     "reason_latent": ("fault only latent", "故障仅潜伏"),
     "reason_slowest": ("highest RTO share ({pct}% of target)", "RTO 占比最高（目标的 {pct}%）"),
+    # -- pytest-html's results table and environment table (rows and columns the suite adds) -------
+    "col_type": ("Type", "类型"),
+    "col_rto": ("RTO", "RTO"),
+    "md_drill_target": ("Drill target", "演练目标"),
+    "md_target": ("Target", "目标环境"),
+    "md_base_url": ("Base URL", "基础 URL"),
+    "md_participants": ("Participants", "参与人员"),
+    "md_report_language": ("Report language", "报告语言"),
+    "md_container_engine": ("Container engine", "容器引擎"),
+    "md_suite_revision": ("Suite revision", "演练套件版本"),
+    "md_image_repository": ("Image repository", "镜像仓库"),
+    "md_image_service": ("Image {service}", "{service} 镜像"),
     # -- checklists ("演练检查清单") ---------------------------------------------------------------
     "cl_heading": ("Drill checklists", "演练检查清单"),
     "phase_before": ("Before the drill", "演练前检查"),

@@ -11,6 +11,7 @@ import re
 import shlex
 import tomllib
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -77,6 +78,19 @@ def test_the_json_matches_the_contract_and_the_log_has_the_lines(mixed_run):
         assert set(d) == CONTRACT_KEYS
         assert set(d["fault"]) == {"kind", "observed"} and set(d["probe"]) == {"requests", "failures",
                                                                                "longest_outage_s"}
+    # junit.xml carries each drill's budget, actual RTO and final status as properties, the
+    # values of its JSON row ("null": never recovered, like the failed nginx drill here).
+    cases = {f'{c.get("classname").replace(".", "/")}.py::{c.get("name")}':
+             {p.get("name"): p.get("value") for p in c.iterfind("properties/property")}
+             for c in ElementTree.parse(run.reports / "junit.xml").iter("testcase")}
+    assert set(cases) == {d["id"] for d in run.results["drills"]}
+    for d in run.results["drills"]:
+        assert cases[d["id"]] == {name: "null" if d[name] is None else str(d[name])
+                                  for name in ("rto_target_s", "rto_actual_s", "status")}, d["id"]
+    assert cases[run.drill("upstream")["id"]]["status"] == "passed"
+    assert float(cases[run.drill("upstream")["id"]]["rto_actual_s"]) > 0
+    assert cases[run.drill("invalid_config")["id"]] == {"rto_target_s": "2.0", "rto_actual_s": "null",
+                                                        "status": "failed"}
     log = (run.reports / "rollback-drill.log").read_text()
     assert re.search(r"^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d UTC \d{4}: 当前版本 ", log, re.M)
     assert "upstream drill passed" in log and "nginx drill failed" in log

@@ -291,6 +291,14 @@ def test_plugin_language_option(tmp_path: Path):
     html = (tmp_path / "reports" / "drill-report.html").read_text()
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Aura Flow 回滚演练报告" in html and "演练时间目标" in html
+    # the columns and environment rows the suite adds to pytest-html's page are Chinese too
+    assert 'data-column-type="drilltype">类型</th>' in html and "Upstream 切换" in html
+    for text in ("演练目标", "基础 URL", "参与人员", "报告语言", "演练套件版本"):
+        assert text in html or json.dumps(text)[1:-1] in html, text  # environment rows: in a JSON blob
+    for english in ('data-column-type="drilltype">Type<', "Drill target", "Base URL", "Participants",
+                    "Report language", "Suite revision", "Container engine", "Image repository"):
+        assert english not in html, english
+    assert re.search(r'col-rto[^<]*?\d+\.\d\d (秒|\\u79d2)', html)  # the RTO cell, maybe in the JSON blob
 
 
 # -- environment ----------------------------------------------------------------------------------
