@@ -176,6 +176,18 @@ def test_timeline_colours_each_sample_and_marks_the_drill():
     assert marks == {"fault_injected", "rollback_start", "rollback_exit", "recovered", "soak_end", "budget"}
 
 
+def test_timeline_marks_the_soak_start_and_a_relapse_in_both_languages():
+    o = synthetic.image()
+    o.mark("soak_start", o.marks["rollback_exit"])
+    o.mark("relapse", o.marks["rollback_exit"] - 0.2)
+    for lang, word in (("en", "relapse"), ("zh", "恢复后再次异常")):
+        svg = timeline_svg.render(o, Labels(lang))
+        root = ET.fromstring(svg)
+        marks = {g.get("data-mark") for g in root.iter(f"{SVG}g") if g.get("data-mark")}
+        assert {"soak_start", "relapse"} <= marks
+        assert word in svg
+
+
 def test_timeline_without_samples_says_so():
     o = synthetic.emergency()
     root = ET.fromstring(timeline_svg.render(o, Labels("zh")))
