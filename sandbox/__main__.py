@@ -1,8 +1,9 @@
-"""python -m sandbox up | down [--purge] | status [--json]
+"""python -m sandbox up [--hosts] | down [--purge] | status [--json]
 
 `up` brings the embedded Aura Flow staging to its baseline (idempotent, recovers after a killed
 run), prints progress on stderr and, as the last line on stdout, the absolute path of the config
-it wrote. `down` stops exactly what `up` started. `status` shows each component, whether it is
+it wrote; with `--hosts`, the same staging split over hosts (hosts.py). `down` stops exactly what
+`up` started, whichever layout that was. `status` shows each component, whether it is
 healthy and whether it is at baseline; exit 0 only when all are.
 """
 from __future__ import annotations
@@ -56,7 +57,7 @@ def state_lock(layout: Layout):
         yield
 
 
-def cmd_up(layout: Layout) -> int:
+def cmd_up(layout: Layout, hosts: bool = False) -> int:
     from . import lifecycle
 
     from .drill_lock import holder
@@ -68,7 +69,7 @@ def cmd_up(layout: Layout) -> int:
             log(f"up: a drill run holds this sandbox ({busy}); changing nothing")
             print(layout.config_path)
             return 0
-        path = lifecycle.up(layout, log)
+        path = lifecycle.up(layout, log, hosts=hosts)
     log(f"up: ready in {time.monotonic() - started:.1f}s")
     print(path)
     return 0
@@ -115,7 +116,9 @@ def cmd_status(layout: Layout, as_json: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="start everything at baseline; print the config path last")
+    up = sub.add_parser("up", help="start everything at baseline; print the config path last")
+    up.add_argument("--hosts", action="store_true",
+                    help="the hosts layout: a front host over SSH, the engine over TCP (README)")
     down = sub.add_parser("down", help="stop exactly what up started")
     down.add_argument("--purge", action="store_true", help="also delete the state folder")
     status = sub.add_parser("status", help="health and baseline of each component")
@@ -128,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args.command == "up":
-            return cmd_up(layout)
+            return cmd_up(layout, args.hosts)
         if args.command == "down":
             return cmd_down(layout, args.purge)
         return cmd_status(layout, args.json)
