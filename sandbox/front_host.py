@@ -8,8 +8,8 @@ the container's own filesystem under FRONT_ETC and /opt/aura, paths that do not 
 runner: after the container starts, everything else `up` does there goes over SSH, as it would
 on a real host.
 
-Ours or not: every process of our front carries AURA_FRONT_OF=<state> (sshd, set on the
-container) or shares that process's root filesystem (nginx, started from an SSH session).
+Ours or not: a listener is our front's when it shares the root filesystem of our container's
+first process (the child of the conmon that names our container).
 """
 from __future__ import annotations
 
@@ -38,7 +38,6 @@ FRONT_ETC = "/etc/aura-front"
 NGINX_BIN = "/usr/sbin/nginx"
 SSH_READY_TIMEOUT_S = 20.0
 SSH_TIMEOUT_S = 60.0
-MARK_ENV = "AURA_FRONT_OF"
 CONFIG_LABEL = "aura.front-config"
 
 
@@ -160,7 +159,7 @@ def ensure_container(client: docker.DockerClient, layout: Layout, image_id: str,
     client.containers.run(
         image_id, name=name, detach=True, network_mode="host", restart_policy={"Name": "no"},
         command=["/bin/sh", "-c", f"mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e -f {ssh_keys.SSHD_MOUNT}/sshd_config"],
-        environment={MARK_ENV: str(layout.state), "LANG": "C.UTF-8"},
+        environment={"LANG": "C.UTF-8"},
         labels={"aura.sandbox": str(layout.state), "aura.role": "front", CONFIG_LABEL: want},
         volumes={str(k.sshd_dir): {"bind": ssh_keys.SSHD_MOUNT, "mode": "ro"}},
         hostname="aura-front")
@@ -208,13 +207,6 @@ def container_running(client: docker.DockerClient, layout: Layout) -> tuple[bool
 
 
 # -- recognising our front's processes on the runner -------------------------------------------
-def _environ(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/environ").read_bytes()
-    except OSError:
-        return b""
-
-
 def _root_id(pid: int) -> tuple[int, int] | None:
     try:
         st = os.stat(f"/proc/{pid}/root")
@@ -224,14 +216,21 @@ def _root_id(pid: int) -> tuple[int, int] | None:
 
 
 def our_process_roots(layout: Layout) -> set[tuple[int, int]]:
-    """Root filesystems of processes marked as our front's (normally one: its container)."""
-    mark = f"{MARK_ENV}={layout.state}".encode()
+    """Root filesystems of our front container's processes, found through its conmon (whose
+    command line names the container; sshd and nginx rewrite their own command line and
+    environment, so neither can be trusted to say whose they are)."""
+    from .nginx import _children
+
+    name = f"-n {layout.front_container} "
     roots = set()
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and mark in _environ(int(entry.name)).split(b"\0"):
-            rid = _root_id(int(entry.name))
-            if rid is not None:
-                roots.add(rid)
+        if entry.name.isdigit():
+            cmd = command_line(int(entry.name))
+            if "conmon" in cmd and name in cmd + " ":
+                for child in _children(int(entry.name)):
+                    rid = _root_id(child)
+                    if rid is not None and rid != _root_id(os.getpid()):
+                        roots.add(rid)
     return roots
 
 
