@@ -1,6 +1,6 @@
 """How long `python -m sandbox up` takes: warm (images built) and cold (no images, no cache).
 
-    .venv/bin/python bench/bench_sandbox_up.py [--runs 3] [--cold] [--hosts] [--port-base N]
+    .venv/bin/python bench/bench_sandbox_up.py [--runs 3] [--cold] [--hosts] [--port-base N --state DIR --prefix P]
 
 Uses a private instance (state /var/tmp/aura-bench-up, ports 18680+ or --port-base, containers
 aura-bench-*). Cold runs remove the aura-api images and the package cache first (they download
@@ -78,8 +78,10 @@ def main() -> int:
     parser.add_argument("--hosts", action="store_true", help="also time `up --hosts` (the hosts layout)")
     parser.add_argument("--port-base", type=int, default=int(ENV["AURA_SANDBOX_PORT_BASE"]),
                         help="first of the instance's ten ports (default %(default)s)")
+    parser.add_argument("--state", default=ENV["AURA_SANDBOX_STATE"], help="state folder (default %(default)s)")
+    parser.add_argument("--prefix", default=ENV["AURA_SANDBOX_PREFIX"], help="container prefix (default %(default)s)")
     args = parser.parse_args()
-    use_instance(args.port_base, ENV["AURA_SANDBOX_STATE"], ENV["AURA_SANDBOX_PREFIX"])
+    use_instance(args.port_base, args.state, args.prefix)
     print(f"machine: {os.cpu_count()} cores (shared: timings vary with other load); runs: {args.runs}")
     timed_up()  # make sure images exist before the warm runs
     warm = [timed_up() for _ in range(args.runs)]

@@ -111,7 +111,7 @@ def up(layout: Layout, log: Log, hosts: bool = False) -> Path:
     docker_url = engine.ensure_engine(layout, log)
     client = _docker_client(docker_url)
     try:
-        if not hosts and hosts_layout.leftovers(layout):
+        if not hosts:  # cheap when there is nothing: a killed run may have left a part unrecorded
             hosts_layout.stop_parts(layout, client, log)
         if hosts:
             nginx.stop_nginx(layout, log)  # the runner-side front of the single-host layout
