@@ -170,7 +170,19 @@ def ensure_image(client: docker.DockerClient, layout: Layout, log: Log) -> str:
             raise SandboxError(f"import of the front image returned no id: {out!r:.300}")
         client.images.get(image_id).tag(REPOSITORY, bhash)
         log(f"front: image {image_ref(bhash)} built in {time.monotonic() - t0:.1f} s")
+        _prune_outdated(client, image_id)
         return image_id
+
+
+def _prune_outdated(client: docker.DockerClient, keep_id: str) -> None:
+    """Best effort: drop front images of older builds. One that a front container still runs
+    (another state folder's) refuses removal, and stays."""
+    for image in client.images.list(filters={"label": images.BUILD_LABEL}):
+        if image.id != keep_id and any(t.rpartition(":")[0].endswith(REPOSITORY) for t in image.tags):
+            try:
+                client.images.remove(image.id)
+            except docker.errors.APIError:
+                pass
 
 
 def _rootfs(layout: Layout, bhash: str, log: Log) -> Path:
