@@ -102,21 +102,58 @@ def wrapper_path(layout: Layout) -> Path:
     return layout.hosts_dir / "bin" / "front-run"
 
 
+FRONT_EXEC = ["/usr/bin/python3", "/opt/aura/sandbox/front/front_exec.py"]
+
+_WRAPPER = """#!{python} -I
+# front-run COMMAND [ARG...]: run COMMAND on the sandbox's front host over SSH (hosts layout).
+# Written by `python -m sandbox up --hosts` (sandbox/front_host.py).
+#
+# Each argument is quoted for the front's shell (shlex.quote, byte for byte), so a value with
+# spaces, quotes, newlines, non-ASCII text or $(...) arrives unchanged and is never executed
+# there. The exit status is the remote command's (255: SSH itself failed).
+#
+# Ending this process ends the remote command: ssh's stdin is a pipe held open here and never
+# written; when it closes (this process ends, is killed, or gets SIGTERM/SIGINT), front_exec.py
+# on the front sends COMMAND SIGTERM. COMMAND's own stdin is /dev/null.
+import os, shlex, signal, subprocess, sys
+
+SSH = {ssh!r}
+FRONT_EXEC = {front_exec!r}
+
+
+def main():
+    args = sys.argv[1:]
+    if not args:
+        print("usage: front-run COMMAND [ARG...]", file=sys.stderr)
+        return 2
+    remote = b" ".join(os.fsencode(shlex.quote(a)) for a in FRONT_EXEC + args)
+    line_r, line_w = os.pipe()
+    proc = subprocess.Popen(SSH + ["--", remote], stdin=line_r)
+    os.close(line_r)
+    held = [line_w]
+
+    def let_go(signum, frame):
+        if held:
+            os.close(held.pop())
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, let_go)
+    return proc.wait()
+
+
+sys.exit(main())
+"""
+
+
 def write_wrapper(layout: Layout) -> Path:
-    """The runner-side command for [commands]: its arguments arrive on the front as they were
-    given (bash's printf %q quotes each for root's shell there, bash), never interpreted."""
+    """The runner-side command for [commands] (see _WRAPPER): its arguments arrive on the front
+    as they were given, never interpreted, and it takes the remote command down with it."""
+    import sys
+
     path = wrapper_path(layout)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ssh = " ".join(shlex.quote(a) for a in ssh_argv(layout))
-    text = f"""#!/usr/bin/env bash
-# front-run COMMAND [ARG...]: run COMMAND on the sandbox's front host over SSH (hosts layout).
-# Written by `python -m sandbox up --hosts`; each argument is quoted for the remote shell, so a
-# value with spaces, quotes, newlines or $(...) arrives unchanged and is never executed there.
-# The exit status is the remote command's (255: SSH itself failed).
-set -u
-[ $# -gt 0 ] || {{ echo "usage: front-run COMMAND [ARG...]" >&2; exit 2; }}
-exec {ssh} -- "$(printf '%q ' "$@")"
-"""
+    python = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
+    text = _WRAPPER.format(python=python, ssh=ssh_argv(layout), front_exec=FRONT_EXEC)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     tmp.chmod(0o755)

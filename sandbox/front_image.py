@@ -44,7 +44,8 @@ SITE_DIR = "/opt/aura/site"
 # What the tools import; their dependencies follow from each distribution's metadata.
 ROOT_DISTRIBUTIONS = ["docker", "psycopg", "psycopg-binary", "alembic", "sqlalchemy"]
 # The runbook's side of the sandbox package: nothing of the sandbox's own machinery (up/down).
-TOOL_FILES = ["__init__.py", "migrate.py", "scripts", "deploy", "tools", "migrations"]
+TOOL_FILES = ["__init__.py", "migrate.py", "scripts", "deploy", "tools", "migrations",
+              "front/front_exec.py"]  # the remote half of the wrapper (front_host.write_wrapper)
 
 # No maintainer scripts run under dpkg -x: the accounts and folders they would have made.
 EXTRA_FILES = {

@@ -272,6 +272,46 @@ def test_reason_arrives_unchanged_and_is_never_executed(at_baseline, tmp_path):
 def test_wrapper_passes_the_exit_status_through(front):
     r = front.command("rollback", "--type", "bogus", "--reason", "x", "--yes")
     assert r.returncode == 2 and "unknown --type" in r.stderr
+    wrapper = shlex.split(front.cfg["commands"]["rollback"])[0]
+    r = subprocess.run([wrapper, "sh", "-c", "echo out; echo err >&2; exit 7"], capture_output=True, text=True,
+                       timeout=60)
+    assert (r.returncode, r.stdout, r.stderr) == (7, "out\n", "err\n")
+
+
+def _front_runs(front: Front, needle: str) -> bool:
+    """Is a process whose command line holds `needle` running on the front (other than this check)?"""
+    probe = ("import os, sys\n"
+             "me = {os.getpid(), os.getppid()}\n"
+             "print(any(sys.argv[1].encode() in open(f'/proc/{p}/cmdline', 'rb').read()\n"
+             "          for p in os.listdir('/proc') if p.isdigit() and int(p) not in me))")
+    r = front.sh(f"python3 -c {shlex.quote(probe)} {shlex.quote(needle)}")
+    return r.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("how", ["the wrapper alone", "its process group"])
+def test_ending_the_wrapper_ends_the_command_on_the_front(front, how):
+    """The suite ends a timed-out command's process group: the command on the front must end too."""
+    wrapper = shlex.split(front.cfg["commands"]["rollback"])[0]
+    seconds = str(3000 + os.getpid() % 500 + (1 if how == "the wrapper alone" else 0))
+    proc = subprocess.Popen([wrapper, "sleep", seconds], start_new_session=True,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 15
+        while not _front_runs(front, f"sleep\0{seconds}") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _front_runs(front, f"sleep\0{seconds}"), "the command never started on the front"
+        if how == "the wrapper alone":
+            proc.terminate()
+        else:
+            os.killpg(proc.pid, 15)
+        assert proc.wait(timeout=20) in (143, -15, 255)
+        deadline = time.monotonic() + 10
+        while _front_runs(front, f"sleep\0{seconds}") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _front_runs(front, f"sleep\0{seconds}"), "the command outlived the runner's side"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
 
 
 def _fault(front: Front, kind: str) -> None:
