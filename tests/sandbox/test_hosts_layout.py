@@ -278,13 +278,13 @@ def test_wrapper_passes_the_exit_status_through(front):
     assert (r.returncode, r.stdout, r.stderr) == (7, "out\n", "err\n")
 
 
-def _front_runs(front: Front, needle: str) -> bool:
-    """Is a process whose command line holds `needle` running on the front (other than this check)?"""
+def _front_runs(front: Front, *argv: str) -> bool:
+    """Is a process with exactly this argv running on the front?"""
     probe = ("import os, sys\n"
-             "me = {os.getpid(), os.getppid()}\n"
-             "print(any(sys.argv[1].encode() in open(f'/proc/{p}/cmdline', 'rb').read()\n"
-             "          for p in os.listdir('/proc') if p.isdigit() and int(p) not in me))")
-    r = front.sh(f"python3 -c {shlex.quote(probe)} {shlex.quote(needle)}")
+             "want = [a.encode() for a in sys.argv[1:]]\n"
+             "print(any(open(f'/proc/{p}/cmdline', 'rb').read().split(b'\\0')[:-1] == want\n"
+             "          for p in os.listdir('/proc') if p.isdigit()))")
+    r = front.sh(f"python3 -c {shlex.quote(probe)} " + " ".join(shlex.quote(a) for a in argv))
     return r.stdout.strip() == "True"
 
 
@@ -297,18 +297,18 @@ def test_ending_the_wrapper_ends_the_command_on_the_front(front, how):
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 15
-        while not _front_runs(front, f"sleep\0{seconds}") and time.monotonic() < deadline:
+        while not _front_runs(front, "sleep", seconds) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert _front_runs(front, f"sleep\0{seconds}"), "the command never started on the front"
+        assert _front_runs(front, "sleep", seconds), "the command never started on the front"
         if how == "the wrapper alone":
             proc.terminate()
         else:
             os.killpg(proc.pid, 15)
         assert proc.wait(timeout=20) in (143, -15, 255)
         deadline = time.monotonic() + 10
-        while _front_runs(front, f"sleep\0{seconds}") and time.monotonic() < deadline:
+        while _front_runs(front, "sleep", seconds) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not _front_runs(front, f"sleep\0{seconds}"), "the command outlived the runner's side"
+        assert not _front_runs(front, "sleep", seconds), "the command outlived the runner's side"
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, 9)
