@@ -16,9 +16,9 @@ journal live in a temporary folder. Each of the --runs rounds times, alternating
   drill  `python -m pytest drills/ -m staging -k upstream --drill-config C --reports-dir T
          --state-dir T -q -p no:cacheprovider` (must exit 0 with the drill passed).
 Prints each run, the medians, the ratio drill/chaos against the issue's 3x target, Chaos
-Toolkit's own start-up (a dry run: every activity skipped) and pytest's (--collect-only), the machine and its load average,
-and leaves the target at its baseline (checked over HTTP, and `python -m sandbox status` for a
-sandbox). Prints figures; asserts nothing about time (exit 1 only when a run failed).
+Toolkit's own start-up (a dry run: every activity skipped) and pytest's (--collect-only), the
+machine and its load average, and leaves the target at its baseline (checked over HTTP, and
+`python -m sandbox status` for a sandbox). Prints figures; asserts nothing about time (exit 1 only when a run failed).
 """
 from __future__ import annotations
 
@@ -68,7 +68,8 @@ def timed(argv, **kw) -> tuple[float, subprocess.CompletedProcess]:
 def ensure_chaos_venv(venv: Path) -> str:
     """The venv's `chaos`, creating the venv / installing the packages if missing; returns versions."""
     chaos, python = venv / "bin" / "chaos", venv / "bin" / "python"
-    probe = [python, "-c", "import chaoslib, chaostoolkit, jsonpath2; print(chaostoolkit.__version__, chaoslib.__version__)"]
+    probe = [python, "-c", "import chaoslib, chaostoolkit, jsonpath2; "
+                           "print(chaostoolkit.__version__, chaoslib.__version__)"]
     if not (chaos.exists() and python.exists() and run(probe).returncode == 0):
         if not python.exists():
             log(f"creating the benchmark's venv {venv} …")
@@ -239,7 +240,8 @@ def main() -> int:
                 problems, row = check_drill(r, reports)
                 case_s = None
                 try:
-                    case_s = sum(float(c.get("time")) for c in ET.parse(reports / "junit.xml").getroot().iter("testcase"))
+                    cases = ET.parse(reports / "junit.xml").getroot().iter("testcase")
+                    case_s = sum(float(c.get("time")) for c in cases)
                 except (OSError, ET.ParseError, TypeError, ValueError):
                     pass
                 if problems:
