@@ -130,8 +130,8 @@ def check_drill(r: subprocess.CompletedProcess, reports: Path) -> tuple[list[str
     except (OSError, ValueError, KeyError, StopIteration) as e:
         problems.append(f"no upstream row in drill-results.json ({e.__class__.__name__})")
     if r.returncode != 0:
-        tail = " | ".join(r.stdout.strip().splitlines()[-3:])
-        problems.append(f"pytest exit {r.returncode}: {tail}")
+        last = (r.stdout.strip().splitlines() or [""])[-1].strip("= ")
+        problems.append(f"pytest exit {r.returncode} ({last})")
     if row and row.get("status") != "passed":
         problems.append(f"drill {row.get('status')}: {'; '.join(row.get('problems') or [])}")
     return problems, row
@@ -211,7 +211,8 @@ def main() -> int:
     cfg = tomllib.loads(config.read_text())
     base = cfg["target"]["base_url"].rstrip("/")
 
-    chaos_walls, chaos_durations, drill_walls, drill_cases, rtos = [], [], [], [], []
+    chaos_walls, chaos_durations, drill_walls, drill_cases, rtos, commands = [], [], [], [], [], []
+    activities: dict[str, list[float]] = {}  # per activity of the chaos runs: its duration
     failures: list[str] = []
     dry_walls: list[float] = []
     collect_walls: list[float] = []
@@ -231,7 +232,15 @@ def main() -> int:
                     failures.append(f"chaos run {i}: " + "; ".join(problems))
                 else:
                     chaos_walls.append(wall)
-                    chaos_durations.append(json.loads(journal.read_text())["duration"])
+                    j = json.loads(journal.read_text())
+                    chaos_durations.append(j["duration"])
+                    states = j.get("steady_states") or {}  # {"before": {"probes": [...]}, "after": …}
+                    timed_runs = [(f"hypothesis {when}: {r['activity']['name']}", r) for when in ("before", "after")
+                                  for r in (states.get(when) or {}).get("probes", [])]
+                    timed_runs += [(r["activity"]["name"], r) for part in ("run", "rollbacks")
+                                   for r in j.get(part) or []]
+                    for name, r in timed_runs:
+                        activities.setdefault(name, []).append(r["duration"])
                 log(f"  run {i} chaos  {wall:6.2f}s  {'ok' if not problems else 'FAILED: ' + '; '.join(problems)}")
 
             def one_drill(i: int) -> None:
@@ -252,6 +261,8 @@ def main() -> int:
                         drill_cases.append(case_s)
                     if row.get("rto_actual_s") is not None:
                         rtos.append(row["rto_actual_s"])
+                    if row.get("command_s") is not None:
+                        commands.append(row["command_s"])
                 log(f"  run {i} drill  {wall:6.2f}s  {'ok' if not problems else 'FAILED: ' + '; '.join(problems)}"
                     f"  (RTO {fmt(row.get('rto_actual_s'))})")
 
@@ -289,18 +300,20 @@ def main() -> int:
     print(f"\nupstream drill vs Chaos Toolkit experiment, same target ({base}); medians of {args.runs} rounds")
     print(f"machine: {machine()}; load average {load_before} before, {load_after} after")
     print(f"chaos: {versions} (own venv {args.venv}); drill: pytest with {Path(PY).name} in {PROJECT}")
-    print(f"{'':<44}{'median':>9}{'min':>8}{'max':>8}{'n':>4}")
+    print(f"{'':<56}{'median':>9}{'min':>8}{'max':>8}{'n':>4}")
     for label, xs in (("chaos run, wall", chaos_walls),
                       ("  of which the journal's duration", chaos_durations),
+                      *((f"    {name}", xs) for name, xs in activities.items()),
                       ("chaos start-up (dry run, nothing executed)", dry_walls),
                       ("drill (pytest -k upstream), wall", drill_walls),
                       ("  of which the test case (junit time)", drill_cases),
-                      ("  drill's RTO", rtos),
+                      ("    drill's rollback command (command_s)", commands),
+                      ("    drill's RTO", rtos),
                       ("drill start-up (pytest --collect-only)", collect_walls)):
         if xs:
-            print(f"{label:<44}{med(xs):>8.2f}s{min(xs):>7.2f}s{max(xs):>7.2f}s{len(xs):>4}")
+            print(f"{label:<56}{med(xs):>8.2f}s{min(xs):>7.2f}s{max(xs):>7.2f}s{len(xs):>4}")
         else:
-            print(f"{label:<44}{'-':>9}")
+            print(f"{label:<56}{'-':>9}")
     verdict = "-" if ratio is None else ("within" if ratio <= TARGET_RATIO else "ABOVE")
     print(f"ratio drill/chaos: {fmt(ratio, 'x')}   (target <= {TARGET_RATIO:.0f}x: {verdict})")
     print(f"target after the benchmark: /healthz {code}, pool {pool}: "
