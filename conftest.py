@@ -6,6 +6,7 @@ import pytest
 from fixtures.stash_keys import reports_dir
 
 pytest_plugins = [
+    "fixtures.progress",  # first: the others import it
     "fixtures.target",
     "fixtures.snapshot",
     "fixtures.probe",

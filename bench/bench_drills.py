@@ -1,17 +1,30 @@
-"""Drill timings against a sandbox that is already up: per drill RTO, command time and wall time.
+"""Where a drill's time goes: per drill, each phase and the total; and the seven drills in one run.
 
-    .venv/bin/python bench/bench_drills.py [--runs 3] [-k EXPR]
+    .venv/bin/python bench/bench_drills.py [--runs 5] [-k EXPR] [--drill-config FILE] [--whole-runs 3]
 
-Runs `pytest drills/ -m staging` (the nightly job) --runs times with a temporary --reports-dir
-(the project's reports/ is left alone), reads drill-results.json and junit.xml there after each
-run, and prints the median of every figure and of the whole run's
-wall time. The sandbox is brought up first (not timed) and left up.
+Per drill, one `pytest drills/ -m staging -k <drill>` process per run, its terminal read line by
+line as it is written: the suite prints one line per step (fixtures/progress.py), so the time each
+line arrives splits the wall time into phases:
+
+    start-up   process start -> the target resolved (imports, `sandbox up` check, reachability, lock)
+    preflight  -> "preflight passed"
+    snapshot   -> "snapshot taken" (drill fixtures, fingerprint, row backup, journal)
+    fault      -> "fault ... injected, observed ..."
+    rollback   -> "recovered" (the re-check at t0, the rollback command, the recovery)
+    soak+checks-> "checks: ..." (the soak; verify, smoke, /metrics and host checks run inside it)
+    restore    -> "staging restored"
+    report     -> process exit (results, HTML report, JUnit, history)
+
+Then `--whole-runs` runs of all selected drills in one process (the nightly job's shape): its wall
+time and the sum of the drill tests' own times (JUnit). Every figure is the median of the runs.
+Outputs go to temporary folders (never the project's reports/). The target is the sandbox named
+by the AURA_SANDBOX_* environment (brought up first, not timed, left up), or --drill-config.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -22,53 +35,114 @@ from collections import defaultdict
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
+PHASES = ("start-up", "preflight", "snapshot", "fault", "rollback", "soak+checks", "restore", "report")
+# The line that ends each phase but the last (which ends with the process).
+PHASE_ENDS = (("start-up", "[drills] target "), ("preflight", "[drills] preflight passed"),
+              ("snapshot", "] snapshot taken:"), ("fault", "] fault "), ("rollback", "] recovered: RTO"),
+              ("soak+checks", "] checks: "), ("restore", "] staging restored"))
 
 
-def one_run(extra: list[str], reports: Path) -> tuple[float, dict[str, dict]]:
-    t = time.monotonic()
-    r = subprocess.run([sys.executable, "-m", "pytest", "drills/", "-m", "staging", "-q", "-p", "no:cacheprovider",
-                        "--reports-dir", str(reports), *extra], cwd=PROJECT, capture_output=True, text=True)
-    wall = time.monotonic() - t
-    if r.returncode != 0:
-        print(r.stdout[-2000:], file=sys.stderr)
-        sys.exit(f"drill run failed (exit {r.returncode})")
-    results = json.loads((reports / "drill-results.json").read_text())
-    case_time = {}
-    for case in ET.parse(reports / "junit.xml").getroot().iter("testcase"):
-        node = f"{case.get('classname').replace('.', '/')}.py::{case.get('name')}"
-        case_time[node] = float(case.get("time"))
-    per = {}
-    for d in results["drills"]:
-        per[d["id"]] = {"rto_s": d["rto_actual_s"], "command_s": d["command_s"], "wall_s": case_time.get(d["id"])}
-    return wall, per
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "?")
+    mem = next((int(line.split()[1]) // 1024 // 1024 for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal:")), 0)
+    return f"{os.cpu_count()} cores ({cpu}), {mem} GiB, Python {platform.python_version()}"
+
+
+def pytest_command(reports: Path, state: Path, extra: list[str], where: str = "drills/") -> list[str]:
+    return [sys.executable, "-m", "pytest", where, "-m", "staging", "-q", "-p", "no:cacheprovider",
+            "--reports-dir", str(reports), "--state-dir", str(state), *extra]
+
+
+def timed_lines(command: list[str]) -> tuple[int, float, list[tuple[float, str]]]:
+    """(exit code, wall seconds, [(seconds since start, line)]) with each line stamped on arrival."""
+    start = time.monotonic()
+    proc = subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    lines = [(time.monotonic() - start, line.rstrip("\n")) for line in proc.stdout]
+    code = proc.wait()
+    return code, time.monotonic() - start, lines
+
+
+def phases_of(lines: list[tuple[float, str]], wall: float) -> dict[str, float]:
+    ends: dict[str, float] = {}
+    for phase, marker in PHASE_ENDS:
+        ends[phase] = next(t for t, line in lines if marker in line and t >= max(ends.values(), default=0.0))
+    ends["report"] = wall
+    out, before = {}, 0.0
+    for phase in PHASES:
+        out[phase], before = ends[phase] - before, ends[phase]
+    return out
+
+
+def drill_ids(extra: list[str]) -> list[str]:
+    r = subprocess.run([sys.executable, "-m", "pytest", "drills/", "-m", "staging", "--collect-only", "-q",
+                        "-p", "no:cacheprovider", *extra], cwd=PROJECT, capture_output=True, text=True)
+    return [line for line in r.stdout.splitlines() if "::" in line]
+
+
+def bench_per_drill(ids: list[str], runs: int, extra: list[str]) -> dict[str, dict[str, list[float]]]:
+    figures: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for i in range(runs):
+        for node in ids:
+            with tempfile.TemporaryDirectory(prefix="aura-bench-") as tmp:
+                code, wall, lines = timed_lines(pytest_command(Path(tmp) / "reports", Path(tmp) / "state",
+                                                               extra, where=node))
+            if code != 0:
+                print("\n".join(line for _t, line in lines[-40:]), file=sys.stderr)
+                sys.exit(f"{node} failed (exit {code})")
+            for phase, seconds in phases_of(lines, wall).items():
+                figures[node][phase].append(seconds)
+            figures[node]["total"].append(wall)
+        print(f"per-drill run {i + 1}/{runs} done", file=sys.stderr, flush=True)
+    return figures
+
+
+def bench_whole(runs: int, extra: list[str]) -> tuple[list[float], list[float]]:
+    walls, tests = [], []
+    for i in range(runs):
+        with tempfile.TemporaryDirectory(prefix="aura-bench-") as tmp:
+            code, wall, lines = timed_lines(pytest_command(Path(tmp) / "reports", Path(tmp) / "state", extra))
+            if code != 0:
+                print("\n".join(line for _t, line in lines[-40:]), file=sys.stderr)
+                sys.exit(f"whole run failed (exit {code})")
+            cases = ET.parse(Path(tmp) / "reports" / "junit.xml").getroot().iter("testcase")
+            tests.append(sum(float(c.get("time") or 0) for c in cases))
+        walls.append(wall)
+        print(f"whole run {i + 1}/{runs}: {wall:.1f}s", file=sys.stderr, flush=True)
+    return walls, tests
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5, help="runs per drill (default 5)")
+    parser.add_argument("--whole-runs", type=int, default=3, help="runs of all drills in one process (default 3)")
     parser.add_argument("-k", dest="k", default=None, help="pytest -k expression (default: every drill)")
+    parser.add_argument("--drill-config", default=None, help="drill this target instead of the sandbox")
     args = parser.parse_args()
-    up = subprocess.run([sys.executable, "-m", "sandbox", "up"], cwd=PROJECT, capture_output=True, text=True)
-    if up.returncode != 0:
-        sys.exit(f"sandbox up failed: {up.stderr.strip().splitlines()[-1]}")
-    extra = ["-k", args.k] if args.k else []
-    walls, figures = [], defaultdict(lambda: defaultdict(list))
-    for i in range(args.runs):
-        with tempfile.TemporaryDirectory(prefix="aura-bench-reports-") as reports:
-            wall, per = one_run(extra, Path(reports))
-        walls.append(wall)
-        print(f"run {i + 1}: {wall:.1f}s wall", flush=True)
-        for node, f in per.items():
-            for key, value in f.items():
-                if value is not None:
-                    figures[node][key].append(value)
-    print(f"\nmachine: {os.cpu_count()} cores; median of {args.runs} runs; sandbox already up")
-    print(f"{'drill':<62} {'RTO s':>7} {'command s':>10} {'wall s':>7}")
+    extra = (["-k", args.k] if args.k else []) + (["--drill-config", args.drill_config] if args.drill_config else [])
+    if not args.drill_config:
+        up = subprocess.run([sys.executable, "-m", "sandbox", "up"], cwd=PROJECT, capture_output=True, text=True)
+        if up.returncode != 0:
+            sys.exit(f"sandbox up failed: {up.stderr.strip().splitlines()[-1]}")
+    ids = drill_ids(extra)
+    if not ids:
+        sys.exit("no drill selected")
+    per = bench_per_drill(ids, args.runs, extra) if args.runs > 0 else {}
+    walls, tests = bench_whole(args.whole_runs, extra) if args.whole_runs > 0 else ([], [])
+
     med = lambda xs: f"{statistics.median(xs):.2f}" if xs else "-"  # noqa: E731
-    for node, f in sorted(figures.items()):
-        print(f"{node.split('::', 1)[1]:<62} {med(f['rto_s']):>7} {med(f['command_s']):>10} {med(f['wall_s']):>7}")
-    print(f"{'whole run (pytest drills/ -m staging)':<62} {'':>7} {'':>10} {statistics.median(walls):>7.1f}"
-          "   (target <= 60 s)")
+    print(f"\nmachine: {machine()}")
+    print(f"target: {args.drill_config or 'the sandbox (already up, warm)'}")
+    if per:
+        print(f"\nper drill, one pytest process each, median of {args.runs} runs (seconds):")
+        print(f"{'drill':<40}" + "".join(f"{p:>12}" for p in (*PHASES, "total")))
+        for node, f in per.items():
+            print(f"{node.split('::', 1)[1]:<40}" + "".join(f"{med(f[p]):>12}" for p in (*PHASES, "total")))
+    if walls:
+        print(f"\n{len(ids)} drills in one process, median of {args.whole_runs} runs: wall {med(walls)} s, "
+              f"the drill tests themselves {med(tests)} s (target <= 25 s)")
     return 0
 
 

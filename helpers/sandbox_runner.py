@@ -1,21 +1,21 @@
 """The embedded sandbox, as the suite sees it: a command that prints a config path.
 
 The suite never imports `sandbox/` (an examiner does not borrow the examinee's pen): it runs
-`python -m sandbox up|status|down` in the project folder and reads the last line `up` prints.
+`python -m sandbox up|status|down` in the project folder and reads what `up` prints on stdout:
+`was-running: yes|no`, then the config path as the last line.
 """
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import tempfile
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 UP_TIMEOUT_S = 600      # a cold start builds images; a hung one must still end
-STATUS_TIMEOUT_S = 60
 DOWN_TIMEOUT_S = 120
 
 
@@ -27,20 +27,16 @@ def _command(*args: str) -> list[str]:
     return [sys.executable, "-m", "sandbox", *args]
 
 
-def is_running() -> bool:
-    """True when any part of the sandbox already runs: then this run did not start it, and must
-    not stop it at the end (someone else may be using it, at baseline or not)."""
-    try:
-        r = subprocess.run(_command("status", "--json"), cwd=PROJECT_DIR, capture_output=True, text=True,
-                           timeout=STATUS_TIMEOUT_S)
-        rows = json.loads(r.stdout)
-    except (subprocess.TimeoutExpired, json.JSONDecodeError):
-        return True  # unknown: the safe answer is "not ours to stop"
-    return any(row["healthy"] for row in rows if row["component"] != "config")
+@dataclass(frozen=True)
+class SandboxUp:
+    config: Path
+    was_running: bool   # False: this `up` started it, and the run that asked stops it at the end
 
 
-def up(progress: Callable[[str], None] = lambda line: None) -> Path:
-    """Run `sandbox up`, passing each progress line on; returns the config path it printed."""
+def up(progress: Callable[[str], None] = lambda line: None) -> SandboxUp:
+    """Run `sandbox up`, passing each progress line on; returns the config path it printed and
+    whether any of the sandbox already ran (no such line: assume it did, so nobody else's sandbox
+    is ever stopped)."""
     with tempfile.TemporaryFile("w+") as out:
         proc = subprocess.Popen(_command("up"), cwd=PROJECT_DIR, text=True, stdout=out, stderr=subprocess.PIPE)
         lines: list[str] = []
@@ -67,7 +63,7 @@ def up(progress: Callable[[str], None] = lambda line: None) -> Path:
     path = Path(printed.splitlines()[-1]) if printed else None
     if path is None or not path.is_absolute() or not path.exists():
         raise SandboxStartError(f"sandbox up printed no config path (stdout: {printed[-200:]!r})")
-    return path
+    return SandboxUp(path, was_running="was-running: no" not in printed.splitlines())
 
 
 def down() -> None:

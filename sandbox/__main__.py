@@ -1,9 +1,10 @@
 """python -m sandbox up [--hosts] | down [--purge] | status [--json]
 
 `up` brings the embedded Aura Flow staging to its baseline (idempotent, recovers after a killed
-run), prints progress on stderr and, as the last line on stdout, the absolute path of the config
-it wrote; with `--hosts`, the same staging split over hosts (hosts.py). `down` stops exactly what
-`up` started, whichever layout that was. `status` shows each component, whether it is
+run), prints progress on stderr and, on stdout, `was-running: yes|no` (whether any part of it
+already listened before) and, as the last line, the absolute path of the config it wrote; with
+`--hosts`, the same staging split over hosts (hosts.py). `down` stops exactly what `up` started,
+whichever layout that was. `status` shows each component, whether it is
 healthy and whether it is at baseline; exit 0 only when all are.
 """
 from __future__ import annotations
@@ -67,10 +68,15 @@ def cmd_up(layout: Layout, hosts: bool = False) -> int:
         busy = holder(layout)
         if busy:  # a drill runs: its fault, its config and its commands must stay as they are
             log(f"up: a drill run holds this sandbox ({busy}); changing nothing")
+            print("was-running: yes")
             print(layout.config_path)
             return 0
+        # Said on stdout (before the path, which stays the last line) so a caller that stops only
+        # what it started needs no `status` call of its own first.
+        was_running = lifecycle.anything_listening(layout)
         path = lifecycle.up(layout, log, hosts=hosts)
     log(f"up: ready in {time.monotonic() - started:.1f}s")
+    print(f"was-running: {'yes' if was_running else 'no'}")
     print(path)
     return 0
 

@@ -69,6 +69,12 @@ def _check_ports(layout: Layout, hosts: bool = False) -> None:
                                f"free it or set AURA_SANDBOX_PORT_BASE")
 
 
+def anything_listening(layout: Layout) -> bool:
+    """Does any part of this sandbox already listen on its port? (`up` then refuses a port held by
+    anyone else, so a listener here is ours.) These five ports are the hosts layout's too."""
+    return any(port_in_use(port) for port in layout.ports.named().values())
+
+
 def _preflight_binaries() -> None:
     nginx.nginx_bin()
     for name in ("initdb", "pg_ctl", "createdb", "psql"):

@@ -54,15 +54,15 @@ def current_revision(url: str) -> str | None:
 
 def migrate_to(url: str, target: str, log=lambda line: None) -> tuple[str | None, str]:
     """Upgrade or downgrade to `target`; returns (revision before, revision after)."""
+    before = current_revision(url)
+    if before == target:  # asked first: a no-op needs no Alembic (importing it costs ~0.4 s)
+        log(f"migrate: already at {target}")
+        return before, target
     from alembic import command
 
     order = ordered_revisions()
     if target not in order:
         raise ValueError(f"unknown revision {target!r} (known: {', '.join(order)})")
-    before = current_revision(url)
-    if before == target:
-        log(f"migrate: already at {target}")
-        return before, target
     cfg = _alembic_config(url)
     if before is None or order.index(target) > order.index(before):
         log(f"migrate: upgrade {before or 'empty'} -> {target}")

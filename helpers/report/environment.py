@@ -50,18 +50,11 @@ def nginx_version(nginx: str = "nginx") -> str:
     return text.split(":", 1)[1].strip() if text.startswith("nginx version:") else text
 
 
-def _client(url: str) -> Any:
-    import docker  # imported here: the report renders without the SDK
-
-    return docker.DockerClient(base_url=url, timeout=int(TIMEOUT_S))
-
-
 def engine_version(url: str) -> str:
-    client = _client(url)
-    try:
-        v = client.version()
-    finally:
-        client.close()
+    # The run's one /version answer per engine (docker_runtime asks it once for every client).
+    from helpers.docker_runtime import engine_version as version_info
+
+    v = version_info(url)
     components = v.get("Components") or []
     name = components[0].get("Name") if components else "Docker Engine"
     return f"{name} {v.get('Version', '?')} (API {v.get('ApiVersion', '?')})"
@@ -69,17 +62,16 @@ def engine_version(url: str) -> str:
 
 def image_tags(url: str, services: Mapping[str, str]) -> dict[str, str]:
     """{service: "image reference (image id)"} for each service container."""
+    from helpers.docker_runtime import container_info
+
     out: dict[str, str] = {}
-    client = _client(url)
-    try:
-        for service, container_name in services.items():
-            def one(name: str = container_name) -> str:
-                c = client.containers.get(name)
-                ref = (c.attrs.get("Config") or {}).get("Image") or ", ".join(c.image.tags) or "?"
-                return f"{ref} ({c.image.short_id.removeprefix('sha256:')})"
-            out[service] = _safe(one)
-    finally:
-        client.close()
+    for service, container_name in services.items():
+        def one(name: str = container_name) -> str:
+            info = container_info(url, name)
+            if info is None:
+                return "unavailable: no such container"
+            return f"{info.ref or '?'} ({info.image_id.removeprefix('sha256:')[:12]})"
+        out[service] = _safe(one)
     return out
 
 

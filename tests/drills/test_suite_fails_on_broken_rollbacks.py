@@ -6,6 +6,7 @@ Each case swaps the rollback command for a real executable through a partial --d
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -97,6 +98,9 @@ def test_a_rollback_slower_than_its_budget_fails_and_is_killed(overlay, real, tm
     d = run.drill("test_upstream_switch_rollback")
     assert d["status"] == "failed" and d["rto_actual_s"] is None
     assert d["problems"][0] == "rollback command still running at the 2s budget: killed"
+    # while it was not recovered, the terminal said so against the budget
+    assert re.search(r"\[upstream [\d.]+s\] waiting for recovery: [\d.]+s of the 2s budget; rollback command "
+                     r"still running; front: healthz 200, version v2\.0\.0, pool api_v2", run.output), run.output[-3000:]
     assert d["command_exit"] is not None and d["command_exit"] < 0  # ended by a signal, not by itself
     # the whole group went: neither the script nor its sleep runs, and the script never went on
     for name in ("rollback.pid", "sleep.pid"):
