@@ -164,7 +164,8 @@ def _up_hosts() -> tuple[subprocess.CompletedProcess, Path]:
 @pytest.fixture(scope="module")
 def front():
     HOSTS.run("down", "--purge")
-    _, path = _up_hosts()
+    r, path = _up_hosts()
+    assert r.stdout.splitlines()[0] == "was-running: no"
     f = Front(path)
     yield f
     r = HOSTS.run("down", "--purge", timeout=300)  # a private instance: leave no state folder either
@@ -239,7 +240,7 @@ def test_up_again_changes_nothing_and_keeps_the_keys(front):
     t0 = time.monotonic()
     r, path = _up_hosts()
     elapsed = time.monotonic() - t0
-    assert path == front.path
+    assert path == front.path and "was-running: yes" in r.stdout.splitlines()
     assert {p: Path(p).read_bytes() for p in before} == before
     assert front.sh("cat /proc/1/stat").stdout.split()[21] == container, "the front host was restarted"
     assert "front: started" not in r.stderr and "building" not in r.stderr
