@@ -7,10 +7,9 @@ backup, no journal pending. Which release is "stable" is read from the engine: t
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from helpers.config import TargetConfig
-from helpers.fingerprint import Fingerprint, sha256_file
+from helpers.fingerprint import Fingerprint
+from helpers.front import front_of
 
 
 def stable_release(cfg: TargetConfig) -> str:
@@ -65,8 +64,9 @@ def differences(cfg: TargetConfig, fp: Fingerprint, *, stable: str, stable_image
     nginx_back = f"; put back: {cfg.commands.rollback} --type nginx {reason}"
     if not nginx_test_ok:
         problems.append("nginx -t fails" + nginx_back)
-    backup = Path(cfg.nginx.backup)
-    if backup.exists() and sha256_file(backup) != fp.nginx_conf_sha256:
+    backup = cfg.nginx.backup
+    backup_sha256 = front_of(cfg).sha256(backup)  # the front host's file, local or over SSH
+    if backup_sha256 is not None and backup_sha256 != fp.nginx_conf_sha256:
         problems.append(f"nginx config differs from its known-good backup {backup}" + nginx_back)
     if journal_pending:
         problems.append("a drill journal is pending")

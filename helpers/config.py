@@ -29,7 +29,7 @@ from helpers.commands import command_problem
 from helpers.redact import one_line, redact, register_secret
 
 __all__ = ["ConfigError", "TargetConfig", "TargetSection", "CommandsSection", "NginxSection",
-           "DockerSection", "ServicesSection", "UpstreamsSection", "DatabaseSection",
+           "FrontSection", "RpoSection", "DockerSection", "ServicesSection", "UpstreamsSection", "DatabaseSection",
            "AlertSection", "RtoSection", "ProbeSection", "PerfSection", "ReportSection",
            "ROLLBACK_TYPES", "read_toml", "is_complete", "overlay", "load_config", "validate", "validate_overlay",
            "check_reachable"]
@@ -75,6 +75,28 @@ class NginxSection:
 
 
 @dataclass(frozen=True)
+class FrontSection:
+    """The front host (nginx's host) when it is not the runner: `ssh = "user@host:port"`.
+
+    Unset (the default): the `[nginx]` paths are local files and its commands run here, as on a
+    single host. Set: every `[nginx]` path names a file on that host and `test_cmd` / `reload_cmd`
+    are command lines run there, over one SSH connection for the run (helpers/front.py), strict
+    about the host key (`known_hosts`)."""
+    ssh: str | None = None
+    identity_file: Path | None = None
+    known_hosts: Path | None = None
+
+    @property
+    def remote(self) -> bool:
+        return bool(self.ssh)
+
+    def parts(self) -> tuple[str | None, str, int]:
+        """(user or None, host, port) of `ssh`."""
+        assert self.ssh
+        return _split_ssh(self.ssh)
+
+
+@dataclass(frozen=True)
 class DockerSection:
     url: str
     image: str
@@ -110,11 +132,27 @@ class DatabaseSection:
     url: str
     table: str
     bad_revision: str
+    primary_key: str = "id"
 
     @property
     def password(self) -> str | None:
         pw = urlsplit(self.url).password
         return unquote(pw) if pw else None
+
+
+DEFAULT_RPO_BODY = '{"item": "drill-{run}-{n}", "quantity": {n}}'
+
+
+@dataclass(frozen=True)
+class RpoSection:
+    """How the RPO writer writes one record and finds its key. `body` is JSON text in which `{n}`
+    (the write's number, an integer) and `{run}` (the run's id) are replaced before each POST;
+    `id_field` names the key in the answer's JSON object. `enabled = false`: no test writes (the
+    report says RPO was not measured)."""
+    enabled: bool = True
+    path: str = "/api/orders"
+    body: str = DEFAULT_RPO_BODY
+    id_field: str = "id"
 
 
 @dataclass(frozen=True)
@@ -171,6 +209,8 @@ class TargetConfig:
     upstreams: UpstreamsSection
     database: DatabaseSection
     releases: dict[str, str]  # release tag -> schema revision it needs
+    front: FrontSection = FrontSection()
+    rpo: RpoSection = RpoSection()
     alert: AlertSection = AlertSection()
     rto: RtoSection = RtoSection()
     probe: ProbeSection = ProbeSection()
@@ -315,6 +355,61 @@ def _file_in_existing_dir(v: str) -> tuple[Any, str | None]:
     return p, None
 
 
+def _split_ssh(v: str) -> tuple[str | None, str, int]:
+    """"user@host:port" (user and port optional; [v6]:port) -> (user, host, port)."""
+    user, at, rest = v.rpartition("@")
+    if rest.startswith("["):
+        host, close, tail = rest[1:].partition("]")
+        port = tail[1:] if tail.startswith(":") else ("" if not tail else "x")
+        if not close:
+            raise ValueError(v)
+    else:
+        host, colon, port = rest.partition(":")
+    if not host or (at and not user) or any(c.isspace() for c in v) or (port and not port.isdigit()):
+        raise ValueError(v)
+    number = int(port) if port else 22
+    if not 1 <= number <= 65535:
+        raise ValueError(v)
+    return (user or None), host, number
+
+
+def _ssh(v: str) -> tuple[Any, str | None]:
+    try:
+        _split_ssh(v)
+    except ValueError:
+        return v, f'{_shown(v)} is not "user@host:port" (user and port optional)'
+    return v, None
+
+
+def _bool(v: Any) -> tuple[Any, str | None]:
+    return v, None if isinstance(v, bool) else _type_problem(v, "a boolean")
+
+
+def _http_path(v: str) -> tuple[Any, str | None]:
+    if not v.startswith("/") or any(c.isspace() for c in v):
+        return v, f'{_shown(v)} is not a URL path (starting with "/")'
+    return v, None
+
+
+def rpo_body(template: str, n: int, run: str) -> Any:
+    """The JSON value a write sends: `template` with `{n}` and `{run}` replaced."""
+    import json
+
+    return json.loads(template.replace("{n}", str(n)).replace("{run}", run))
+
+
+def _rpo_body(v: str) -> tuple[Any, str | None]:
+    if "{n}" not in v:
+        return v, "has no {n} placeholder (each write needs a unique value)"
+    try:
+        body = rpo_body(v, 1, "run")
+    except ValueError as e:
+        return v, f"not JSON once {{n}} and {{run}} are replaced: {e}"
+    if not isinstance(body, dict):
+        return v, "must be a JSON object"
+    return v, None
+
+
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?")
 
 
@@ -333,6 +428,24 @@ def _host_port(v: str) -> tuple[Any, str | None]:
     if not 1 <= int(port) <= 65535:
         return v, f"port {port} is out of range 1-65535"
     return v, None
+
+
+def _column(v: str) -> tuple[Any, str | None]:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]*", v):
+        return v, f"{_shown(v)} is not a column name"
+    return v, None
+
+
+def _front_command(v: str) -> tuple[Any, str | None]:
+    """A command line for the front host: it must split and start with an absolute path; whether
+    that exists is asked on the front (check_reachable), not here."""
+    from helpers.commands import CommandError, split_command
+
+    try:
+        first = split_command(v)[0]
+    except CommandError as e:
+        return v, str(e)
+    return v, None if os.path.isabs(first) else f'first word "{first}" is not an absolute path'
 
 
 def _string_list(v: Any) -> tuple[Any, str | None]:
@@ -376,8 +489,20 @@ SCHEMA: dict[str, dict[str, tuple[Check, Any]]] = {
         "url": (_PG, _REQUIRED),
         "table": (_then(_string, _table), _REQUIRED),
         "bad_revision": (_string, _REQUIRED),
+        "primary_key": (_then(_string, _column), DatabaseSection.primary_key),
     },
     "releases": {},  # free keys: release tag -> revision; checked on its own
+    "front": {
+        "ssh": (_then(_string, _ssh), None),
+        "identity_file": (_then(_string, _existing_file), None),
+        "known_hosts": (_then(_string, _existing_file), None),
+    },
+    "rpo": {
+        "enabled": (_bool, RpoSection.enabled),
+        "path": (_then(_string, _http_path), RpoSection.path),
+        "body": (_then(_string, _rpo_body), RpoSection.body),
+        "id_field": (_string, RpoSection.id_field),
+    },
     "alert": {"inbox_url": (_HTTP, None)},
     "rto": {k: (_number(0, inclusive=False), getattr(RtoSection, k)) for k in ROLLBACK_TYPES},
     "probe": {
@@ -394,12 +519,31 @@ SCHEMA: dict[str, dict[str, tuple[Check, Any]]] = {
         "language": (_one_of("en", "zh"), "en"),
     },
 }
+# With [front] ssh set, the [nginx] paths and commands are the front host's: only their form is
+# checked here; check_reachable asks the front whether they exist.
+_FRONT_NGINX: dict[str, tuple[Check, Any]] = {
+    "conf": (_then(_string, _absolute), _REQUIRED),
+    "backup": (_then(_string, _absolute), _REQUIRED),
+    "upstream_include": (_then(_string, _absolute), _REQUIRED),
+    "test_cmd": (_then(_string, _front_command), _REQUIRED),
+    "reload_cmd": (_then(_string, _front_command), _REQUIRED),
+    "error_log": (_then(_string, _absolute), _REQUIRED),
+}
+
+
+def _schema_for(raw: Mapping[str, Any]) -> dict[str, dict[str, tuple[Check, Any]]]:
+    front = raw.get("front")
+    if isinstance(front, dict) and isinstance(front.get("ssh"), str) and front["ssh"].strip():
+        return {**SCHEMA, "nginx": _FRONT_NGINX}
+    return SCHEMA
+
+
 _REQUIRED_SECTIONS = ("target", "commands", "nginx", "docker", "services", "upstreams",
                       "database", "releases")
 _SECTION_TYPES = {"target": TargetSection, "commands": CommandsSection, "nginx": NginxSection,
                   "docker": DockerSection, "services": ServicesSection,
                   "upstreams": UpstreamsSection, "database": DatabaseSection,
-                  "alert": AlertSection, "rto": RtoSection, "probe": ProbeSection,
+                  "front": FrontSection, "rpo": RpoSection, "alert": AlertSection, "rto": RtoSection, "probe": ProbeSection,
                   "perf": PerfSection, "report": ReportSection}
 
 Origins = dict[tuple[str, str], Path]
@@ -492,6 +636,7 @@ def validate(raw: Mapping[str, Any], *, origins: Origins | None = None,
     """Check every section and key of `raw`; return the typed config or raise ConfigError."""
     origins = origins or {}
     problems: list[str] = []
+    schema = _schema_for(raw)
 
     def problem(section: str, key: str, text: str) -> None:
         where = f"[{section}] {key}" if key else f"[{section}]"
@@ -506,7 +651,7 @@ def validate(raw: Mapping[str, Any], *, origins: Origins | None = None,
             problem(section, "", _type_problem(table, "a table"))
 
     values: dict[str, dict[str, Any]] = {}
-    for section, keys in SCHEMA.items():
+    for section, keys in schema.items():
         table = raw.get(section)
         if not isinstance(table, dict):
             if table is None and section in _REQUIRED_SECTIONS:
@@ -536,6 +681,11 @@ def validate(raw: Mapping[str, Any], *, origins: Origins | None = None,
             out[key] = value
         values[section] = out
 
+    front = values.get("front", {})
+    if front.get("ssh") is None and any(front.get(k) is not None for k in ("identity_file", "known_hosts")):
+        problem("front", "ssh", "missing: identity_file and known_hosts are for an SSH front host")
+    elif front.get("ssh") is not None and front.get("known_hosts") is None:
+        problem("front", "known_hosts", "missing (required with ssh: the front's host key is checked strictly)")
     up = values.get("upstreams", {})
     if up.get("api_v1") and up.get("api_v1") == up.get("api_v2") and "upstreams" in raw:
         problem("upstreams", "api_v2", f'same address as api_v1 ("{up["api_v2"]}"): '
@@ -551,8 +701,9 @@ def validate_overlay(path: str | os.PathLike[str]) -> None:
     section and key known, every value that is given of the right kind. Raises ConfigError."""
     raw = read_toml(path)
     problems: list[str] = []
+    schema = _schema_for(raw)
     for section, table in raw.items():
-        if section not in SCHEMA:
+        if section not in schema:
             problems.append(f"[{section}]: unknown section (expected one of: {', '.join(SCHEMA)}) (in {path})")
             continue
         if not isinstance(table, dict):
@@ -562,11 +713,11 @@ def validate_overlay(path: str | os.PathLike[str]) -> None:
             _check_releases(table, lambda k, t: problems.append(f"[releases] {k}: {t} (in {path})"))
             continue
         for key, value in table.items():
-            if key not in SCHEMA[section]:
+            if key not in schema[section]:
                 problems.append(f"[{section}] {key}: unknown key (expected one of: "
-                                f"{', '.join(SCHEMA[section])}) (in {path})")
+                                f"{', '.join(schema[section])}) (in {path})")
                 continue
-            _, text = SCHEMA[section][key][0](value)
+            _, text = schema[section][key][0](value)
             if text:
                 problems.append(f"[{section}] {key}: {text} (in {path})")
     if problems:
@@ -597,6 +748,10 @@ def check_reachable(cfg: TargetConfig, *, timeout_s: float = 3.0) -> list[str]:
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    # The front host first, in this thread: the connection it opens is the run's.
+    front = _front_unreachable(cfg) if cfg.front.remote else []
+    if front:
+        return front
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="reachability") as pool:
         asked = [pool.submit(check, cfg, timeout_s) for check in (_http_unreachable, _database_unreachable,
                                                                    _engine_unreachable)]
@@ -605,6 +760,18 @@ def check_reachable(cfg: TargetConfig, *, timeout_s: float = 3.0) -> list[str]:
 
 def _unreachable(key: str, shown: str, exc: BaseException) -> str:
     return one_line(f"{key}: {shown} unreachable: {type(exc).__name__}: {exc}")
+
+
+def _front_unreachable(cfg: TargetConfig) -> list[str]:
+    """Connect to `[front] ssh` (strict host key), then ask it for every `[nginx]` path and command
+    in one round trip: one line per problem, naming the key."""
+    from helpers.front import FrontError, front_of, path_problems
+
+    try:
+        front_of(cfg).connect()
+        return path_problems(cfg)
+    except FrontError as e:
+        return [str(e)]
 
 
 def _http_unreachable(cfg: TargetConfig, timeout_s: float) -> list[str]:

@@ -7,14 +7,13 @@ exit status proves nothing: a fault that did nothing must leave the drill failin
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from helpers import commands, nginx_ops
 from helpers.clock import REAL, Clock
 from helpers.config import TargetConfig
+from helpers.front import front_of
 from helpers.probe import Probe, Sample
 
 OBSERVE_TIMEOUT_S = 10.0
@@ -124,8 +123,9 @@ def switch_traffic(cfg: TargetConfig, probe: Probe, pool: str = "api_v2", clock:
 
 def _backup_then_write(cfg: TargetConfig, text: str) -> None:
     """The runbook's first step: `cp nginx.staging.conf nginx.staging.conf.backup`, then the edit."""
-    shutil.copyfile(cfg.nginx.conf, cfg.nginx.backup)
-    Path(cfg.nginx.conf).write_text(text, encoding="utf-8")
+    front = front_of(cfg)  # the front host's files: local, or over the run's SSH connection
+    front.copy(cfg.nginx.conf, cfg.nginx.backup)
+    front.write_bytes(cfg.nginx.conf, text.encode("utf-8"))
 
 
 def _nginx_test_fails(cfg: TargetConfig):
@@ -137,7 +137,7 @@ def _nginx_test_fails(cfg: TargetConfig):
 def nginx_invalid_config(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observation:
     """The runbook's own scenario: append `invalid_config`, `nginx -s reload`. nginx refuses the
     broken config and serves on with the old one: latent (it bites at the next restart)."""
-    original = Path(cfg.nginx.conf).read_text(encoding="utf-8")
+    original = front_of(cfg).read_text(cfg.nginx.conf)
     _backup_then_write(cfg, original + "\ninvalid_config\n")
     since = clock.monotonic()
     nginx_ops.reload(cfg)  # expected to be refused
@@ -166,7 +166,7 @@ def _front_unhealthy(probe: Probe, streak: int, clock: Clock):
 def nginx_breaks_serving(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observation:
     """A config that passes `nginx -t` but answers 503 to everything: every server block returns
     503 before any location is chosen. Visible as soon as nginx reloads."""
-    original = Path(cfg.nginx.conf).read_text(encoding="utf-8")
+    original = front_of(cfg).read_text(cfg.nginx.conf)
     broken, count = _SERVER_BLOCK.subn(r"\1 return 503; ", original)
     if count == 0:
         return Observation("none", f"{cfg.nginx.conf} has no server block to break")

@@ -223,15 +223,20 @@ def read_rows(url: str, table: str, pk: str = "id",
 
 
 def _fingerprint(cfg: "TargetConfig", rows: Sequence[Mapping[str, Any]], pk: str) -> Fingerprint:
-    include = Path(cfg.nginx.upstream_include)
+    from helpers.front import front_of  # the nginx files are the front host's (local or over SSH)
+
+    front = front_of(cfg)
+    include = cfg.nginx.upstream_include
     try:
-        pool = active_pool(include.read_text(encoding="utf-8"), cfg.upstreams.items())
+        include_bytes: bytes | None = front.read_bytes(include)
+        pool = active_pool(include_bytes.decode("utf-8"), cfg.upstreams.items())
     except FileNotFoundError:
-        pool = None
+        include_bytes, pool = None, None
     return Fingerprint(
         containers=read_containers(cfg.docker.url, cfg.services.items()),
-        nginx_conf_sha256=sha256_file(cfg.nginx.conf),
-        upstream_include_sha256=sha256_file(include),
+        nginx_conf_sha256=front.sha256(cfg.nginx.conf),
+        upstream_include_sha256=(None if include_bytes is None
+                                 else "sha256:" + hashlib.sha256(include_bytes).hexdigest()),
         active_pool=pool,
         db_revision=read_db_revision(cfg.database.url),
         rows_digest=rows_digest(rows, pk),

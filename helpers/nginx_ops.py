@@ -1,23 +1,25 @@
-"""nginx through the config's own commands: test, reload, start (test_cmd without its `-t`)."""
+"""nginx through the config's own commands: test, reload, start (test_cmd without its `-t`).
+
+Every command and the error log go through the run's front transport (helpers/front.py): local
+argv on a single host, the front host's shell over the run's SSH connection with `[front]`."""
 from __future__ import annotations
 
 import shlex
-from collections import deque
-from pathlib import Path
 
 from helpers import commands
 from helpers.commands import CommandResult
 from helpers.config import TargetConfig
+from helpers.front import front_of
 
 NGINX_TIMEOUT_S = 15
 
 
 def config_test(cfg: TargetConfig) -> CommandResult:
-    return commands.run(cfg.nginx.test_cmd, timeout=NGINX_TIMEOUT_S)
+    return front_of(cfg).run(cfg.nginx.test_cmd, timeout=NGINX_TIMEOUT_S)
 
 
 def reload(cfg: TargetConfig) -> CommandResult:
-    return commands.run(cfg.nginx.reload_cmd, timeout=NGINX_TIMEOUT_S)
+    return front_of(cfg).run(cfg.nginx.reload_cmd, timeout=NGINX_TIMEOUT_S)
 
 
 def start_command(cfg: TargetConfig) -> str:
@@ -27,7 +29,7 @@ def start_command(cfg: TargetConfig) -> str:
 
 
 def start(cfg: TargetConfig) -> CommandResult:
-    return commands.run(start_command(cfg), timeout=NGINX_TIMEOUT_S)
+    return front_of(cfg).run(start_command(cfg), timeout=NGINX_TIMEOUT_S)
 
 
 def apply(cfg: TargetConfig) -> CommandResult:
@@ -39,8 +41,4 @@ def apply(cfg: TargetConfig) -> CommandResult:
 
 
 def error_log_tail(cfg: TargetConfig, lines: int = 30) -> str:
-    try:
-        with Path(cfg.nginx.error_log).open(encoding="utf-8", errors="replace") as f:
-            return "".join(deque(f, maxlen=lines))
-    except OSError as e:
-        return f"(no error log: {e})"
+    return front_of(cfg).tail(cfg.nginx.error_log, lines)

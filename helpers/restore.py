@@ -8,7 +8,6 @@ own success, decides whether the restore worked.
 """
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from helpers import commands, nginx_ops
 from helpers.config import TargetConfig
 from helpers.docker_runtime import ContainerSettings
 from helpers.fingerprint import Fingerprint, load_backup, read_db_revision, restore_rows, sha256_file
+from helpers.front import Front, front_of
 
 MIGRATE_TIMEOUT_S = 120
 
@@ -42,12 +42,14 @@ class SavedFiles:
         return self.folder / "rows.json"
 
     def save(self, cfg: TargetConfig) -> None:
+        """Copies of the front's nginx files (read through the run's front transport) kept here."""
+        front = front_of(cfg)
         self.folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(cfg.nginx.conf, self.conf)
-        shutil.copyfile(cfg.nginx.upstream_include, self.include)
-        if Path(cfg.nginx.backup).exists():
-            shutil.copyfile(cfg.nginx.backup, self.backup)
-        else:
+        self.conf.write_bytes(front.read_bytes(cfg.nginx.conf))
+        self.include.write_bytes(front.read_bytes(cfg.nginx.upstream_include))
+        try:
+            self.backup.write_bytes(front.read_bytes(cfg.nginx.backup))
+        except FileNotFoundError:
             self.backup.unlink(missing_ok=True)
 
 
@@ -64,13 +66,12 @@ class RestoreLog:
         self.problems.append(text)
 
 
-def _copy_back(saved: Path, live: str | Path, log: RestoreLog) -> bool:
-    if sha256_file(live) == sha256_file(saved):
+def _copy_back(saved: Path, live: str | Path, log: RestoreLog, front: Front) -> bool:
+    if front.sha256(live) == sha256_file(saved):
         return False
-    tmp = Path(f"{live}.drill-restore.tmp")
-    shutil.copyfile(saved, tmp)
-    shutil.copymode(live, tmp)  # keep the live file's mode (a real host's nginx.conf is not ours)
-    tmp.replace(live)
+    # Atomic on the front (temp beside it, then rename), keeping the live file's mode: a real
+    # host's nginx.conf is not ours.
+    front.write_bytes(live, saved.read_bytes())
     log.did(f"put back {live}")
     return True
 
@@ -151,10 +152,11 @@ def _restore_containers(cfg: TargetConfig, snap: Fingerprint, memo: ContainerMem
 
 def _restore_nginx(cfg: TargetConfig, saved: SavedFiles, log: RestoreLog) -> None:
     try:
-        _copy_back(saved.conf, cfg.nginx.conf, log)
-        _copy_back(saved.include, cfg.nginx.upstream_include, log)
+        front = front_of(cfg)
+        _copy_back(saved.conf, cfg.nginx.conf, log, front)
+        _copy_back(saved.include, cfg.nginx.upstream_include, log, front)
         if saved.backup.exists():
-            _copy_back(saved.backup, cfg.nginx.backup, log)
+            _copy_back(saved.backup, cfg.nginx.backup, log, front)
         test = nginx_ops.config_test(cfg)
         if not test.ok:
             log.failed(f"nginx -t fails after putting the files back: {test.stderr.strip()[-300:]}")

@@ -116,8 +116,20 @@ def collect_for_config(cfg: Any, repo_dir: str | os.PathLike[str] | None = None)
     except (ValueError, IndexError, AttributeError):
         nginx = None
     services = dict(cfg.services.items()) if hasattr(cfg, "services") else None
-    info = collect(nginx=nginx, docker_url=getattr(cfg.docker, "url", None), services=services,
+    front = getattr(cfg, "front", None)
+    remote = front is not None and front.remote
+    info = collect(nginx=None if remote else nginx, docker_url=getattr(cfg.docker, "url", None),
+                   services=services,
                    repo_dir=repo_dir if repo_dir is not None else Path(__file__).resolve().parents[2])
+    if remote and nginx:  # nginx is the front host's: asked there, over the run's connection
+        from helpers.front import front_of
+
+        def remote_nginx() -> str:
+            r = front_of(cfg).run(f"{shlex.quote(nginx)} -v", timeout=TIMEOUT_S)
+            text = (r.stderr or r.stdout).strip()
+            return text.split(":", 1)[1].strip() if text.startswith("nginx version:") else text
+        info = {"nginx": _safe(remote_nginx), **info}
+        info["Front host"] = one_line(f"{front.ssh} (SSH, host key from {front.known_hosts})")
     info = {"Target": one_line(f"{cfg.target.name} ({cfg.target.environment})"),
             "Base URL": one_line(cfg.target.base_url), **info}
     info["Image repository"] = one_line(f"{cfg.docker.image} (stable {cfg.docker.stable_tag}, "

@@ -1,0 +1,450 @@
+"""The front host: where the `[nginx]` files live and `test_cmd` / `reload_cmd` run.
+
+One transport, chosen once from `[front]` (STYLE.md 11): every read, hash, write and command of
+the nginx side goes through it, and the caller never learns where the files are.
+
+- `LocalFront` (no `[front] ssh`): today's single-host behaviour, local files and commands run
+  here as argv (split with shlex, no shell).
+- `SshFront` (`[front] ssh = "user@host:port"`): the OpenSSH client with a control master — one
+  SSH connection for the whole run, opened when the run resolves its target (`front_of`) and
+  closed at its end (`close_all`); every operation is one `ssh -o ControlPath=…` multiplexed over
+  it (a session channel, one round trip, no new handshake).
+
+Why OpenSSH and not paramiko: the project's lock file has no paramiko (and the venv is shared, so
+nothing is installed into it); the OpenSSH client is already a requirement of the hosts layout
+(its `front-run` wrapper), it reads `known_hosts` exactly as sshd's operators expect (hashed
+names, `[host]:port` entries, `@cert-authority`/`@revoked` markers), and testinfra's `ssh://`
+backend can reuse the same control socket, so the host checks ride the same connection and the
+same strict host-key policy. Options are fixed: `-F /dev/null` (the runner's own ssh config plays
+no part), `StrictHostKeyChecking=yes` with `UserKnownHostsFile = [front] known_hosts` and no
+global file, `BatchMode=yes` (never a prompt), `IdentitiesOnly=yes` with `[front] identity_file`.
+
+On the front host the suite needs a POSIX `sh`, `cat`, `cp`, `mv`, `tail` and `sha256sum`
+(coreutils). Commands from the config (`test_cmd`, `reload_cmd`, the start fallback) are command
+lines for the front and are handed to its shell as they are; the suite quotes only what it
+writes into its own small scripts (paths, with `shlex.quote`). A file is written atomically there:
+copied aside with its mode and owner (`cp -p`), filled, then renamed over the original.
+
+The per-poll state check (`state`) is one round trip: the config's sha256 and `test_cmd`'s exit
+status from one remote script.
+"""
+from __future__ import annotations
+
+import atexit
+import hashlib
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from helpers import commands
+from helpers.commands import CommandResult
+from helpers.redact import one_line
+
+if TYPE_CHECKING:
+    from helpers.config import FrontSection, TargetConfig
+
+__all__ = ["FrontError", "Front", "LocalFront", "SshFront", "front_of", "close_all", "path_problems"]
+
+SSH = "/usr/bin/ssh"
+CONNECT_TIMEOUT_S = 5
+FILE_TIMEOUT_S = 15          # one file operation on the front, at the most
+
+
+class FrontError(RuntimeError):
+    """The front host cannot be used: one line naming the `[front]` key (or the path) at fault."""
+
+
+@dataclass(frozen=True)
+class PathCheck:
+    key: str      # "[nginx] conf"
+    path: str
+    kind: str     # "file" (must exist), "dir" (its directory must exist), "cmd" (first word executable)
+
+
+class Front:
+    """The interface both transports implement."""
+    where: str = "this host"
+    remote: bool = False
+
+    def read_bytes(self, path: str | os.PathLike[str]) -> bytes:  # FileNotFoundError when missing
+        raise NotImplementedError
+
+    def read_text(self, path: str | os.PathLike[str]) -> str:
+        return self.read_bytes(path).decode("utf-8")
+
+    def sha256(self, path: str | os.PathLike[str]) -> str | None:
+        """"sha256:<hex>" of the file's bytes, None when it does not exist."""
+        raise NotImplementedError
+
+    def exists(self, path: str | os.PathLike[str]) -> bool:
+        raise NotImplementedError
+
+    def write_bytes(self, path: str | os.PathLike[str], data: bytes) -> None:
+        """Atomically (temp + rename beside it), keeping an existing file's mode."""
+        raise NotImplementedError
+
+    def copy(self, src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        """`cp src dst` on the front (the runbook's backup step)."""
+        raise NotImplementedError
+
+    def run(self, command: str, timeout: float) -> CommandResult:
+        """One of the config's front command lines (`test_cmd`, `reload_cmd`, ...)."""
+        raise NotImplementedError
+
+    def state(self, conf: str | os.PathLike[str], test_cmd: str, timeout: float) -> tuple[str | None, bool]:
+        """(sha256 of `conf`, whether `test_cmd` passes): the drill's per-poll check."""
+        raise NotImplementedError
+
+    def tail(self, path: str | os.PathLike[str], lines: int) -> str:
+        raise NotImplementedError
+
+    def path_problems(self, checks: Sequence[PathCheck]) -> list[str]:
+        """One line per path that is not there (preflight's "before anything is touched")."""
+        raise NotImplementedError
+
+    def testinfra_host(self) -> Any:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+def _sha256_local(path: str | os.PathLike[str]) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            return "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+class LocalFront(Front):
+    """The nginx side on the runner itself: exactly what the suite did before `[front]`."""
+
+    def read_bytes(self, path):
+        return Path(path).read_bytes()
+
+    def sha256(self, path):
+        return _sha256_local(path)
+
+    def exists(self, path):
+        return Path(path).exists()
+
+    def write_bytes(self, path, data):
+        live = Path(path)
+        tmp = Path(f"{live}.drill-restore.tmp")
+        tmp.write_bytes(data)
+        if live.exists():
+            shutil.copymode(live, tmp)  # keep the live file's mode (a real host's nginx.conf is not ours)
+        tmp.replace(live)
+
+    def copy(self, src, dst):
+        shutil.copyfile(src, dst)
+
+    def run(self, command, timeout):
+        return commands.run(command, timeout=timeout)
+
+    def state(self, conf, test_cmd, timeout):
+        return _sha256_local(conf), commands.run(test_cmd, timeout=timeout).ok
+
+    def tail(self, path, lines):
+        try:
+            with Path(path).open(encoding="utf-8", errors="replace") as f:
+                return "".join(deque(f, maxlen=lines))
+        except OSError as e:
+            return f"(no error log: {e})"
+
+    def path_problems(self, checks):
+        out = []
+        for c in checks:
+            p = Path(c.path)
+            if c.kind == "file" and not p.is_file():
+                out.append(f"{c.key}: {p} does not exist")
+        return out
+
+    def testinfra_host(self):
+        import testinfra
+
+        return testinfra.get_host("local://")
+
+
+# -- SSH ----------------------------------------------------------------------------------------
+
+def _set_pdeathsig() -> None:  # pragma: no cover - runs in the child before exec
+    """The control master ends with the run's process even when that one is SIGKILLed."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def _classify(stderr: str, front: "SshFront") -> str:
+    """One line naming the [front] key behind an SSH failure (ssh's own words kept at the end)."""
+    text = " ".join(stderr.split())
+    said = one_line(stderr.strip().splitlines()[-1] if stderr.strip() else "ssh exited 255", limit=200)
+    low = text.lower()
+    if "remote host identification has changed" in low or "host key for" in low and "has changed" in low:
+        return (f"[front] known_hosts: the host key of {front.hostport} does not match "
+                f"{front.known_hosts} (strict host key checking; ssh: {said})")
+    if "host key verification failed" in low or "no matching host key" in low or "is not known" in low:
+        return (f"[front] known_hosts: {front.known_hosts} has no host key for {front.hostport} "
+                f"(strict host key checking; ssh: {said})")
+    if "permission denied" in low or "too many authentication failures" in low:
+        return (f"[front] identity_file: {front.identity_file or '(none given)'} not accepted by "
+                f"{front.dest}:{front.port} (ssh: {said})")
+    if "load key" in low or "invalid format" in low or "bad permissions" in low:
+        return f"[front] identity_file: {front.identity_file} unusable (ssh: {said})"
+    return f"[front] ssh: {front.dest}:{front.port} unreachable (ssh: {said})"
+
+
+class SshFront(Front):
+    """The front host over one OpenSSH control master (see the module's docstring)."""
+    remote = True
+
+    def __init__(self, spec: "FrontSection", *, connect_timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+        user, host, port = spec.parts()
+        self.user, self.host, self.port = user, host, port
+        self.dest = f"{user}@{host}" if user else host
+        self.hostport = f"[{host}]:{port}" if port != 22 else host
+        self.where = f"{self.dest}:{port}"
+        self.identity_file = str(spec.identity_file) if spec.identity_file else None
+        self.known_hosts = str(spec.known_hosts)
+        self.connect_timeout_s = connect_timeout_s
+        self._dir = tempfile.mkdtemp(prefix="aura-ssh-")  # short: a socket path has ~100 bytes
+        self.control_path = os.path.join(self._dir, "m")
+        self._stderr = open(os.path.join(self._dir, "master.err"), "w+b")  # noqa: SIM115
+        self.master: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+
+    # the options every ssh of this run shares
+    def options(self) -> list[str]:
+        opts = ["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+                "-o", f"UserKnownHostsFile={self.known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
+                "-o", "UpdateHostKeys=no", "-o", f"ConnectTimeout={int(max(1, self.connect_timeout_s))}",
+                "-o", "LogLevel=ERROR", "-o", f"ControlPath={self.control_path}", "-p", str(self.port)]
+        if self.identity_file:
+            opts += ["-o", "IdentitiesOnly=yes", "-i", self.identity_file]
+        return opts
+
+    def connect(self) -> "SshFront":
+        """Open the run's connection (the control master); FrontError naming the key if not."""
+        with self._lock:
+            if self.master is not None and self.master.poll() is None:
+                return self
+            self._stderr.seek(0)
+            self._stderr.truncate()
+            self.master = subprocess.Popen(
+                [SSH, *self.options(), "-o", "ControlMaster=yes", "-o", "ControlPersist=no",
+                 "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "-N", self.dest],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr,
+                preexec_fn=_set_pdeathsig)
+            deadline = time.monotonic() + self.connect_timeout_s + 5
+            while time.monotonic() < deadline:
+                if self.master.poll() is not None:
+                    self._stderr.seek(0)
+                    err = self._stderr.read().decode("utf-8", "replace")
+                    self.master = None
+                    raise FrontError(_classify(err, self))
+                if os.path.exists(self.control_path):
+                    return self
+                time.sleep(0.01)
+            self._stop_master()
+            raise FrontError(f"[front] ssh: {self.dest}:{self.port} unreachable "
+                             f"(no SSH session within {self.connect_timeout_s + 5:g}s)")
+
+    def _argv(self, remote: str) -> list[str]:
+        return [SSH, *self.options(), "-o", "ControlMaster=no", self.dest, "--", remote]
+
+    def _script(self, script: str, *args: str | os.PathLike[str]) -> str:
+        """A remote command line: `sh -c SCRIPT sh ARG...`, each part quoted for the remote shell."""
+        return " ".join(shlex.quote(str(a)) for a in ("sh", "-c", script, "sh", *args))
+
+    def _call(self, remote: str, *, data: bytes | None = None, timeout: float = FILE_TIMEOUT_S
+              ) -> subprocess.CompletedProcess:
+        if self.master is None:
+            self.connect()
+        try:
+            r = subprocess.run(self._argv(remote), input=data if data is not None else b"",
+                               capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise FrontError(f"[front] ssh: {self.where}: no answer within {timeout:g}s") from None
+        if r.returncode == 255:
+            raise FrontError(_classify(r.stderr.decode("utf-8", "replace"), self))
+        return r
+
+    # files
+    def read_bytes(self, path):
+        r = self._call(self._script('[ -e "$1" ] || exit 3; exec cat -- "$1"', path))
+        if r.returncode == 3:
+            raise FileNotFoundError(2, f"No such file on {self.where}", str(path))
+        if r.returncode != 0:
+            raise OSError(f"{self.where}: cannot read {path}: {one_line(r.stderr.decode('utf-8', 'replace'))}")
+        return r.stdout
+
+    def sha256(self, path):
+        r = self._call(self._script('[ -e "$1" ] || exit 3; h=$(sha256sum < "$1") || exit 1; '
+                                    'echo "${h%% *}"', path))
+        if r.returncode == 3:
+            return None
+        if r.returncode != 0:
+            raise OSError(f"{self.where}: cannot hash {path}: {one_line(r.stderr.decode('utf-8', 'replace'))}")
+        return "sha256:" + r.stdout.decode().strip()
+
+    def exists(self, path):
+        return self._call(self._script('[ -e "$1" ]', path)).returncode == 0
+
+    def write_bytes(self, path, data):
+        r = self._call(self._script('set -e; t="$1.aura-drill.tmp"; rm -f -- "$t"; '
+                                    'if [ -e "$1" ]; then cp -p -- "$1" "$t"; fi; '
+                                    'cat > "$t"; mv -f -- "$t" "$1"', path), data=data)
+        if r.returncode != 0:
+            raise OSError(f"{self.where}: cannot write {path}: {one_line(r.stderr.decode('utf-8', 'replace'))}")
+
+    def copy(self, src, dst):
+        r = self._call(self._script('cp -- "$1" "$2"', src, dst))
+        if r.returncode != 0:
+            raise OSError(f"{self.where}: cannot copy {src} to {dst}: "
+                          f"{one_line(r.stderr.decode('utf-8', 'replace'))}")
+
+    def tail(self, path, lines):
+        try:
+            r = self._call(self._script('exec tail -n "$2" -- "$1"', path, str(int(lines))))
+        except FrontError as e:
+            return f"(no error log: {e})"
+        if r.returncode != 0:
+            return f"(no error log: {self.where}: {one_line(r.stderr.decode('utf-8', 'replace'))})"
+        return r.stdout.decode("utf-8", "replace")
+
+    # commands
+    def run(self, command, timeout):
+        if self.master is None:
+            self.connect()
+        # The config's command line goes to the front's shell as it is (README: test_cmd and
+        # reload_cmd are command lines for the front host).
+        with commands.RunningCommand(self._argv(command)) as running:
+            result = running.wait(timeout)
+        if result.exit_code == 255:
+            return CommandResult(result.argv, 255, result.stdout,
+                                 result.stderr + "\n" + _classify(result.stderr, self),
+                                 result.started, result.ended, result.timed_out)
+        return result
+
+    def state(self, conf, test_cmd, timeout):
+        script = ('h=$(sha256sum < "$1" 2>/dev/null) && echo "sha256:${h%% *}" || echo missing; '
+                  + test_cmd + ' </dev/null >/dev/null 2>&1; echo "test $?"')
+        r = self._call(self._script(script, conf), timeout=timeout)
+        lines = r.stdout.decode("utf-8", "replace").split()
+        digest = lines[0] if lines and lines[0].startswith("sha256:") else None
+        ok = len(lines) >= 3 and lines[-2] == "test" and lines[-1] == "0"
+        return digest, ok
+
+    def path_problems(self, checks):
+        # One round trip: the script prints the index of each check that fails.
+        parts = []
+        for i, c in enumerate(checks):
+            n = i + 1
+            if c.kind == "file":
+                parts.append(f'[ -f "${{{n}}}" ] || echo "{i}"')
+            elif c.kind == "dir":
+                parts.append(f'[ -d "$(dirname -- "${{{n}}}")" ] || echo "{i}"')
+            else:
+                parts.append(f'[ -f "${{{n}}}" ] && [ -x "${{{n}}}" ] || echo "{i}"')
+        args: list[str] = []
+        for c in checks:
+            path = shlex.split(c.path)[0] if c.kind == "cmd" else c.path
+            args.append(path)
+        r = self._call(self._script("; ".join(parts) or ":", *args))
+        bad = {int(x) for x in r.stdout.decode().split() if x.isdigit()}
+        out = []
+        for i, c in enumerate(checks):
+            if i not in bad:
+                continue
+            if c.kind == "file":
+                out.append(f"{c.key}: {c.path} does not exist on the front host {self.where}")
+            elif c.kind == "dir":
+                out.append(f"{c.key}: directory {os.path.dirname(c.path)} does not exist on the front host "
+                           f"{self.where}")
+            else:
+                out.append(f"{c.key}: {shlex.split(c.path)[0]} is not an executable file on the front host "
+                           f"{self.where}")
+        return out
+
+    def testinfra_host(self):
+        """testinfra's `ssh://` backend over this run's control master, with the same options
+        (strict host keys from `[front] known_hosts`; `ControlMaster=no`: it never opens its own)."""
+        import testinfra
+
+        extra = " ".join(shlex.quote(o) for o in self.options()) + " -o ControlMaster=no"
+        return testinfra.get_host(f"ssh://{self.dest}", ssh_extra_args=extra, timeout=int(FILE_TIMEOUT_S))
+
+    def _stop_master(self) -> None:
+        master, self.master = self.master, None
+        if master is not None and master.poll() is None:
+            master.terminate()
+            try:
+                master.wait(5)
+            except subprocess.TimeoutExpired:
+                master.kill()
+                master.wait()
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop_master()
+            self._stderr.close()
+            shutil.rmtree(self._dir, ignore_errors=True)
+
+
+# -- the run's fronts ---------------------------------------------------------------------------
+
+_LOCAL = LocalFront()
+_FRONTS: dict[tuple[str, str | None, str | None], SshFront] = {}
+_FRONTS_LOCK = threading.Lock()
+
+
+def front_of(cfg: "TargetConfig") -> Front:
+    """The run's transport to the front host of `cfg`, made once per `[front]` (connected on first
+    use, kept until `close_all`). No `[front] ssh`: the local one."""
+    spec = getattr(cfg, "front", None)
+    if spec is None or not spec.remote:
+        return _LOCAL
+    key = (spec.ssh, str(spec.identity_file) if spec.identity_file else None, str(spec.known_hosts))
+    with _FRONTS_LOCK:
+        front = _FRONTS.get(key)
+        if front is None:
+            front = _FRONTS[key] = SshFront(spec)
+    return front
+
+
+def close_all() -> None:
+    """End every SSH connection this process opened (the run's end; also at exit)."""
+    with _FRONTS_LOCK:
+        fronts = list(_FRONTS.values())
+        _FRONTS.clear()
+    for front in fronts:
+        front.close()
+
+
+atexit.register(close_all)
+
+
+def path_problems(cfg: "TargetConfig") -> list[str]:
+    """The `[nginx]` paths and commands as the front host sees them, one line per problem."""
+    n = cfg.nginx
+    checks = [PathCheck("[nginx] conf", str(n.conf), "file"),
+              PathCheck("[nginx] upstream_include", str(n.upstream_include), "file"),
+              PathCheck("[nginx] backup", str(n.backup), "dir"),
+              PathCheck("[nginx] error_log", str(n.error_log), "dir"),
+              PathCheck("[nginx] test_cmd", n.test_cmd, "cmd"),
+              PathCheck("[nginx] reload_cmd", n.reload_cmd, "cmd")]
+    return front_of(cfg).path_problems(checks)
