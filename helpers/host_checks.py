@@ -16,10 +16,15 @@ testinfra behaviours built around (pytest-testinfra 10.2):
   `nginx: master process /usr/sbin/nginx -c CONF -p PREFIX`, its workers' `nginx: worker process`
   with `ppid` the master's pid. Several nginx instances may run on one host: the master is found
   through the `pid` file the config names, else by the config path in its arguments.
+- A minimal host (the hosts layout's front: coreutils, no procps, no iproute2) has no `ps` and
+  no `ss`/`netstat`: processes are then read from `/proc/<pid>/stat` and `cmdline` with one small
+  `sh` loop, listening sockets from `/proc/net/tcp` and `tcp6` (`parse_proc_net_tcp`).
 """
 from __future__ import annotations
 
+import ipaddress
 import re
+import shlex
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -41,6 +46,67 @@ class HostCheck(NamedTuple):
     name: str
     ok: bool
     detail: str
+
+
+class Proc(NamedTuple):
+    """A process as `/proc` shows it (the fields the checks use of testinfra's Process)."""
+    pid: int
+    ppid: int
+    comm: str
+    args: str
+
+
+_PROC_LOOP = ("for d in /proc/[0-9]*; do s=$(cat \"$d/stat\" 2>/dev/null) || continue; "
+              "a=$(tr '\\0' ' ' < \"$d/cmdline\" 2>/dev/null); printf '%s\\t%s\\n' \"$s\" \"$a\"; done")
+
+
+def parse_proc_list(text: str) -> list[Proc]:
+    """Lines `<contents of /proc/PID/stat>TAB<cmdline, NULs as spaces>` -> processes."""
+    out = []
+    for line in text.splitlines():
+        stat, _, args = line.partition("\t")
+        open_, close = stat.find("("), stat.rfind(")")
+        if open_ < 0 or close < 0:
+            continue
+        fields = stat[close + 2:].split()
+        try:
+            out.append(Proc(int(stat[:open_]), int(fields[1]), stat[open_ + 1:close], args.strip()))
+        except (ValueError, IndexError):
+            continue
+    return out
+
+
+_HAS: dict[tuple[int, str], bool] = {}
+
+
+def _has(host: Any, command: str) -> bool:
+    key = (id(host), command)
+    if key not in _HAS:
+        _HAS[key] = bool(host.exists(command))
+    return _HAS[key]
+
+
+def _processes(host: Any, **match: Any) -> list[Any]:
+    """`host.process.filter(**match)`, or the same from `/proc` on a host without `ps`."""
+    if _has(host, "ps"):
+        return list(host.process.filter(**match))
+    procs = parse_proc_list(host.run(f"sh -c {shlex.quote(_PROC_LOOP)}").stdout)
+    return [p for p in procs if all(getattr(p, k) == v for k, v in match.items())]
+
+
+def parse_proc_net_tcp(text: str) -> set[tuple[str, int]]:
+    """Listening (state 0A) sockets of a `/proc/net/tcp` or `tcp6` text, as (address, port)."""
+    out = set()
+    for line in text.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) < 4 or parts[3] != "0A":
+            continue
+        address, _, port = parts[1].partition(":")
+        raw = bytes.fromhex(address)
+        # the kernel prints each 32-bit word in host (little-endian) order
+        raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+        out.add((str(ipaddress.ip_address(raw)), int(port, 16)))
+    return out
 
 
 def _check(name: str, ok: bool, detail: str) -> HostCheck:
@@ -67,11 +133,11 @@ def _find_master(host: Any, conf: str) -> tuple[Any | None, str]:
         pid_text = (_file_text(host, pid_path) or "").strip()
         if not pid_text.isdigit():
             return None, f"pid file {pid_path} missing or empty"
-        found = [p for p in host.process.filter(pid=int(pid_text))]
+        found = _processes(host, pid=int(pid_text))
         if not found or not str(found[0].args).startswith("nginx: master process"):
             return None, f"no nginx master with pid {pid_text} (from {pid_path})"
         return found[0], f"pid {pid_text} from {pid_path}"
-    masters = [p for p in host.process.filter(comm="nginx")
+    masters = [p for p in _processes(host, comm="nginx")
                if str(p.args).startswith("nginx: master process")]
     mine = [p for p in masters if conf in str(p.args).split()]
     if mine:
@@ -88,7 +154,7 @@ def nginx_processes(host: Any, conf: str | Path) -> list[HostCheck]:
     if master is None:
         return [_check("nginx master running", False, how),
                 _check("nginx workers running", False, "no master")]
-    workers = [p for p in host.process.filter(ppid=master.pid)
+    workers = [p for p in _processes(host, ppid=master.pid)
                if str(p.args).startswith("nginx: worker process")]
     return [_check("nginx master running", True, f"pid {master.pid} ({how})"),
             _check("nginx workers running", bool(workers),
@@ -101,6 +167,17 @@ def port_listening(host: Any, port: int, address: str = "127.0.0.1",
                    name: str | None = None) -> HostCheck:
     """A TCP socket listening on `address:port`, or on every address (0.0.0.0 / ::)."""
     label = name or f"tcp {address}:{port} listening"
+    try:
+        if not _has(host, "ss") and not _has(host, "netstat"):
+            listening: set[tuple[str, int]] = set()
+            for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+                listening |= parse_proc_net_tcp(_file_text(host, table) or "")
+            for bind in dict.fromkeys((address, "0.0.0.0", "::")):
+                if (bind, port) in listening:
+                    return _check(label, True, f"listening on {bind}:{port} (/proc/net/tcp)")
+            return _check(label, False, f"nothing listens on {address}:{port} (/proc/net/tcp)")
+    except Exception as e:  # no shell tools at all, command failure
+        return _check(label, False, f"cannot list sockets: {type(e).__name__}: {e}")
     for bind in dict.fromkeys((address, "0.0.0.0", "::")):
         try:  # testinfra splits "tcp://ADDR:PORT" at the last colon: no brackets for IPv6
             if host.socket(f"tcp://{bind}:{port}").is_listening:

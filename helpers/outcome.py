@@ -65,6 +65,7 @@ class DrillOutcome:
     rto_actual_s: float | None = None
     rpo_acknowledged: int | None = None
     rpo_lost_writes: int | None = None
+    rpo_measured: bool = True           # False: [rpo] enabled = false, no writes were made
     perf: dict[str, Any] | None = None  # requests, errors, p50_ms, p95_ms, max_ms
     checks: list[Check] = field(default_factory=list)
     attachments: dict[str, str] = field(default_factory=dict)  # title -> text (redacted on write)

@@ -123,7 +123,8 @@ def _restore_database(cfg: TargetConfig, snap: Fingerprint, saved: SavedFiles, l
             r = commands.run(cfg.commands.migrate, [snap.db_revision], timeout=MIGRATE_TIMEOUT_S)
             (log.did if r.ok else log.failed)(f"migrate {current} -> {snap.db_revision}: exit {r.exit_code}")
         if saved.rows.exists():
-            report = restore_rows(cfg.database.url, cfg.database.table, load_backup(saved.rows))
+            report = restore_rows(cfg.database.url, cfg.database.table, load_backup(saved.rows),
+                                  pk=cfg.database.primary_key)
             if report.repaired:
                 log.did(f"rows put back by primary key: {len(report.inserted)} lost, {len(report.updated)} changed")
     except Exception as e:  # keep going: the other parts must still be restored

@@ -2,7 +2,10 @@
 
 `OrderWriter` posts `POST /api/orders {"item": "drill-<run-id>-<n>", "quantity": n}` through the
 front every `interval_ms` on a daemon thread, each on a fresh connection with a short timeout, and
-remembers every write the target *acknowledged* (HTTP 201 with the order's id). Writes refused or
+remembers every write the target *acknowledged* (HTTP 201 with the order's id). Another staging's
+request shape comes from `[rpo]`: `path`, `body` (JSON text with `{n}` and `{run}` placeholders)
+and `id_field` (where the answer's JSON object carries the new row's key); any 2xx with that key
+is an acknowledgement. Writes refused or
 lost in flight during the fault are fine: nothing was promised for them. It stops by itself after
 `max_writes` attempts or `max_seconds`, whichever comes first, so a forgotten writer cannot load the
 target for long.
@@ -10,7 +13,9 @@ target for long.
 `verify()` reads the acknowledged orders back by primary key with SQL from `[database] url` /
 `table`, the authoritative store (an API that lies about a row would pass an HTTP read-back), with
 `SELECT *` so that the read works whatever the schema's column names are at that moment. Every
-acknowledged order must be there with the item and quantity it was acknowledged with. Fewer
+acknowledged order must be there with the item and quantity it was acknowledged with — in
+general, with every top-level scalar field of the body it was sent with (a column of that name
+must exist; nested values are not compared). Fewer
 acknowledged writes than `MIN_ACKNOWLEDGED` say nothing about RPO: the verdict is "RPO unverified".
 """
 from __future__ import annotations
@@ -42,9 +47,17 @@ class Ack:
     quantity: int
     sent: float              # monotonic
     acked: float             # monotonic
+    # The body's top-level scalar fields, compared with the row's columns of the same names;
+    # None: the default request shape (item, quantity).
+    fields: Mapping[str, Any] | None = None
+
+    def compared(self) -> dict[str, Any]:
+        if self.fields is None:
+            return {name: getattr(self, name) for name in COMPARED_FIELDS}
+        return dict(self.fields)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "item": self.item, "quantity": self.quantity}
+        return {"id": self.id, **self.compared()}
 
 
 @dataclass(frozen=True)
@@ -110,10 +123,10 @@ def compare(acks: Iterable[Ack], rows: Iterable[Mapping[str, Any]], *, pk: str =
         if row is None:
             lost.append(ack.id)
             continue
-        for name in COMPARED_FIELDS:
+        for name, value in ack.compared().items():
             if name not in row:
                 missing_columns.add(name)
-            elif not _same(row[name], getattr(ack, name)):
+            elif not _same(row[name], value):
                 changed.append(ack.id)
                 break
     if missing_columns:
@@ -144,10 +157,13 @@ class OrderWriter:
 
     def __init__(self, api_url: str, *, run_id: str | None = None, interval_ms: int = 100,
                  max_writes: int = 600, max_seconds: float = 120.0, timeout_s: float = 1.0,
-                 clock: Clock = REAL, transport: httpx.BaseTransport | None = None) -> None:
+                 clock: Clock = REAL, transport: httpx.BaseTransport | None = None,
+                 path: str = "/api/orders", body: str | None = None, id_field: str = "id") -> None:
         if interval_ms <= 0 or max_writes <= 0 or max_seconds <= 0:
             raise ValueError("interval_ms, max_writes and max_seconds must be > 0")
-        self.url = api_url.rstrip("/") + "/api/orders"
+        self.url = api_url.rstrip("/") + path
+        self.body = body          # None: {"item": "drill-<run>-<n>", "quantity": n}
+        self.id_field = id_field
         self.run_id = run_id or uuid.uuid4().hex[:8]
         self.interval_s = interval_ms / 1000.0
         self.max_writes = max_writes
@@ -172,18 +188,29 @@ class OrderWriter:
             self._attempts += 1
             n = self._attempts
         item = f"drill-{self.run_id}-{n}"
+        fields: dict[str, Any] | None = None
+        if self.body is None:
+            payload: Any = {"item": item, "quantity": n}
+            ok_status = (201,)
+        else:
+            from helpers.config import rpo_body
+
+            payload = rpo_body(self.body, n, self.run_id)
+            fields = {k: v for k, v in payload.items() if isinstance(v, (str, int, float, bool)) or v is None}
+            ok_status = tuple(range(200, 300))
         sent = self.clock.monotonic()
         error: str | None = None
         ack: Ack | None = None
         try:
-            response = self._client.post(self.url, json={"item": item, "quantity": n})
-            if response.status_code == 201:
+            response = self._client.post(self.url, json=payload)
+            if response.status_code in ok_status:
                 body = response.json()
-                order_id = body.get("id") if isinstance(body, dict) else None
+                order_id = body.get(self.id_field) if isinstance(body, dict) else None
                 if order_id is None:
-                    error = "201 without an order id"
+                    error = f"{response.status_code} without {self.id_field!r} in the answer"
                 else:
-                    ack = Ack(order_id, item, n, sent, self.clock.monotonic())
+                    ack = Ack(order_id, str((fields or {}).get("item", item)), n, sent,
+                              self.clock.monotonic(), fields)
             else:
                 error = f"HTTP {response.status_code}"
         except Exception as e:  # connection refused, timeout, bad JSON: a failed write, no more

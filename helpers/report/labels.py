@@ -213,6 +213,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "fact_rpo": ("Writes (RPO)", "写入 (RPO)"),
     "fact_rpo_value": ("{ack} acknowledged, {lost} lost", "确认 {ack} 次，丢失 {lost} 次"),
     "fact_rpo_unverified": ("unverified", "未验证"),
+    "fact_rpo_not_measured": ("RPO not measured ([rpo] enabled = false: no test writes)",
+                              "未测量 RPO（[rpo] enabled = false：不做测试写入）"),
     "fact_perf": ("Performance smoke", "性能冒烟"),
     "fact_perf_value": ("{requests} requests, {errors} errors, p50 {p50}, p95 {p95}, max {max}",
                         "{requests} 次请求，错误 {errors} 次，p50 {p50}，p95 {p95}，最大 {max}"),

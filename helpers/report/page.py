@@ -293,7 +293,9 @@ def drill_html(outcome: DrillOutcome, status: str, language: object = "en") -> s
                                      failures=summary.failures,
                                      outage=L.duration(summary.longest_outage_s)))),
     ]
-    if o.rpo_acknowledged is None and o.rpo_lost_writes is None:
+    if not getattr(o, "rpo_measured", True):
+        rpo, rpo_bad = L("fact_rpo_not_measured"), bool(o.rpo_lost_writes)
+    elif o.rpo_acknowledged is None and o.rpo_lost_writes is None:
         rpo, rpo_bad = L("fact_rpo_unverified"), bool(o.command)
     else:
         rpo = L("fact_rpo_value", ack=o.rpo_acknowledged if o.rpo_acknowledged is not None else "?",

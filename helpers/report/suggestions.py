@@ -72,6 +72,8 @@ def _sg(kind: str, key: str, drill: DrillOutcome | None = None, **fields: object
 
 
 def rpo_unverified(outcome: DrillOutcome) -> bool:
+    if not getattr(outcome, "rpo_measured", True):  # not measured on purpose ([rpo] enabled = false)
+        return False
     if any("rpo unverified" in p.lower() for p in outcome.problems):
         return True
     return outcome.rto_actual_s is not None and not outcome.rpo_acknowledged
