@@ -1,0 +1,308 @@
+"""The suite against a staging on other hosts: `python -m sandbox up --hosts` and its printed config.
+
+A private hosts-layout instance (own state folder, ports and container prefix) is brought up for
+this module and purged at its end. Every run is the real suite as a subprocess with a complete
+copy of the printed config (only [probe] made fast, or the key a test is about changed). The
+front's files are read here with the OpenSSH client and the printed keys, independently of the
+suite's own transport.
+"""
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import os
+import shlex
+import subprocess
+import sys
+import threading
+import tomllib
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.drills.suite_runner import FAST, PROJECT, executable, run_suite
+
+ENV = {"AURA_SANDBOX_STATE": "/var/tmp/aura-t-remote", "AURA_SANDBOX_PORT_BASE": "19380",
+       "AURA_SANDBOX_PREFIX": "aura-tremote"}
+UNUSED_PORT = 19387  # in the instance's block, never listened on (README: +7..+9 are unused)
+
+
+def sandbox(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sandbox", *args], cwd=PROJECT, capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, **ENV})
+
+
+@pytest.fixture(scope="module")
+def hosts() -> dict:
+    """The hosts layout, up for this module; its printed config, parsed. Purged at the end."""
+    r = sandbox("up", "--hosts")
+    assert r.returncode == 0, r.stderr[-3000:]
+    try:
+        yield tomllib.loads(Path(r.stdout.strip().splitlines()[-1]).read_text())
+    finally:
+        sandbox("down", "--purge", timeout=300)
+
+
+def dump_toml(data: dict) -> str:
+    lines = []
+    for section, table in data.items():
+        lines.append(f"[{section}]")
+        lines += [f"{json.dumps(k)} = {json.dumps(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def full_config(hosts: dict, tmp_path: Path, name: str = "drill.toml", **sections: dict) -> str:
+    """A complete copy of the printed config with [probe] fast and `sections` changed key by key."""
+    data = {s: dict(t) for s, t in hosts.items()}
+    for section, keys in {**FAST, **sections}.items():
+        data.setdefault(section, {}).update(keys)
+    path = tmp_path / name
+    path.write_text(dump_toml(data))
+    return str(path)
+
+
+def on_front(hosts: dict, command: str) -> subprocess.CompletedProcess:
+    """`command` (a shell line) on the front host with the OpenSSH client and the printed keys."""
+    front = hosts["front"]
+    user_host, _, port = front["ssh"].rpartition(":")
+    argv = ["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+            "-o", f"UserKnownHostsFile={front['known_hosts']}", "-o", "IdentitiesOnly=yes",
+            "-i", front["identity_file"], "-p", port, user_host, "--", command]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=30)
+
+
+def front_hashes(hosts: dict) -> dict[str, str]:
+    n = hosts["nginx"]
+    paths = [n["conf"], n["backup"], n["upstream_include"]]
+    r = on_front(hosts, "sha256sum " + " ".join(shlex.quote(p) for p in paths))
+    assert r.returncode == 0, r.stderr
+    return {line.split()[1]: line.split()[0] for line in r.stdout.splitlines()}
+
+
+def test_the_seven_drills_pass_over_ssh_and_nothing_of_the_front_is_read_locally(hosts, tmp_path):
+    n = hosts["nginx"]
+    for key in ("conf", "backup", "upstream_include", "error_log"):
+        assert not Path(n[key]).exists(), f"[nginx] {key} {n[key]} exists on the runner"
+        assert not Path(n[key]).parent.exists(), n[key]
+    before = front_hashes(hosts)
+    run = run_suite("--drill-config", full_config(hosts, tmp_path))
+    assert run.exit_code == 0, run.output[-4000:]
+    drills = run.results["drills"]
+    assert sorted(d["type"] for d in drills) == ["database", "emergency", "full", "image", "nginx", "nginx",
+                                                 "upstream"]
+    for d in drills:
+        assert d["status"] == "passed" and d["restored"] is True, d
+        assert d["fault"]["observed"] in ("visible", "latent") and d["rto_actual_s"] is not None, d
+        assert d["rpo_acknowledged"] >= 5 and d["rpo_lost_writes"] == 0, d
+    # the nginx drills' fault and rollback really went through the front's files
+    assert "nginx -t fails on the live config" in run.output
+    assert front_hashes(hosts) == before
+    report = (run.reports / "drill-report.html").read_text()
+    assert hosts["front"]["ssh"] in report  # the environment table names the front host
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("unknown host key", "[front] known_hosts: "),
+    ("unreachable port", "[front] ssh: root@127.0.0.1:19387 unreachable"),
+    ("path missing on the front", "[nginx] upstream_include: /etc/aura-front/nope.conf does not exist on the "
+                                  "front host root@127.0.0.1:19385"),
+    ("front command missing", "[nginx] reload_cmd: /usr/sbin/nginx-nope is not an executable file on the front host"),
+])
+def test_a_bad_front_is_one_line_naming_the_key_before_anything_is_touched(hosts, tmp_path, case, expected):
+    before = front_hashes(hosts)
+    front = dict(hosts["front"])
+    nginx = {}
+    if case == "unknown host key":
+        other = tmp_path / "known_hosts"
+        other.write_text("")
+        front["known_hosts"] = str(other)
+    elif case == "unreachable port":
+        front["ssh"] = f"root@127.0.0.1:{UNUSED_PORT}"
+    elif case == "path missing on the front":
+        nginx["upstream_include"] = "/etc/aura-front/nope.conf"
+    else:
+        nginx["reload_cmd"] = "/usr/sbin/nginx-nope -s reload"
+    run = run_suite("--drill-config", full_config(hosts, tmp_path, front=front, nginx=nginx), "-k", "upstream")
+    assert run.exit_code == 4, run.output[-3000:]
+    assert expected in run.output, run.output[-3000:]
+    assert run.results["drills"] == []
+    assert front_hashes(hosts) == before
+
+
+def test_a_rollback_that_does_nothing_on_the_front_fails_and_the_front_is_restored(hosts, tmp_path):
+    before = front_hashes(hosts)
+    rollback = executable(tmp_path / "rollback", 'echo "nginx: rolled back"\nexit 0\n')
+    run = run_suite("--drill-config", full_config(hosts, tmp_path, commands={"rollback": rollback},
+                                                  rto={"nginx": 2}), "-k", "invalid_config")
+    d = run.drill("invalid_config")
+    assert d["fault"]["observed"] == "latent"
+    assert d["status"] == "failed" and d["rto_actual_s"] is None and d["command_exit"] == 0
+    assert "nginx config restored and nginx -t passes never restored" in d["problems"][0], d["problems"]
+    assert d["restored"] is True
+    assert front_hashes(hosts) == before
+
+
+def test_a_rollback_that_exits_non_zero_over_the_wrapper_fails_with_its_exit_code(hosts, tmp_path):
+    real = hosts["commands"]["rollback"]
+    body = f'{real} "$@" >/dev/null 2>&1\necho "rollback: engine unreachable" >&2\nexit 3\n'
+    rollback = executable(tmp_path / "rollback", body)
+    run = run_suite("--drill-config", full_config(hosts, tmp_path, commands={"rollback": rollback},
+                                                  rto={"nginx": 10}), "-k", "breaks_serving")
+    d = run.drill("breaks_serving")
+    assert d["status"] == "failed" and d["command_exit"] == 3
+    assert d["problems"][0] == "rollback exited 3: rollback: engine unreachable"
+    assert d["restored"] is True
+
+
+def test_a_rollback_that_relapses_on_the_front_fails(hosts, tmp_path):
+    real, switch = hosts["commands"]["rollback"], hosts["commands"]["switch_upstream"]
+    body = (f'{real} "$@" || exit $?\nsleep 1.2\n{switch} --target api_v2 >/dev/null\nsleep 0.5\n'
+            f'{switch} --target api_v1 >/dev/null\nexit 0\n')
+    rollback = executable(tmp_path / "rollback", body)
+    run = run_suite("--drill-config", full_config(hosts, tmp_path, commands={"rollback": rollback}), "-k", "upstream")
+    d = run.drill("upstream")
+    assert d["status"] == "failed" and d["restored"] is True, d
+    assert any("did not hold" in p or "relapse" in p.lower() for p in d["problems"]), d["problems"]
+
+
+def test_a_sabotaged_restore_is_an_error_and_the_next_run_recovers_from_the_journal(hosts, tmp_path):
+    before = front_hashes(hosts)
+    real, migrate = hosts["commands"]["rollback"], hosts["commands"]["migrate"]
+    wrapper = real.split()[0]
+    backup = hosts["nginx"]["backup"]
+    # The rollback heals the upstream, then changes the front's nginx backup and moves the schema
+    # down; the restore's migrate is sabotaged, so the restore cannot finish (the backup file it
+    # does put back, over SSH).
+    body = (f'{real} "$@" || exit $?\n'
+            f"{wrapper} /bin/sh -c 'echo \"# sabotage\" >> {backup}'\n"
+            f'exec {migrate} 0001_base >/dev/null 2>&1\n')
+    sabotaged = full_config(hosts, tmp_path, "sabotaged.toml",
+                            commands={"rollback": executable(tmp_path / "rollback", body),
+                                      "migrate": executable(tmp_path / "migrate", "echo unavailable >&2\nexit 1\n")})
+    run = run_suite("--drill-config", sabotaged, "-k", "upstream")
+    d = run.drill("upstream")
+    assert d["status"] == "error" and d["restored"] is False, d
+    assert any(p.startswith("restore failed: db_revision: 0002_customer -> 0001_base") for p in d["problems"])
+    assert front_hashes(hosts)[backup] == before[backup]  # put back over SSH despite the failure
+
+    # The next run with the real config restores from the pending journal (its migrate, its
+    # copies of the front's files) before anything else.
+    again = run_suite("--drill-config", full_config(hosts, tmp_path), "-k", "upstream")
+    assert again.exit_code == 0, again.output[-3000:]
+    assert "restored from the journal" in (again.reports / "rollback-drill.log").read_text()
+    assert front_hashes(hosts) == before
+
+
+# -- [rpo]: another request shape, and none ----------------------------------------------------
+
+class ShopFront(http.server.ThreadingHTTPServer):
+    """A tiny API in front of the staging's: `POST /shop/purchases {"item", "quantity", "meta"}`
+    stores an order with SQL and answers `{"order_no": id}`; anything else is passed to the real
+    front. `lose = True` acknowledges without storing (an API that loses writes)."""
+
+    def __init__(self, upstream: str, database_url: str, lose: bool = False):
+        self.upstream, self.database_url, self.lose = upstream, database_url, lose
+        self.paths: list[str] = []
+        self.next_fake = 10_000_000
+        super().__init__(("127.0.0.1", 0), _ShopHandler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _ShopHandler(http.server.BaseHTTPRequestHandler):
+    server: ShopFront
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _proxy(self, method: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        data = self.rfile.read(length) if length else None
+        try:
+            r = httpx.request(method, self.server.upstream + self.path, content=data, timeout=5,
+                              headers={"Content-Type": self.headers.get("Content-Type", "application/json")})
+        except httpx.HTTPError:
+            return self._send(502, b"{}")
+        self._send(r.status_code, r.content, r.headers.get("content-type", "text/plain"))
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.server.paths.append(self.path)
+        self._proxy("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.server.paths.append(self.path)
+        if self.path != "/shop/purchases":
+            return self._proxy("POST")
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.server.lose:
+            self.server.next_fake += 1
+            return self._send(200, json.dumps({"order_no": self.server.next_fake}).encode())
+        import psycopg
+
+        try:
+            with psycopg.connect(self.server.database_url, connect_timeout=3) as conn:
+                order = conn.execute("INSERT INTO orders (item, quantity) VALUES (%s, %s) RETURNING id",
+                                     (body["item"], body["quantity"])).fetchone()[0]
+        except psycopg.Error:
+            return self._send(503, b'{"error": "database"}')
+        self._send(200, json.dumps({"purchase": {"state": "accepted"}, "order_no": order}).encode())
+
+
+@pytest.fixture
+def shop(hosts):
+    servers = []
+
+    def make(lose: bool = False) -> ShopFront:
+        server = ShopFront(hosts["target"]["base_url"], hosts["database"]["url"], lose)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server
+    yield make
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+SHOP_RPO = {"path": "/shop/purchases", "id_field": "order_no",
+            "body": '{"item": "shop-{run}-{n}", "quantity": {n}, "meta": {"channel": "drill"}}'}
+
+
+def test_rpo_with_another_request_shape_is_measured(hosts, tmp_path, shop):
+    server = shop()
+    cfg = full_config(hosts, tmp_path, target={"api_url": server.url}, rpo=SHOP_RPO)
+    run = run_suite("--drill-config", cfg, "-k", "upstream")
+    d = run.drill("upstream")
+    assert d["status"] == "passed", d["problems"]
+    assert d["rpo_acknowledged"] >= 5 and d["rpo_lost_writes"] == 0
+    posted = [p for p in server.paths if p in ("/shop/purchases", "/api/orders")]
+    assert posted and set(posted) == {"/shop/purchases"}
+
+
+def test_rpo_with_another_request_shape_catches_lost_writes(hosts, tmp_path, shop):
+    server = shop(lose=True)
+    cfg = full_config(hosts, tmp_path, target={"api_url": server.url}, rpo=SHOP_RPO)
+    run = run_suite("--drill-config", cfg, "-k", "upstream")
+    d = run.drill("upstream")
+    assert d["status"] == "failed"
+    assert d["rpo_lost_writes"] == d["rpo_acknowledged"] >= 5
+    assert any(p.startswith(f"RPO: {d['rpo_acknowledged']} of {d['rpo_acknowledged']} acknowledged writes lost")
+               for p in d["problems"]), d["problems"]
+
+
+def test_rpo_disabled_is_not_measured_never_zero_lost(hosts, tmp_path):
+    run = run_suite("--drill-config", full_config(hosts, tmp_path, rpo={"enabled": False}), "-k", "upstream")
+    d = run.drill("upstream")
+    assert d["status"] == "passed", d["problems"]
+    assert d["rpo_acknowledged"] is None and d["rpo_lost_writes"] is None
+    assert "RPO not measured" in (run.reports / "drill-report.html").read_text()
