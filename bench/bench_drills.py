@@ -15,6 +15,11 @@ line arrives splits the wall time into phases:
     restore    -> "staging restored"
     report     -> process exit (results, HTML report, JUnit, history)
 
+`--hosts`: the same per-drill figures on both layouts side by side — the single-host sandbox and
+`sandbox up --hosts` (front over SSH, engine over TCP) as a second instance of its own (state
+`<state>-hosts`, port base +10, prefix `<prefix>h`, so neither layout takes the other's place) —
+with the difference per phase: what the SSH transport costs a drill. Both are left up.
+
 Then `--whole-runs` runs of all selected drills in one process (the nightly job's shape): its wall
 time and the sum of the drill tests' own times (JUnit). Every figure is the median of the runs.
 Outputs go to temporary folders (never the project's reports/). The target is the sandbox named
@@ -114,13 +119,56 @@ def bench_whole(runs: int, extra: list[str]) -> tuple[list[float], list[float]]:
     return walls, tests
 
 
+def sandbox_up(env: dict[str, str], *hosts: str) -> str:
+    up = subprocess.run([sys.executable, "-m", "sandbox", "up", *hosts], cwd=PROJECT, capture_output=True,
+                        text=True, env=env)
+    if up.returncode != 0:
+        sys.exit(f"sandbox up {' '.join(hosts)} failed: {(up.stderr.strip().splitlines() or ['?'])[-1]}")
+    return up.stdout.strip().splitlines()[-1]
+
+
+def hosts_env() -> dict[str, str]:
+    """The hosts layout's own instance beside the single-host one named by AURA_SANDBOX_*."""
+    state = os.environ.get("AURA_SANDBOX_STATE", "/var/tmp/aura-sandbox")
+    base = int(os.environ.get("AURA_SANDBOX_PORT_BASE", "18080"))
+    prefix = os.environ.get("AURA_SANDBOX_PREFIX", "aura-api")
+    return {**os.environ, "AURA_SANDBOX_STATE": f"{state}-hosts", "AURA_SANDBOX_PORT_BASE": str(base + 10),
+            "AURA_SANDBOX_PREFIX": f"{prefix}h"}
+
+
+def bench_layouts(runs: int, k: list[str]) -> int:
+    """Per drill, the single-host layout and the hosts layout side by side (medians)."""
+    single = sandbox_up(dict(os.environ))
+    hosts = sandbox_up(hosts_env(), "--hosts")
+    ids = drill_ids(k)
+    figures = {name: bench_per_drill(ids, runs, k + ["--drill-config", cfg])
+               for name, cfg in (("single", single), ("hosts", hosts))}
+    med = statistics.median
+    print(f"\nmachine: {machine()}")
+    print(f"single host: {single}\nhosts layout: {hosts}")
+    print(f"\nper drill, one pytest process each, median of {runs} runs (seconds): single-host / hosts / "
+          "hosts - single")
+    cols = ("start-up", "preflight", "snapshot", "fault", "rollback", "soak+checks", "restore", "total")
+    print(f"{'drill':<40}{'single':>9}{'hosts':>9}{'delta':>8}   delta by phase: " + " ".join(cols[:-1]))
+    for node in ids:
+        s, h = figures["single"][node], figures["hosts"][node]
+        phases = " ".join(f"{med(h[p]) - med(s[p]):+.2f}" for p in cols[:-1])
+        print(f"{node.split('::', 1)[1]:<40}{med(s['total']):>9.2f}{med(h['total']):>9.2f}"
+              f"{med(h['total']) - med(s['total']):>+8.2f}   {phases}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per drill (default 5)")
     parser.add_argument("--whole-runs", type=int, default=3, help="runs of all drills in one process (default 3)")
     parser.add_argument("-k", dest="k", default=None, help="pytest -k expression (default: every drill)")
     parser.add_argument("--drill-config", default=None, help="drill this target instead of the sandbox")
+    parser.add_argument("--hosts", action="store_true",
+                        help="per drill, the single-host and the hosts layout side by side (median of --runs)")
     args = parser.parse_args()
+    if args.hosts:
+        return bench_layouts(args.runs, ["-k", args.k] if args.k else [])
     extra = (["-k", args.k] if args.k else []) + (["--drill-config", args.drill_config] if args.drill_config else [])
     if not args.drill_config:
         up = subprocess.run([sys.executable, "-m", "sandbox", "up"], cwd=PROJECT, capture_output=True, text=True)
