@@ -28,6 +28,7 @@ message is one line naming the container or image.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
@@ -173,7 +174,22 @@ def _client(docker_url: str, timeout_s: int) -> Any:
     import docker
 
     return docker.APIClient(base_url=docker_url, timeout=timeout_s,
-                            version=str(engine_version(docker_url)["ApiVersion"]))
+                            version=str(engine_version(docker_url)["ApiVersion"]), **transport_options(docker_url))
+
+
+def transport_options(docker_url: str) -> dict[str, Any]:
+    """How to reach an engine that is not a local socket. `ssh://`: the OpenSSH client (the SDK's
+    other way needs paramiko, which the project does not pin); `tcp://` with TLS: the standard
+    DOCKER_TLS_VERIFY / DOCKER_CERT_PATH environment, as the docker CLI reads it."""
+    if docker_url.startswith("ssh://"):
+        return {"use_ssh_client": True}
+    if docker_url.startswith(("tcp://", "https://")) and (os.environ.get("DOCKER_TLS_VERIFY")
+                                                         or os.environ.get("DOCKER_CERT_PATH")):
+        from docker.utils import kwargs_from_env
+
+        tls = kwargs_from_env().get("tls")
+        return {"tls": tls} if tls else {}
+    return {}
 
 
 @functools.lru_cache(maxsize=8)
@@ -183,7 +199,7 @@ def engine_version(docker_url: str) -> dict[str, Any]:
     import docker
 
     api = docker.APIClient(base_url=docker_url, timeout=API_TIMEOUT_S,
-                           version=docker.constants.MINIMUM_DOCKER_API_VERSION)
+                           version=docker.constants.MINIMUM_DOCKER_API_VERSION, **transport_options(docker_url))
     try:
         return api.version(api_version=False)
     finally:
