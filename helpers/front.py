@@ -244,11 +244,17 @@ class SshFront(Front):
                 return self
             self._stderr.seek(0)
             self._stderr.truncate()
+            try:  # a master that was killed leaves its socket behind
+                os.unlink(self.control_path)
+            except FileNotFoundError:
+                pass
+            # Its own session: a Ctrl-C meant for the run must not cut the connection its restore
+            # still needs; it ends with the run's process anyway (PR_SET_PDEATHSIG) or at close().
             self.master = subprocess.Popen(
                 [SSH, *self.options(), "-o", "ControlMaster=yes", "-o", "ControlPersist=no",
                  "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "-N", self.dest],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr,
-                preexec_fn=_set_pdeathsig)
+                preexec_fn=_set_pdeathsig, start_new_session=True)
             deadline = time.monotonic() + self.connect_timeout_s + 5
             while time.monotonic() < deadline:
                 if self.master.poll() is not None:
@@ -270,10 +276,14 @@ class SshFront(Front):
         """A remote command line: `sh -c SCRIPT sh ARG...`, each part quoted for the remote shell."""
         return " ".join(shlex.quote(str(a)) for a in ("sh", "-c", script, "sh", *args))
 
+    def _alive(self) -> None:
+        """The connection is up, or is opened again (a master that died is replaced)."""
+        if self.master is None or self.master.poll() is not None:
+            self.connect()
+
     def _call(self, remote: str, *, data: bytes | None = None, timeout: float = FILE_TIMEOUT_S
               ) -> subprocess.CompletedProcess:
-        if self.master is None:
-            self.connect()
+        self._alive()
         try:
             r = subprocess.run(self._argv(remote), input=data if data is not None else b"",
                                capture_output=True, timeout=timeout)
@@ -328,8 +338,7 @@ class SshFront(Front):
 
     # commands
     def run(self, command, timeout):
-        if self.master is None:
-            self.connect()
+        self._alive()
         # The config's command line goes to the front's shell as it is (README: test_cmd and
         # reload_cmd are command lines for the front host).
         with commands.RunningCommand(self._argv(command)) as running:
