@@ -257,7 +257,11 @@ def host_checks(host: Any, cfg: "TargetConfig", *, backup: bool = True,
     """Every host check for `cfg`: nginx processes, front and pool ports, nginx config (equal to
     its backup when `backup`, includes the upstream file), and the service containers."""
     checks = nginx_processes(host, cfg.nginx.conf)
+    front = getattr(cfg, "front", None)
+    front_host = front.parts()[1] if front is not None and front.remote else None
     for what, address, port in front_and_pool_ports(cfg):
+        if front_host and what != "front" and address not in (front_host, "127.0.0.1", "localhost", "::1"):
+            continue  # a pool on another host than the front: its container check covers it
         checks.append(port_listening(host, port, address,
                                      name=f"{what} port {address}:{port} listening"))
     if backup:
