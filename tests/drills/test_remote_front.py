@@ -205,6 +205,7 @@ class ShopFront(http.server.ThreadingHTTPServer):
     def __init__(self, upstream: str, database_url: str, lose: bool = False):
         self.upstream, self.database_url, self.lose = upstream, database_url, lose
         self.paths: list[str] = []
+        self.posted: list[tuple[str, bytes]] = []   # (path, body) of every POST
         self.next_fake = 10_000_000
         super().__init__(("127.0.0.1", 0), _ShopHandler)
 
@@ -226,9 +227,7 @@ class _ShopHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _proxy(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        data = self.rfile.read(length) if length else None
+    def _proxy(self, method: str, data: bytes | None = None) -> None:
         try:
             r = httpx.request(method, self.server.upstream + self.path, content=data, timeout=5,
                               headers={"Content-Type": self.headers.get("Content-Type", "application/json")})
@@ -242,9 +241,11 @@ class _ShopHandler(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         self.server.paths.append(self.path)
+        data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.posted.append((self.path, data))
         if self.path != "/shop/purchases":
-            return self._proxy("POST")
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            return self._proxy("POST", data)
+        body = json.loads(data)
         if self.server.lose:
             self.server.next_fake += 1
             return self._send(200, json.dumps({"order_no": self.server.next_fake}).encode())
@@ -285,8 +286,11 @@ def test_rpo_with_another_request_shape_is_measured(hosts, tmp_path, shop):
     d = run.drill("upstream")
     assert d["status"] == "passed", d["problems"]
     assert d["rpo_acknowledged"] >= 5 and d["rpo_lost_writes"] == 0
-    posted = [p for p in server.paths if p in ("/shop/purchases", "/api/orders")]
-    assert posted and set(posted) == {"/shop/purchases"}
+    shop_posts = [json.loads(b) for p, b in server.posted if p == "/shop/purchases"]
+    assert len(shop_posts) >= d["rpo_acknowledged"]
+    assert all(b["item"].startswith("shop-") and b["meta"] == {"channel": "drill"} for b in shop_posts)
+    # the default shape never came: whatever else was posted (verify's own order) is not the writer's
+    assert not [b for p, b in server.posted if p == "/api/orders" and b"drill-" in b]
 
 
 def test_rpo_with_another_request_shape_catches_lost_writes(hosts, tmp_path, shop):
