@@ -127,19 +127,22 @@ def sandbox_up(env: dict[str, str], *hosts: str) -> str:
     return up.stdout.strip().splitlines()[-1]
 
 
-def hosts_env() -> dict[str, str]:
-    """The hosts layout's own instance beside the single-host one named by AURA_SANDBOX_*."""
+def hosts_env(args: argparse.Namespace) -> dict[str, str]:
+    """The hosts layout's own instance beside the single-host one named by AURA_SANDBOX_*
+    (--hosts-state, --hosts-port-base, --hosts-prefix choose another)."""
     state = os.environ.get("AURA_SANDBOX_STATE", "/var/tmp/aura-sandbox")
     base = int(os.environ.get("AURA_SANDBOX_PORT_BASE", "18080"))
     prefix = os.environ.get("AURA_SANDBOX_PREFIX", "aura-api")
-    return {**os.environ, "AURA_SANDBOX_STATE": f"{state}-hosts", "AURA_SANDBOX_PORT_BASE": str(base + 10),
-            "AURA_SANDBOX_PREFIX": f"{prefix}h"}
+    return {**os.environ, "AURA_SANDBOX_STATE": args.hosts_state or f"{state}-hosts",
+            "AURA_SANDBOX_PORT_BASE": str(args.hosts_port_base or base + 10),
+            "AURA_SANDBOX_PREFIX": args.hosts_prefix or f"{prefix}h"}
 
 
-def bench_layouts(runs: int, k: list[str]) -> int:
+def bench_layouts(args: argparse.Namespace) -> int:
     """Per drill, the single-host layout and the hosts layout side by side (medians)."""
+    runs, k = args.runs, (["-k", args.k] if args.k else [])
     single = sandbox_up(dict(os.environ))
-    hosts = sandbox_up(hosts_env(), "--hosts")
+    hosts = sandbox_up(hosts_env(args), "--hosts")
     ids = drill_ids(k)
     figures = {name: bench_per_drill(ids, runs, k + ["--drill-config", cfg])
                for name, cfg in (("single", single), ("hosts", hosts))}
@@ -166,9 +169,12 @@ def main() -> int:
     parser.add_argument("--drill-config", default=None, help="drill this target instead of the sandbox")
     parser.add_argument("--hosts", action="store_true",
                         help="per drill, the single-host and the hosts layout side by side (median of --runs)")
+    parser.add_argument("--hosts-state", default=None, help="--hosts: the hosts instance's state folder")
+    parser.add_argument("--hosts-port-base", type=int, default=None, help="--hosts: its port base")
+    parser.add_argument("--hosts-prefix", default=None, help="--hosts: its container prefix")
     args = parser.parse_args()
     if args.hosts:
-        return bench_layouts(args.runs, ["-k", args.k] if args.k else [])
+        return bench_layouts(args)
     extra = (["-k", args.k] if args.k else []) + (["--drill-config", args.drill_config] if args.drill_config else [])
     if not args.drill_config:
         up = subprocess.run([sys.executable, "-m", "sandbox", "up"], cwd=PROJECT, capture_output=True, text=True)
