@@ -101,8 +101,10 @@ class Front:
         """One of the config's front command lines (`test_cmd`, `reload_cmd`, ...)."""
         raise NotImplementedError
 
-    def state(self, conf: str | os.PathLike[str], test_cmd: str, timeout: float) -> tuple[str | None, bool]:
-        """(sha256 of `conf`, whether `test_cmd` passes): the drill's per-poll check."""
+    def state(self, conf: str | os.PathLike[str], test_cmd: str, timeout: float,
+              want: str | None = None) -> tuple[str | None, bool]:
+        """(sha256 of `conf`, whether `test_cmd` passes): the drill's per-poll check. With `want`,
+        `test_cmd` runs only when the digest is `want` (else False: not worth testing yet)."""
         raise NotImplementedError
 
     def tail(self, path: str | os.PathLike[str], lines: int) -> str:
@@ -153,8 +155,11 @@ class LocalFront(Front):
     def run(self, command, timeout):
         return commands.run(command, timeout=timeout)
 
-    def state(self, conf, test_cmd, timeout):
-        return _sha256_local(conf), commands.run(test_cmd, timeout=timeout).ok
+    def state(self, conf, test_cmd, timeout, want=None):
+        digest = _sha256_local(conf)
+        if want is not None and digest != want:
+            return digest, False
+        return digest, commands.run(test_cmd, timeout=timeout).ok
 
     def tail(self, path, lines):
         try:
@@ -349,10 +354,11 @@ class SshFront(Front):
                                  result.started, result.ended, result.timed_out)
         return result
 
-    def state(self, conf, test_cmd, timeout):
-        script = ('h=$(sha256sum < "$1" 2>/dev/null) && echo "sha256:${h%% *}" || echo missing; '
+    def state(self, conf, test_cmd, timeout, want=None):
+        script = ('h=$(sha256sum < "$1" 2>/dev/null) && h="sha256:${h%% *}" || h=missing; echo "$h"; '
+                  '[ -z "$2" ] || [ "$h" = "$2" ] || { echo "test skipped"; exit 0; }; '
                   + test_cmd + ' </dev/null >/dev/null 2>&1; echo "test $?"')
-        r = self._call(self._script(script, conf), timeout=timeout)
+        r = self._call(self._script(script, conf, want or ""), timeout=timeout)
         lines = r.stdout.decode("utf-8", "replace").split()
         digest = lines[0] if lines and lines[0].startswith("sha256:") else None
         ok = len(lines) >= 3 and lines[-2] == "test" and lines[-1] == "0"

@@ -100,6 +100,12 @@ def test_local_front_state_is_hash_and_test_command(tmp_path, make_executable):
     front = LocalFront()
     assert front.state(conf, str(make_executable("ok")), 5) == (front.sha256(conf), True)
     assert front.state(tmp_path / "gone", str(make_executable("bad", "exit 1")), 5) == (None, False)
+    # with the digest wanted, the test command runs only when the file is that one
+    marker = tmp_path / "ran"
+    probe = str(make_executable("probe", f"touch {marker}"))
+    assert front.state(conf, probe, 5, want="sha256:other") == (front.sha256(conf), False)
+    assert not marker.exists()
+    assert front.state(conf, probe, 5, want=front.sha256(conf)) == (front.sha256(conf), True) and marker.exists()
 
 
 def test_proc_net_tcp_listening_sockets():
