@@ -60,10 +60,11 @@ def pytest_command(reports: Path, state: Path, extra: list[str], where: str = "d
             "--reports-dir", str(reports), "--state-dir", str(state), *extra]
 
 
-def timed_lines(command: list[str]) -> tuple[int, float, list[tuple[float, str]]]:
+def timed_lines(command: list[str], env: dict[str, str] | None = None) -> tuple[int, float, list[tuple[float, str]]]:
     """(exit code, wall seconds, [(seconds since start, line)]) with each line stamped on arrival."""
     start = time.monotonic()
-    proc = subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env)
     assert proc.stdout is not None
     lines = [(time.monotonic() - start, line.rstrip("\n")) for line in proc.stdout]
     code = proc.wait()
@@ -88,12 +89,23 @@ def drill_ids(extra: list[str]) -> list[str]:
 
 
 def bench_per_drill(ids: list[str], runs: int, extra: list[str]) -> dict[str, dict[str, list[float]]]:
+    """Per drill and phase, the seconds of each run; with a `[front]` target also "ssh" (the
+    suite's own transport: connection set-up + operations, helpers/front.py's AURA_FRONT_STATS)
+    and "ssh ops" (how many operations)."""
+    import json
+
     figures: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for i in range(runs):
         for node in ids:
             with tempfile.TemporaryDirectory(prefix="aura-bench-") as tmp:
+                stats = Path(tmp) / "front-stats.jsonl"
                 code, wall, lines = timed_lines(pytest_command(Path(tmp) / "reports", Path(tmp) / "state",
-                                                               extra, where=node))
+                                                               extra, where=node),
+                                                env={**os.environ, "AURA_FRONT_STATS": str(stats)})
+                if stats.exists():
+                    used = [json.loads(line) for line in stats.read_text().splitlines()]
+                    figures[node]["ssh"].append(sum(u["connect_s"] + u["operations_s"] for u in used))
+                    figures[node]["ssh ops"].append(sum(u["operations"] for u in used))
             if code != 0:
                 print("\n".join(line for _t, line in lines[-40:]), file=sys.stderr)
                 sys.exit(f"{node} failed (exit {code})")
@@ -152,12 +164,16 @@ def bench_layouts(args: argparse.Namespace) -> int:
     print(f"\nper drill, one pytest process each, median of {runs} runs (seconds): single-host / hosts / "
           "hosts - single")
     cols = ("start-up", "preflight", "snapshot", "fault", "rollback", "soak+checks", "restore", "total")
-    print(f"{'drill':<40}{'single':>9}{'hosts':>9}{'delta':>8}   delta by phase: " + " ".join(cols[:-1]))
+    print("(ssh: the suite's own SSH transport in the hosts run — connection set-up and every file and"
+          " nginx operation; the [commands] wrapper's own SSH sessions and testinfra's are not in it)")
+    print(f"{'drill':<40}{'single':>9}{'hosts':>9}{'delta':>8}{'ssh':>7}{'ops':>5}   delta by phase: "
+          + " ".join(cols[:-1]))
     for node in ids:
         s, h = figures["single"][node], figures["hosts"][node]
         phases = " ".join(f"{med(h[p]) - med(s[p]):+.2f}" for p in cols[:-1])
+        ssh = f"{med(h['ssh']):>7.2f}{med(h['ssh ops']):>5.0f}" if h.get("ssh") else f"{'-':>7}{'-':>5}"
         print(f"{node.split('::', 1)[1]:<40}{med(s['total']):>9.2f}{med(h['total']):>9.2f}"
-              f"{med(h['total']) - med(s['total']):>+8.2f}   {phases}")
+              f"{med(h['total']) - med(s['total']):>+8.2f}{ssh}   {phases}")
     return 0
 
 

@@ -27,11 +27,16 @@ copied aside with its mode and owner (`cp -p`), filled, then renamed over the or
 
 The per-poll state check (`state`) is one round trip: the config's sha256 and `test_cmd`'s exit
 status from one remote script.
+
+What the transport cost is counted (`SshFront.stats`: the connection's set-up, the number of
+operations and their time); with `AURA_FRONT_STATS=FILE` in the environment each connection
+appends those as one JSON line to FILE when it closes (bench/bench_drills.py --hosts reads it).
 """
 from __future__ import annotations
 
 import atexit
 import hashlib
+import json
 import os
 import shlex
 import shutil
@@ -231,6 +236,12 @@ class SshFront(Front):
         self._stderr = open(os.path.join(self._dir, "master.err"), "w+b")  # noqa: SIM115
         self.master: subprocess.Popen | None = None
         self._lock = threading.Lock()
+        self.stats = {"connect_s": 0.0, "operations": 0, "operations_s": 0.0}
+
+    def _count(self, started: float) -> None:
+        with self._lock:
+            self.stats["operations"] += 1
+            self.stats["operations_s"] += time.monotonic() - started
 
     # the options every ssh of this run shares
     def options(self) -> list[str]:
@@ -247,6 +258,7 @@ class SshFront(Front):
         with self._lock:
             if self.master is not None and self.master.poll() is None:
                 return self
+            started = time.monotonic()
             self._stderr.seek(0)
             self._stderr.truncate()
             try:  # a master that was killed leaves its socket behind
@@ -268,6 +280,7 @@ class SshFront(Front):
                     self.master = None
                     raise FrontError(_classify(err, self))
                 if os.path.exists(self.control_path):
+                    self.stats["connect_s"] += time.monotonic() - started
                     return self
                 time.sleep(0.01)
             self._stop_master()
@@ -289,11 +302,14 @@ class SshFront(Front):
     def _call(self, remote: str, *, data: bytes | None = None, timeout: float = FILE_TIMEOUT_S
               ) -> subprocess.CompletedProcess:
         self._alive()
+        started = time.monotonic()
         try:
             r = subprocess.run(self._argv(remote), input=data if data is not None else b"",
                                capture_output=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise FrontError(f"[front] ssh: {self.where}: no answer within {timeout:g}s") from None
+        finally:
+            self._count(started)
         if r.returncode == 255:
             raise FrontError(_classify(r.stderr.decode("utf-8", "replace"), self))
         return r
@@ -346,8 +362,10 @@ class SshFront(Front):
         self._alive()
         # The config's command line goes to the front's shell as it is (README: test_cmd and
         # reload_cmd are command lines for the front host).
+        started = time.monotonic()
         with commands.RunningCommand(self._argv(command)) as running:
             result = running.wait(timeout)
+        self._count(started)
         if result.exit_code == 255:
             return CommandResult(result.argv, 255, result.stdout,
                                  result.stderr + "\n" + _classify(result.stderr, self),
@@ -418,6 +436,13 @@ class SshFront(Front):
             self._stop_master()
             self._stderr.close()
             shutil.rmtree(self._dir, ignore_errors=True)
+        stats_file = os.environ.get("AURA_FRONT_STATS")
+        if stats_file and self.stats["connect_s"]:
+            try:
+                with open(stats_file, "a", encoding="utf-8") as f:
+                    f.write(json.dumps({"front": self.where, **self.stats}) + "\n")
+            except OSError:
+                pass
 
 
 # -- the run's fronts ---------------------------------------------------------------------------
