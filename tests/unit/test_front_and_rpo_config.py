@@ -157,3 +157,35 @@ def test_writer_without_the_id_field_is_no_acknowledgement():
 def test_default_ack_compares_item_and_quantity():
     ack = Ack(id=1, item="drill-x-1", quantity=1, sent=0.0, acked=0.1)
     assert ack.compared() == {"item": "drill-x-1", "quantity": 1}
+
+
+@pytest.mark.parametrize("stderr, start", [
+    ("No ED25519 host key is known for [127.0.0.1]:19285 and you have requested strict checking.\n"
+     "Host key verification failed.\n", "[front] known_hosts: /k/known_hosts has no host key for [10.0.0.5]:2222"),
+    ("@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@\nHost key verification failed.\n",
+     "[front] known_hosts: the host key of [10.0.0.5]:2222 does not match /k/known_hosts"),
+    ("deploy@10.0.0.5: Permission denied (publickey).\n", "[front] identity_file: /k/id not accepted by deploy@10.0.0.5:2222"),
+    ("ssh: connect to host 10.0.0.5 port 2222: Connection refused\n", "[front] ssh: deploy@10.0.0.5:2222 unreachable"),
+])
+def test_ssh_failures_name_the_front_key(stderr, start):
+    from pathlib import Path
+
+    from helpers.config import FrontSection
+    from helpers.front import SshFront, _classify
+
+    front = SshFront(FrontSection("deploy@10.0.0.5:2222", Path("/k/id"), Path("/k/known_hosts")))
+    try:
+        line = _classify(stderr, front)
+    finally:
+        front.close()
+    assert line.startswith(start) and "\n" not in line, line
+
+
+def test_ssh_spec_forms():
+    from helpers.config import _split_ssh
+
+    assert _split_ssh("front") == (None, "front", 22)
+    assert _split_ssh("root@[::1]:2200") == ("root", "::1", 2200)
+    for bad in ("@h", "h:x", "root@[::1", "h:0"):
+        with pytest.raises(ValueError):
+            _split_ssh(bad)
