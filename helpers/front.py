@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FrontError", "Front", "LocalFront", "SshFront", "front_of", "close_all", "path_problems"]
 
-SSH = "/usr/bin/ssh"
+SSH = shutil.which("ssh") or "/usr/bin/ssh"   # the OpenSSH client (./aura installs openssh-client)
 CONNECT_TIMEOUT_S = 5
 FILE_TIMEOUT_S = 15          # one file operation on the front, at the most
 
