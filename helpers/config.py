@@ -11,6 +11,10 @@ to a log or report.
 
 Reachability (HTTP, database, engine) is separate (`check_reachable`): it talks to the target and
 belongs to preflight, after the whole file is known to be well-formed.
+
+With `[front] ssh` set, the `[nginx]` paths and `test_cmd` / `reload_cmd` are the front host's:
+loading checks only their form (absolute paths, a command line that splits), and
+`check_reachable` connects to the front (strict host key) and asks it for each of them.
 """
 from __future__ import annotations
 
