@@ -1,8 +1,10 @@
-"""python -m sandbox up | down [--purge] | status [--json]
+"""python -m sandbox up [--hosts] | down [--purge] | status [--json]
 
 `up` brings the embedded Aura Flow staging to its baseline (idempotent, recovers after a killed
 run), prints progress on stderr and, on stdout, `was-running: yes|no` (whether any part of it
-already listened before) and, as the last line, the absolute path of the config it wrote. `down` stops exactly what `up` started. `status` shows each component, whether it is
+already listened before) and, as the last line, the absolute path of the config it wrote; with
+`--hosts`, the same staging split over hosts (hosts.py). `down` stops exactly what `up` started,
+whichever layout that was. `status` shows each component, whether it is
 healthy and whether it is at baseline; exit 0 only when all are.
 """
 from __future__ import annotations
@@ -56,7 +58,7 @@ def state_lock(layout: Layout):
         yield
 
 
-def cmd_up(layout: Layout) -> int:
+def cmd_up(layout: Layout, hosts: bool = False) -> int:
     from . import lifecycle
 
     from .drill_lock import holder
@@ -72,7 +74,7 @@ def cmd_up(layout: Layout) -> int:
         # Said on stdout (before the path, which stays the last line) so a caller that stops only
         # what it started needs no `status` call of its own first.
         was_running = lifecycle.anything_listening(layout)
-        path = lifecycle.up(layout, log)
+        path = lifecycle.up(layout, log, hosts=hosts)
     log(f"up: ready in {time.monotonic() - started:.1f}s")
     print(f"was-running: {'yes' if was_running else 'no'}")
     print(path)
@@ -120,7 +122,9 @@ def cmd_status(layout: Layout, as_json: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="start everything at baseline; print the config path last")
+    up = sub.add_parser("up", help="start everything at baseline; print the config path last")
+    up.add_argument("--hosts", action="store_true",
+                    help="the hosts layout: a front host over SSH, the engine over TCP (README)")
     down = sub.add_parser("down", help="stop exactly what up started")
     down.add_argument("--purge", action="store_true", help="also delete the state folder")
     status = sub.add_parser("status", help="health and baseline of each component")
@@ -133,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args.command == "up":
-            return cmd_up(layout)
+            return cmd_up(layout, args.hosts)
         if args.command == "down":
             return cmd_down(layout, args.purge)
         return cmd_status(layout, args.json)

@@ -5,7 +5,9 @@ Everything lives under one short state folder that the `postgres` and `nobody` u
 move it, so tests can run a second sandbox beside a first one:
 
     AURA_SANDBOX_STATE      the state folder (default /var/tmp/aura-sandbox)
-    AURA_SANDBOX_PORT_BASE  the first of five consecutive ports (default 18080)
+    AURA_SANDBOX_PORT_BASE  the first of ten consecutive ports (default 18080): five for every
+                            layout, two more (base+5, base+6) for the hosts layout
+
     AURA_SANDBOX_PREFIX     the prefix of the container names (default aura-api)
 """
 from __future__ import annotations
@@ -44,14 +46,22 @@ class Ports:
     api_v2: int
     alerts: int
     postgres: int
+    ssh: int  # the front host's sshd (hosts layout only)
+    engine_tcp: int  # the engine's API over TCP (hosts layout only)
 
     @classmethod
     def from_base(cls, base: int) -> "Ports":
-        return cls(front=base, api_v1=base + 1, api_v2=base + 2, alerts=base + 3, postgres=base + 4)
+        # base+7..+9 stay free for what a later layout needs: each instance keeps to its block of ten.
+        return cls(front=base, api_v1=base + 1, api_v2=base + 2, alerts=base + 3, postgres=base + 4,
+                   ssh=base + 5, engine_tcp=base + 6)
 
     def named(self) -> dict[str, int]:
         return {"front (nginx)": self.front, "api_v1": self.api_v1, "api_v2": self.api_v2,
                 "alert receiver": self.alerts, "postgres": self.postgres}
+
+    def hosts_named(self) -> dict[str, int]:
+        """The ports of the hosts layout: the same five, plus the front's sshd and the TCP engine."""
+        return {**self.named(), "front sshd": self.ssh, "engine (tcp)": self.engine_tcp}
 
 
 @dataclass(frozen=True)
@@ -129,9 +139,23 @@ class Layout:
         """Downloaded .deb files and built rootfs tarballs; shared by every state folder."""
         return Path(os.environ.get("AURA_SANDBOX_CACHE", "/var/tmp/aura-sandbox-cache"))
 
+    @property
+    def hosts_dir(self) -> Path:
+        """The hosts layout's runner-side files: keys, known_hosts, the wrapper, sshd's files."""
+        return self.state / "hosts"
+
+    @property
+    def layout_file(self) -> Path:
+        """Which layout is up ("single" or "hosts"): `down`, `status` and a switching `up` read it."""
+        return self.state / "layout"
+
     # -- names ------------------------------------------------------------------------------
     def container_name(self, pool: str) -> str:
         return {"api_v1": f"{self.container_prefix}-v1", "api_v2": f"{self.container_prefix}-v2"}[pool]
+
+    @property
+    def front_container(self) -> str:
+        return f"{self.container_prefix}-front"
 
     def pool_port(self, pool: str) -> int:
         return {"api_v1": self.ports.api_v1, "api_v2": self.ports.api_v2}[pool]

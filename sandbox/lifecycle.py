@@ -4,6 +4,11 @@ up:   ports free (or ours) → secrets → postgres → schema at the good revis
       API containers → nginx on api_v1 → alert receiver → config written last (atomically), so a
       config on disk means a sandbox that got all the way up.
 down: the reverse, each step by PID or container name, each harmless when already stopped.
+
+Two layouts (hosts.py for the second): `up` runs the runner-side nginx; `up --hosts` a front host
+reached over SSH and an engine over TCP instead. <state>/layout records which is up, so `down`
+and `status` act on it, and an `up` of the other layout first takes away what only the recorded
+one has (PostgreSQL, images, API containers and the alert receiver are shared and stay).
 """
 from __future__ import annotations
 
@@ -28,27 +33,36 @@ def _environ(pid: int) -> str:
         return ""
 
 
-def _ours(layout: Layout, name: str, pid: int, nginx_pids: set[int]) -> bool:
+def _ours(layout: Layout, name: str, pid: int, nginx_pids: set[int], front_roots: set) -> bool:
     """Is this listener one of ours? Recognised by what only ours has, never by a program name:
-    our data dir, our nginx prefix's open files, our receiver's store, our API's port env."""
+    our data dir, our nginx prefix's open files, our receiver's store, our API's port env, our
+    front container's root filesystem, our TCP engine's pid file."""
+    from . import engine_tcp, front_host
+
     cmd = command_line(pid)
     if name == "postgres":
         return str(layout.pg_dir) in cmd
-    if name == "front (nginx)":
-        return pid in nginx_pids
+    if name in ("front (nginx)", "front sshd"):  # either layout's: switching stops the other's
+        return pid in nginx_pids or front_host.is_ours(layout, pid, front_roots)
+    if name == "engine (tcp)":
+        return engine_tcp.is_ours(layout, pid)
     if name == "alert receiver":
         return "sandbox.alert_receiver" in cmd and str(layout.alerts_dir) in cmd
     return "aura_api" in cmd and f"AURA_PORT={layout.ports.named()[name]} " in _environ(pid) + " "
 
 
-def _check_ports(layout: Layout) -> None:
+def _check_ports(layout: Layout, hosts: bool = False) -> None:
     """Refuse to start anything when a port we need is held by a process that is not ours."""
+    from .front_host import our_process_roots
+
     nginx_pids = pids_holding_files_under(layout.nginx_dir) if layout.nginx_dir.exists() else set()
-    for name, port in layout.ports.named().items():
+    named = layout.ports.hosts_named() if hosts else layout.ports.named()
+    front_roots = our_process_roots(layout) if any(port_in_use(p) for p in named.values()) else set()
+    for name, port in named.items():
         if not port_in_use(port):
             continue
         pids = listening_pids(port)
-        foreign = [p for p in pids if not _ours(layout, name, p, nginx_pids)]
+        foreign = [p for p in pids if not _ours(layout, name, p, nginx_pids, front_roots)]
         if foreign or not pids:
             who = ", ".join(f"pid {p} ({command_line(p)[:60].strip()})" for p in foreign) or "another process"
             raise SandboxError(f"port {port} ({name}) is already taken by {who}; "
@@ -57,7 +71,7 @@ def _check_ports(layout: Layout) -> None:
 
 def anything_listening(layout: Layout) -> bool:
     """Does any part of this sandbox already listen on its port? (`up` then refuses a port held by
-    anyone else, so a listener here is ours.)"""
+    anyone else, so a listener here is ours.) These five ports are the hosts layout's too."""
     return any(port_in_use(port) for port in layout.ports.named().values())
 
 
@@ -73,13 +87,29 @@ def _docker_client(url: str):
     return docker.DockerClient(base_url=url, timeout=30)
 
 
-def up(layout: Layout, log: Log) -> Path:
-    from . import containers, engine, images
+def recorded_layout(layout: Layout) -> str | None:
+    """"single" or "hosts": the layout the last successful `up` brought up (None: never, or down)."""
+    try:
+        return layout.layout_file.read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def up(layout: Layout, log: Log, hosts: bool = False) -> Path:
+    from . import containers, engine, hosts as hosts_layout, images
     from .migrate import migrate_to
 
     _preflight_binaries()
-    _check_ports(layout)
+    if hosts:
+        hosts_layout.preflight(layout)
+    _check_ports(layout, hosts)
+    # Everything that can refuse has run: from here on, this `up` changes things.
     layout.config_path.unlink(missing_ok=True)  # written again last, once everything is up
+    was = recorded_layout(layout)
+    if was is not None and was != ("hosts" if hosts else "single"):
+        log(f"up: switching from the {was} layout")
+    if not hosts:
+        layout.layout_file.unlink(missing_ok=True)
     secrets = load_or_create(layout)
     postgres.ensure_postgres(layout, secrets["db_password"], log)
     db_url = postgres.database_url(layout, secrets["db_password"])
@@ -87,36 +117,53 @@ def up(layout: Layout, log: Log) -> Path:
     docker_url = engine.ensure_engine(layout, log)
     client = _docker_client(docker_url)
     try:
+        if not hosts:  # cheap when there is nothing: a killed run may have left a part unrecorded
+            hosts_layout.stop_parts(layout, client, log)
+        if hosts:
+            nginx.stop_nginx(layout, log)  # the runner-side front of the single-host layout
         images.ensure_images(client, layout, log)
         repository = images.image_repository(client)
         containers.ensure_api_containers(client, layout, repository, db_url, log)
+        if hosts:
+            _, printed = hosts_layout.up_parts(layout, client, docker_url, repository=repository,
+                                               db_url=db_url, webhook_token=secrets["webhook_token"], log=log)
     finally:
         client.close()
-    nginx.ensure_nginx(layout, f"127.0.0.1:{layout.ports.api_v1}", log)
+    if not hosts:
+        nginx.ensure_nginx(layout, f"127.0.0.1:{layout.ports.api_v1}", log)
     alerts.ensure_receiver(layout, secrets["webhook_token"], log)
-    sections = build(layout, docker_url=docker_url, image_repository=repository, database_url=db_url,
-                     nginx_bin=nginx.nginx_bin())
-    return write(layout, sections, secrets["webhook_token"])
+    if hosts:
+        path = hosts_layout.write_config(layout, printed)
+    else:
+        sections = build(layout, docker_url=docker_url, image_repository=repository, database_url=db_url,
+                         nginx_bin=nginx.nginx_bin())
+        path = write(layout, sections, secrets["webhook_token"])
+    layout.layout_file.write_text("hosts\n" if hosts else "single\n")
+    return path
 
 
 def down(layout: Layout, log: Log) -> None:
-    from . import containers, engine
+    from . import containers, engine, hosts as hosts_layout
 
     alerts.stop_receiver(layout, log)
     nginx.stop_nginx(layout, log)
+    hosts_too = hosts_layout.leftovers(layout)
     # Containers outlive a killed engine service (conmon runs them): reach the engine even when
     # its service is down, so they are removed by name, then stop the service again. With no
     # engine running and no container process of ours left, there is nothing to remove.
-    if engine.engine_status(layout)[0] or _container_processes(layout):
+    if engine.engine_status(layout)[0] or _container_processes(layout) or hosts_too:
         client = _docker_client(engine.ensure_engine(layout, log))
         try:
+            hosts_layout.stop_parts(layout, client, log)
             containers.remove_api_containers(client, layout, log)
         finally:
             client.close()
     engine.stop_engine(layout, log)
     postgres.stop_postgres(layout, log)
     layout.config_path.unlink(missing_ok=True)
-    still = [f"{name} {port}" for name, port in layout.ports.named().items() if port_in_use(port)]
+    layout.layout_file.unlink(missing_ok=True)
+    named = layout.ports.hosts_named() if hosts_too else layout.ports.named()
+    still = [f"{name} {port}" for name, port in named.items() if port_in_use(port)]
     if still:
         raise SandboxError("down: ports still listening after stopping everything ours: " + ", ".join(still))
     log("down: stopped")
@@ -124,7 +171,7 @@ def down(layout: Layout, log: Log) -> None:
 
 def _container_processes(layout: Layout) -> list[int]:
     """conmon processes of our containers (their command line names the container)."""
-    names = [layout.container_name(pool) for pool in ("api_v1", "api_v2")]
+    names = [layout.container_name(pool) for pool in ("api_v1", "api_v2")] + [layout.front_container]
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -155,7 +202,7 @@ def _image_id(client, reference: str) -> str | None:
 
 
 def status(layout: Layout) -> list[dict]:
-    from . import containers, engine
+    from . import containers, engine, hosts as hosts_layout
     from .migrate import current_revision
 
     rows = []
@@ -172,6 +219,7 @@ def status(layout: Layout) -> list[dict]:
                          f"127.0.0.1:{layout.ports.postgres} revision {revision or '-'}"))
     engine_ok, engine_detail = engine.engine_status(layout)
     rows.append(_row("engine", engine_ok, engine_ok, engine_detail))
+    hosts = recorded_layout(layout) == "hosts"
     if engine_ok:
         client = _docker_client(engine.ensure_engine(layout, lambda _: None))
         try:
@@ -185,10 +233,20 @@ def status(layout: Layout) -> list[dict]:
                 rows.append(_row(f"{pool} container", bool(info["running"] and info["healthy"]),
                                  info["image_id"] is not None and info["image_id"] == want_id,
                                  f"{info['name']} {info['image'] or 'absent'} (want {wanted[pool]})"))
+            if hosts:
+                rows += hosts_layout.status_rows(layout, client, _row)
         finally:
             client.close()
     else:
         rows += [_row(f"{pool} container", False, False, "engine down") for pool in ("api_v1", "api_v2")]
+        if hosts:
+            rows += hosts_layout.status_rows(layout, None, _row)
+    if hosts:
+        rows.append(_row("alert receiver", alerts.is_running(layout), alerts.is_running(layout),
+                         f"127.0.0.1:{layout.ports.alerts}"))
+        rows.append(_row("config", layout.config_path.exists(), layout.config_path.exists(),
+                         f"{layout.config_path} (hosts layout)"))
+        return rows
     ng_up = nginx.is_running(layout)
     test_ok = ng_up and nginx.config_test(layout)[0]
     include = layout.upstream_include.read_text().strip() if layout.upstream_include.exists() else ""

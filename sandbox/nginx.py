@@ -37,7 +37,11 @@ def nginx_bin() -> str:
 
 
 def render_conf(layout: Layout) -> str:
-    p = layout.nginx_dir
+    return render_conf_at(str(layout.nginx_dir), str(layout.upstream_include), layout.ports.front)
+
+
+def render_conf_at(p: str, include: str, port: int) -> str:
+    """The front's config with its prefix `p` (pid, logs, temp paths) wherever that host keeps it."""
     temps = "\n".join(f"    {name}_temp_path {p}/temp/{name};" for name in TEMP_PATHS)
     proxy = ("proxy_pass http://aura_api; proxy_http_version 1.1; proxy_set_header Connection \"\";"
              " proxy_set_header Host $host; proxy_connect_timeout 1s; proxy_read_timeout 5s;")
@@ -52,11 +56,11 @@ http {{
     access_log {p}/access.log;
 {temps}
     upstream aura_api {{
-        include {layout.upstream_include};
+        include {include};
         keepalive 16;
     }}
     server {{
-        listen 127.0.0.1:{layout.ports.front};
+        listen 127.0.0.1:{port};
         location = /healthz {{ {proxy} }}
         location = /status {{ {proxy} }}
         location = /metrics {{ {proxy} }}

@@ -1,0 +1,385 @@
+"""The front host of the hosts layout: its container, the one way in (SSH), and what runs there.
+
+The container runs the front image (front_image.py) with the host's (loopback-only) network, like
+the API containers, and sshd as its first process on 127.0.0.1:<base+5>. Its sshd files (host
+key, authorized_keys, sshd_config) are bind-mounted read-only from <state>/hosts/sshd; nothing
+else of the runner is visible there. Its nginx, the runbook's scripts and their config live in
+the container's own filesystem under FRONT_ETC and /opt/aura, paths that do not exist on the
+runner: after the container starts, everything else `up` does there goes over SSH, as it would
+on a real host.
+
+Ours or not: a listener is our front's when it shares the root filesystem of our container's
+first process (the child of the conmon that names our container).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable
+
+import docker
+import docker.errors
+
+from . import ssh_keys
+from .errors import SandboxError
+from .layout import Layout
+from .nginx import TEMP_PATHS, render_conf_at, render_include
+from .procs import command_line
+
+Log = Callable[[str], None]
+
+FRONT_ETC = "/etc/aura-front"
+NGINX_BIN = "/usr/sbin/nginx"
+SSH_READY_TIMEOUT_S = 20.0
+SSH_TIMEOUT_S = 60.0
+CONFIG_LABEL = "aura.front-config"
+
+
+# -- where things are on the front ------------------------------------------------------------
+class FrontPaths:
+    conf = f"{FRONT_ETC}/nginx.staging.conf"
+    backup = f"{FRONT_ETC}/nginx.staging.conf.backup"
+    include = f"{FRONT_ETC}/upstream.conf"
+    error_log = f"{FRONT_ETC}/error.log"
+    pid = f"{FRONT_ETC}/nginx.pid"
+    tools_config = f"{FRONT_ETC}/tools.toml"  # the scripts' --config; its audit log is next to it
+    alerting = f"{FRONT_ETC}/alerting.toml"
+    audit_log = f"{FRONT_ETC}/rollback-audit.log"
+    scripts = "/opt/aura/sandbox/scripts"
+    deploy = "/opt/aura/sandbox/deploy"
+
+    test_cmd = f"{NGINX_BIN} -t -c {conf} -p {FRONT_ETC}"
+    reload_cmd = f"{NGINX_BIN} -s reload -c {conf} -p {FRONT_ETC}"
+
+
+def sshd_config(layout: Layout) -> str:
+    m = ssh_keys.SSHD_MOUNT
+    return f"""# Written by the Aura Flow sandbox (front_host.py): the front host's sshd.
+Port {layout.ports.ssh}
+ListenAddress 127.0.0.1
+HostKey {m}/ssh_host_ed25519_key
+AuthorizedKeysFile {m}/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+PidFile none
+PrintMotd no
+X11Forwarding no
+AllowTcpForwarding no
+# SFTP for clients that read and write the front's files that way (paramiko, testinfra).
+Subsystem sftp internal-sftp
+"""
+
+
+# -- SSH --------------------------------------------------------------------------------------
+def ssh_argv(layout: Layout) -> list[str]:
+    """The OpenSSH client command that reaches the front, strict about its host key."""
+    k = ssh_keys.keys(layout)
+    return [shutil.which("ssh") or "/usr/bin/ssh", "-i", str(k.identity), "-o", "IdentitiesOnly=yes",
+            "-o", f"UserKnownHostsFile={k.known_hosts}", "-o", "StrictHostKeyChecking=yes",
+            "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR",
+            "-F", "/dev/null", "-p", str(layout.ports.ssh), "root@127.0.0.1"]
+
+
+def run(layout: Layout, argv: list[str], *, input: str | None = None,
+        timeout: float = SSH_TIMEOUT_S) -> subprocess.CompletedProcess:
+    """Run argv on the front (each word quoted for its shell); no exception on a non-zero exit."""
+    try:
+        return subprocess.run([*ssh_argv(layout), "--", shlex.join(argv)], input=input, capture_output=True,
+                              text=True, timeout=timeout, stdin=None if input is not None else subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(argv, 255, "", f"ssh timed out after {timeout:.0f} s")
+
+
+def wrapper_path(layout: Layout) -> Path:
+    return layout.hosts_dir / "bin" / "front-run"
+
+
+FRONT_EXEC = ["/usr/bin/python3", "/opt/aura/sandbox/front/front_exec.py"]
+
+_WRAPPER = """#!{python} -I
+# front-run COMMAND [ARG...]: run COMMAND on the sandbox's front host over SSH (hosts layout).
+# Written by `python -m sandbox up --hosts` (sandbox/front_host.py).
+#
+# Each argument is quoted for the front's shell (shlex.quote, byte for byte), so a value with
+# spaces, quotes, newlines, non-ASCII text or $(...) arrives unchanged and is never executed
+# there. The exit status is the remote command's (255: SSH itself failed).
+#
+# Ending this process ends the remote command: ssh's stdin is a pipe held open here and never
+# written; when it closes (this process ends, is killed, or gets SIGTERM/SIGINT), front_exec.py
+# on the front sends COMMAND SIGTERM. COMMAND's own stdin is /dev/null.
+import os, shlex, signal, subprocess, sys
+
+SSH = {ssh!r}
+FRONT_EXEC = {front_exec!r}
+
+
+def main():
+    args = sys.argv[1:]
+    if not args:
+        print("usage: front-run COMMAND [ARG...]", file=sys.stderr)
+        return 2
+    remote = b" ".join(os.fsencode(shlex.quote(a)) for a in FRONT_EXEC + args)
+    line_r, line_w = os.pipe()
+    proc = subprocess.Popen(SSH + ["--", remote], stdin=line_r)
+    os.close(line_r)
+    held = [line_w]
+
+    def let_go(signum, frame):
+        if held:
+            os.close(held.pop())
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, let_go)
+    return proc.wait()
+
+
+sys.exit(main())
+"""
+
+
+def write_wrapper(layout: Layout) -> Path:
+    """The runner-side command for [commands] (see _WRAPPER): its arguments arrive on the front
+    as they were given, never interpreted, and it takes the remote command down with it."""
+    import sys
+
+    path = wrapper_path(layout)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    python = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
+    text = _WRAPPER.format(python=python, ssh=ssh_argv(layout), front_exec=FRONT_EXEC)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.chmod(0o755)
+    tmp.replace(path)
+    return path
+
+
+# -- the container ----------------------------------------------------------------------------
+def _get(client: docker.DockerClient, name: str):
+    try:
+        return client.containers.get(name)
+    except docker.errors.NotFound:
+        return None
+
+
+def _config_hash(layout: Layout, image_id: str) -> str:
+    k = ssh_keys.keys(layout)
+    h = hashlib.sha256(image_id.encode())
+    for f in (k.sshd_config, k.authorized_keys, k.host_key):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def ensure_container(client: docker.DockerClient, layout: Layout, image_id: str, log: Log) -> bool:
+    """Run our front container on `image_id` with the current sshd files; True if (re)started."""
+    k = ssh_keys.keys(layout)
+    text = sshd_config(layout)
+    if not k.sshd_config.exists() or k.sshd_config.read_text() != text:
+        k.sshd_config.write_text(text)
+        k.sshd_config.chmod(0o600)
+    want = _config_hash(layout, image_id)
+    name = layout.front_container
+    current = _get(client, name)
+    if current is not None:
+        labels = current.attrs.get("Config", {}).get("Labels") or {}
+        if current.attrs.get("State", {}).get("Running") and labels.get(CONFIG_LABEL) == want:
+            return False
+        log(f"front: {name} is stale ({current.status}); recreating it")
+        remove_container(client, layout, lambda _: None)
+    client.containers.run(
+        image_id, name=name, detach=True, network_mode="host", restart_policy={"Name": "no"},
+        command=["/bin/sh", "-c", f"mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e -f {ssh_keys.SSHD_MOUNT}/sshd_config"],
+        environment={"LANG": "C.UTF-8"},
+        labels={"aura.sandbox": str(layout.state), "aura.role": "front", CONFIG_LABEL: want},
+        volumes={str(k.sshd_dir): {"bind": ssh_keys.SSHD_MOUNT, "mode": "ro"}},
+        hostname="aura-front")
+    log(f"front: started {name} (sshd on 127.0.0.1:{layout.ports.ssh})")
+    return True
+
+
+def wait_for_ssh(layout: Layout, client: docker.DockerClient) -> None:
+    deadline = time.monotonic() + SSH_READY_TIMEOUT_S
+    last = ""
+    while time.monotonic() < deadline:
+        r = run(layout, ["true"], timeout=10)
+        if r.returncode == 0:
+            return
+        last = (r.stderr.strip().splitlines() or [""])[-1]
+        c = _get(client, layout.front_container)
+        if c is None or c.status in ("exited", "dead"):
+            tail = c.logs(tail=5).decode(errors="replace").strip() if c is not None else "container gone"
+            raise SandboxError(f"front: {layout.front_container} exited: {tail[-300:]}")
+        time.sleep(0.2)
+    raise SandboxError(f"front: no SSH answer on 127.0.0.1:{layout.ports.ssh} after "
+                       f"{SSH_READY_TIMEOUT_S:.0f} s: {last}")
+
+
+def remove_container(client: docker.DockerClient, layout: Layout, log: Log) -> None:
+    c = _get(client, layout.front_container)
+    if c is None:
+        return
+    try:
+        c.stop(timeout=2)
+    except docker.errors.APIError:
+        pass
+    try:
+        c.remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    log(f"front: removed {layout.front_container}")
+
+
+def container_running(client: docker.DockerClient, layout: Layout) -> tuple[bool, str]:
+    c = _get(client, layout.front_container)
+    if c is None:
+        return False, f"{layout.front_container} absent"
+    return bool(c.attrs.get("State", {}).get("Running")), f"{layout.front_container} {c.status}"
+
+
+# -- recognising our front's processes on the runner -------------------------------------------
+def _root_id(pid: int) -> tuple[int, int] | None:
+    try:
+        st = os.stat(f"/proc/{pid}/root")
+        return st.st_dev, st.st_ino
+    except OSError:
+        return None
+
+
+def our_process_roots(layout: Layout) -> set[tuple[int, int]]:
+    """Root filesystems of our front container's processes, found through its conmon (whose
+    command line names the container; sshd and nginx rewrite their own command line and
+    environment, so neither can be trusted to say whose they are)."""
+    from .nginx import _children
+
+    name = f"-n {layout.front_container} "
+    roots = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            cmd = command_line(int(entry.name))
+            if "conmon" in cmd and name in cmd + " ":
+                for child in _children(int(entry.name)):
+                    rid = _root_id(child)
+                    if rid is not None and rid != _root_id(os.getpid()):
+                        roots.add(rid)
+    return roots
+
+
+def is_ours(layout: Layout, pid: int, roots: set[tuple[int, int]]) -> bool:
+    return bool(command_line(pid)) and _root_id(pid) in roots
+
+
+# -- the front's files, over SSH ---------------------------------------------------------------
+# Runs on the front with python3 (its own interpreter): writes the files it is given when they
+# differ, then tests nginx and reloads it (changed) or starts it (not running). One JSON line out.
+_BASELINE_PY = r"""
+import json, os, subprocess, sys, tempfile
+p = json.load(sys.stdin)
+changed = []
+for d in p["dirs"]:
+    os.makedirs(d, exist_ok=True)
+for path, (text, mode) in p["files"].items():
+    try:
+        same = open(path, encoding="utf-8").read() == text
+    except FileNotFoundError:
+        same = False
+    if not same:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path))
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+        changed.append(path)
+def running():
+    try:
+        pid = int(open(p["pid"]).read().split()[0])
+        os.kill(pid, 0)
+        return p["conf"] in open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
+    except (OSError, ValueError, IndexError):
+        return False
+nginx = [p["nginx"], "-c", p["conf"], "-p", p["prefix"]]
+t = subprocess.run(nginx[:1] + ["-t", "-q"] + nginx[1:], capture_output=True, text=True)
+if t.returncode != 0:
+    print(json.dumps({"error": "nginx -t failed: " + (t.stderr.strip().splitlines() or ["?"])[-1]}))
+    sys.exit(3)
+action = "none"
+nginx_changed = any(f in changed for f in (p["conf"], p["include"]))
+if running():
+    if nginx_changed:
+        r = subprocess.run(nginx[:1] + ["-s", "reload"] + nginx[1:], capture_output=True, text=True)
+        action = "reloaded" if r.returncode == 0 else "reload failed: " + r.stderr.strip()[-200:]
+else:
+    if os.path.exists(p["pid"]):
+        os.unlink(p["pid"])
+    r = subprocess.run(nginx, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    action = "started" if r.returncode == 0 else "start failed: " + r.stderr.strip()[-200:]
+print(json.dumps({"changed": changed, "action": action}))
+sys.exit(0 if action in ("none", "reloaded", "started") else 4)
+"""
+
+# Runs on the front: what `status` reports of its nginx and files. One JSON line out.
+_STATUS_PY = r"""
+import hashlib, json, os, subprocess, sys
+p = json.load(sys.stdin)
+def sha(path):
+    try:
+        return hashlib.sha256(open(path, "rb").read()).hexdigest()
+    except OSError:
+        return None
+try:
+    pid = int(open(p["pid"]).read().split()[0]); os.kill(pid, 0); running = True
+except (OSError, ValueError, IndexError):
+    running = False
+t = subprocess.run([p["nginx"], "-t", "-q", "-c", p["conf"], "-p", p["prefix"]], capture_output=True, text=True)
+try:
+    include = open(p["include"]).read().strip()
+except OSError:
+    include = ""
+print(json.dumps({"running": running, "test_ok": t.returncode == 0, "include": include,
+                  "conf_is_backup": sha(p["conf"]) is not None and sha(p["conf"]) == sha(p["backup"])}))
+"""
+
+
+def _nginx_params() -> dict:
+    f = FrontPaths
+    return {"nginx": NGINX_BIN, "conf": f.conf, "prefix": FRONT_ETC, "pid": f.pid, "include": f.include,
+            "backup": f.backup}
+
+
+def ensure_baseline(layout: Layout, active_address: str, tools_config: str, alerting: str, log: Log) -> None:
+    """Write the front's nginx files and the scripts' config as the baseline, and make its nginx
+    serve them (nginx -t, then reload or start)."""
+    f = FrontPaths
+    conf = render_conf_at(FRONT_ETC, f.include, layout.ports.front)
+    payload = {**_nginx_params(),
+               "dirs": [f"{FRONT_ETC}/temp/{name}" for name in TEMP_PATHS],
+               "files": {f.conf: [conf, 0o644], f.backup: [conf, 0o644],
+                         f.include: [render_include(active_address), 0o644],
+                         f.tools_config: [tools_config, 0o600], f.alerting: [alerting, 0o600]}}
+    r = run(layout, ["python3", "-c", _BASELINE_PY], input=json.dumps(payload))
+    try:
+        result = json.loads(r.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        raise SandboxError(f"front: writing the baseline over SSH failed ({r.returncode}): "
+                           f"{(r.stderr.strip().splitlines() or ['no output'])[-1]}") from None
+    if "error" in result or r.returncode != 0:
+        raise SandboxError(f"front: {result.get('error') or result.get('action')}")
+    if result["action"] != "none":
+        log(f"front: nginx {result['action']} on 127.0.0.1:{layout.ports.front}")
+    elif result["changed"]:
+        log(f"front: baseline files rewritten: {', '.join(result['changed'])}")
+
+
+def nginx_status(layout: Layout) -> dict | None:
+    """{running, test_ok, include, conf_is_backup} read on the front, None if SSH fails."""
+    r = run(layout, ["python3", "-c", _STATUS_PY], input=json.dumps(_nginx_params()), timeout=20)
+    try:
+        return json.loads(r.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return None

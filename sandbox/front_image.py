@@ -1,0 +1,218 @@
+"""The front host's image: its own root filesystem, built offline like the API images.
+
+Debian packages from front/packages.txt (sshd, nginx, bash, Python 3.11) are unpacked with the
+API images' builder and cache (images.py); then the runbook's scripts and their tools go to
+/opt/aura/sandbox (scripts/, deploy/, tools/, migrate.py, migrations/: the same files the
+single-host layout runs), and their Python dependencies to /opt/aura/site.
+
+Those dependencies are the project's pinned ones, not Debian's (bookworm's python3-docker,
+-alembic and -sqlalchemy are older than pyproject.toml allows): the files of each distribution
+the runner's environment installed from requirements.lock (its RECORD), copied as they are. That
+is offline, exact, and right for the front's interpreter: both are CPython 3.11 on glibc, so the
+cp311 manylinux wheels (psycopg-binary, SQLAlchemy, MarkupSafe) load there too. A version that
+differs from requirements.lock is refused: the image would not run what the project pins.
+
+One image per build hash (package list, tool sources, pinned versions, recipe), tagged
+aura-front:<hash>; a current one is reused.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata as md
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import docker
+import docker.errors
+
+from . import images
+from .errors import SandboxError
+from .layout import PROJECT_DIR, SANDBOX_DIR, Layout
+
+Log = Callable[[str], None]
+
+REPOSITORY = "aura-front"
+RECIPE = "aura-front-rootfs/1"  # bump when the way the rootfs is assembled changes
+PACKAGES_FILE = SANDBOX_DIR / "front" / "packages.txt"
+APP_DIR = "/opt/aura"  # the runbook's scripts live at /opt/aura/sandbox/scripts/*.sh on the front
+SITE_DIR = "/opt/aura/site"
+# What the tools import; their dependencies follow from each distribution's metadata.
+ROOT_DISTRIBUTIONS = ["docker", "psycopg", "psycopg-binary", "alembic", "sqlalchemy"]
+# The runbook's side of the sandbox package: nothing of the sandbox's own machinery (up/down).
+TOOL_FILES = ["__init__.py", "migrate.py", "scripts", "deploy", "tools", "migrations",
+              "front/front_exec.py"]  # the remote half of the wrapper (front_host.write_wrapper)
+
+# No maintainer scripts run under dpkg -x: the accounts and folders they would have made.
+EXTRA_FILES = {
+    "etc/passwd": ("root:x:0:0:root:/root:/bin/bash\n"
+                   "sshd:x:100:65534::/run/sshd:/usr/sbin/nologin\n"
+                   "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"),
+    "etc/group": "root:x:0:\nnogroup:x:65534:\n",
+    "etc/hostname": "aura-front\n",
+    # Debian's site.py reads .pth files in dist-packages: `python3 -m …` finds the pinned libraries.
+    "usr/lib/python3/dist-packages/aura-site.pth": SITE_DIR + "\n",
+}
+EXTRA_DIRS = ["root", "run/sshd", "tmp", "var/log/nginx", "var/lib/nginx", "etc/aura-front"]
+
+
+def packages() -> list[str]:
+    lines = PACKAGES_FILE.read_text().splitlines()
+    return [ln.split("#", 1)[0].strip() for ln in lines if ln.split("#", 1)[0].strip()]
+
+
+# -- the pinned Python distributions ----------------------------------------------------------
+def _pins() -> dict[str, str]:
+    pins = {}
+    for line in (PROJECT_DIR / "requirements.lock").read_text().splitlines():
+        m = re.match(r"^([A-Za-z0-9_.-]+)==([^\s;]+)", line)
+        if m:
+            pins[_norm(m.group(1))] = m.group(2)
+    return pins
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def distributions() -> list[md.Distribution]:
+    """The closure of ROOT_DISTRIBUTIONS in this interpreter's environment, each at its pin."""
+    from packaging.requirements import Requirement
+
+    pins = _pins()
+    seen: dict[str, md.Distribution] = {}
+    todo = list(ROOT_DISTRIBUTIONS)
+    while todo:
+        name = _norm(todo.pop())
+        if name in seen:
+            continue
+        try:
+            dist = md.distribution(name)
+        except md.PackageNotFoundError:
+            raise SandboxError(f"Python package {name} is not installed in {sys.prefix}: "
+                               "run ./aura once (it installs requirements.lock)") from None
+        if name in pins and dist.version != pins[name]:
+            raise SandboxError(f"{name} {dist.version} is installed, requirements.lock pins {pins[name]}: "
+                               "run ./aura once to reinstall the pinned set")
+        seen[name] = dist
+        for text in dist.requires or []:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    return sorted(seen.values(), key=lambda d: _norm(d.metadata["Name"]))
+
+
+def _copy_distribution(dist: md.Distribution, site: Path) -> int:
+    """Copy a distribution's installed files (as its RECORD lists them) into `site`."""
+    base = Path(dist.locate_file("")).resolve()
+    copied = 0
+    for rel in dist.files or []:
+        src = Path(dist.locate_file(rel)).resolve()
+        if not src.is_relative_to(base) or not src.is_file():
+            continue  # console scripts in ../../bin, and RECORD lines of files since removed
+        dst = site / src.relative_to(base)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst)
+        copied += 1
+    return copied
+
+
+# -- build ------------------------------------------------------------------------------------
+def _tool_sources() -> list[Path]:
+    out = []
+    for name in TOOL_FILES:
+        p = SANDBOX_DIR / name
+        out += sorted(f for f in p.rglob("*") if f.is_file() and "__pycache__" not in f.parts) if p.is_dir() else [p]
+    return out
+
+
+def build_hash() -> str:
+    h = hashlib.sha256(RECIPE.encode())
+    h.update("\n".join(packages()).encode())
+    for f in _tool_sources():
+        h.update(str(f.relative_to(SANDBOX_DIR)).encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
+    for d in distributions():
+        h.update(f"{d.metadata['Name']}=={d.version}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def image_ref(bhash: str) -> str:
+    return f"{REPOSITORY}:{bhash}"
+
+
+def ensure_image(client: docker.DockerClient, layout: Layout, log: Log) -> str:
+    """The id of the current front image, built (once per build hash) if missing."""
+    bhash = build_hash()
+    image = images._get(client, image_ref(bhash))
+    if image is not None and (image.labels or {}).get(images.BUILD_LABEL) == bhash:
+        return image.id
+    with images._build_lock(layout):  # the API images' lock: one builder of the shared cache
+        image = images._get(client, image_ref(bhash))
+        if image is not None:
+            return image.id
+        t0 = time.monotonic()
+        log(f"front: building image {image_ref(bhash)}")
+        tarball = _rootfs(layout, bhash, log)
+        try:
+            out = client.api.import_image(src=str(tarball), changes=[
+                "ENV PYTHONDONTWRITEBYTECODE=1", f"LABEL {images.BUILD_LABEL}={bhash}",
+                "CMD [\"/usr/sbin/sshd\", \"-D\", \"-e\"]"])
+            image_id = images._imported_id(out)
+        finally:
+            from .engine import clean_upload_leftovers
+
+            clean_upload_leftovers(layout)
+            tarball.unlink(missing_ok=True)  # one image per hash: the tarball is not reused
+        if image_id is None:
+            raise SandboxError(f"import of the front image returned no id: {out!r:.300}")
+        client.images.get(image_id).tag(REPOSITORY, bhash)
+        log(f"front: image {image_ref(bhash)} built in {time.monotonic() - t0:.1f} s")
+        _prune_outdated(client, image_id)
+        return image_id
+
+
+def _prune_outdated(client: docker.DockerClient, keep_id: str) -> None:
+    """Best effort: drop front images of older builds. One that a front container still runs
+    (another state folder's) refuses removal, and stays."""
+    for image in client.images.list(filters={"label": images.BUILD_LABEL}):
+        if image.id != keep_id and any(t.rpartition(":")[0].endswith(REPOSITORY) for t in image.tags):
+            try:
+                client.images.remove(image.id)
+            except docker.errors.APIError:
+                pass
+
+
+def _rootfs(layout: Layout, bhash: str, log: Log) -> Path:
+    cache = layout.image_cache
+    debs = images._download(cache / "debs", packages(), log)
+    with tempfile.TemporaryDirectory(dir=cache, prefix="front-") as tmp:
+        root = Path(tmp) / "root"
+        root.mkdir()
+        for deb in debs:
+            images._run(["dpkg", "-x", str(deb), str(root)])
+        for rel in EXTRA_DIRS:
+            (root / rel).mkdir(parents=True, exist_ok=True)
+        (root / "tmp").chmod(0o1777)
+        (root / "root").chmod(0o700)
+        for rel, text in EXTRA_FILES.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text(text)
+        app = root / APP_DIR.lstrip("/") / "sandbox"
+        for f in _tool_sources():
+            dst = app / f.relative_to(SANDBOX_DIR)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(f, dst)
+        site = root / SITE_DIR.lstrip("/")
+        files = sum(_copy_distribution(d, site) for d in distributions())
+        log(f"front: {files} files of {len(distributions())} pinned Python distributions in {SITE_DIR}")
+        tarball = cache / f"front-{bhash}.tar"
+        part = Path(tmp) / "rootfs.tar"
+        images._run(["tar", "-C", str(root), "--numeric-owner", "--owner=0", "--group=0",
+                     "--exclude=./usr/share/doc", "--exclude=./usr/share/man",
+                     "--exclude=./usr/share/locale", "-cf", str(part), "."])
+        part.replace(tarball)
+    return tarball
