@@ -104,17 +104,17 @@ def main() -> int:
     url, table = cfg["database"]["url"], cfg["database"]["table"]
     t = sql.Identifier(table)
     try:
-        with psycopg.connect(url, autocommit=True) as conn:
+        small = runs("small table", args.runs, env)
+        with psycopg.connect(url, autocommit=True) as conn:  # what the drills wrote included
             small_rows, small_size = table_figures(conn, table)
-        small = runs(f"{small_rows} rows", args.runs, env)
 
         print(f"filling {table} with {args.rows} rows …", file=sys.stderr)
         t0 = time.monotonic()
         with psycopg.connect(url, autocommit=True) as conn:
             lo, hi, added = conn.execute(sql.SQL(
                 "WITH added AS (INSERT INTO {t} (item, quantity, customer) "
-                "SELECT {p} || g || ' ' || repeat('x', 40), g % 97 + 1, "
-                "CASE WHEN g % 3 = 0 THEN NULL ELSE 'customer-' || (g % 5000) END "
+                "SELECT {p} || g || ' ' || repeat('x', 16), g %% 97 + 1, "
+                "CASE WHEN g %% 3 = 0 THEN NULL ELSE 'customer-' || (g %% 5000) END "
                 "FROM generate_series(1, %s) g RETURNING id) SELECT min(id), max(id), count(*) FROM added"
             ).format(t=t, p=sql.Literal(ITEM_PREFIX)), (args.rows,)).fetchone()
             conn.execute(sql.SQL("VACUUM ANALYZE {}").format(t))

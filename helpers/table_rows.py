@@ -268,14 +268,35 @@ def _boundaries(conn: Any, table: str, pk: str, chunk_rows: int) -> list[str]:
 
 
 def _dump(conn: Any, table: str, pk: str, lo: str | None, hi: str, path: Path) -> None:
-    from psycopg import sql
+    """One chunk's `COPY … TO STDOUT` streamed into `path`, in the connection's transaction.
+
+    The server sends one message per row; this loop reads them with libpq's own call (psycopg's
+    `pq` layer) because psycopg's `Copy` iterator costs about twice the Python time per row, and
+    a million rows is where that shows (1.6 s against 0.9 s)."""
+    from psycopg import errors, pq, sql
 
     stmt = sql.SQL("COPY (SELECT * FROM {t} AS r WHERE {w} ORDER BY r.{k}) TO STDOUT").format(
         t=_table_ident(table), w=_where(pk, lo, hi), k=sql.Identifier(pk))
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the rows are the target's data
-    with os.fdopen(fd, "wb") as f, conn.cursor().copy(stmt) as copy:
-        for block in copy:
-            f.write(block)
+    pg = conn.pgconn
+    pg.send_query(stmt.as_bytes(conn))
+    result = pg.get_result()
+    error = None
+    if result.status == pq.ExecStatus.COPY_OUT:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the target's data
+        with os.fdopen(fd, "wb", buffering=COPY_BLOCK) as f:
+            write = f.write
+            while True:
+                size, data = pg.get_copy_data(0)  # blocking; -1: done, -2: failed
+                if size < 0:
+                    break
+                write(data)
+        result = pg.get_result()
+    if result is not None and result.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.COPY_OUT):
+        error = errors.error_from_result(result, encoding="utf-8")
+    while pg.get_result() is not None:  # the connection is ready for the next statement
+        pass
+    if error is not None:
+        raise error
 
 
 # -- snapshot ---------------------------------------------------------------------------------
