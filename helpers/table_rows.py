@@ -475,7 +475,14 @@ class _Tally:
 
 
 def _differing(url: str, m: Manifest, deadline: float | None = None) -> list[Chunk]:
-    _, now = _fresh_ranges(url, m, deadline)
+    """The chunks whose range digest is not the snapshot's. With other columns than the snapshot's
+    (the schema not at its revision) rows cannot be compared: every one would look changed, and a
+    restore would rewrite them all."""
+    columns, now = _fresh_ranges(url, m, deadline)
+    if columns != m.columns:
+        raise ValueError(f"the columns of {m.table} are not the snapshot's "
+                         f"({', '.join(n for n, _ in columns)} instead of {', '.join(n for n, _ in m.columns)}): "
+                         "rows cannot be compared")
     return [c for c, got in zip(m.chunks, now) if got != (c.rows, c.hash)]
 
 
