@@ -25,29 +25,13 @@ import tempfile
 import time
 import tomllib
 from pathlib import Path
+from machine_info import describe as describe_machine  # noqa: E402  (bench/ is on the path)
 
 PROJECT = Path(__file__).resolve().parents[1]
 PY = str(PROJECT / ".venv" / "bin" / "python") if (PROJECT / ".venv" / "bin" / "python").exists() else sys.executable
 SANDBOX_ENV = {"AURA_SANDBOX_STATE": "/var/tmp/aura-bench-dbsize", "AURA_SANDBOX_PORT_BASE": "19680",
                "AURA_SANDBOX_PREFIX": "aura-bench-dbsize"}
 ITEM_PREFIX = "bench-dbsize-"
-
-
-def machine() -> str:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        mem = int(Path("/proc/meminfo").read_text().split()[1]) / 2**20
-    except (OSError, ValueError, IndexError):
-        mem = 0
-    return (f"{os.cpu_count()} cores{', ' + model if model else ''}, {mem:.0f} GiB, "
-            f"{platform.system()} {platform.release()}")
 
 
 def drill_once(env: dict[str, str]) -> tuple[float, float]:
@@ -138,7 +122,7 @@ def main() -> int:
         return (f"{label:<7}{rows:>10}{size / 2**20:>10.0f}{statistics.median(walls):>10.2f}{min(walls):>8.2f}"
                 f"{max(walls):>8.2f}{statistics.median(rss):>10.0f}{max(rss):>8.0f}")
 
-    print(f"database drill (pytest drills/ -m staging -k database), median of {args.runs}; {machine()}")
+    print(f"database drill (pytest drills/ -m staging -k database), median of {args.runs}; {describe_machine()}")
     print(f"filling {added} rows took {fill_s:.1f} s (not in the figures)")
     print(f"{'table':<7}{'rows':>10}{'MiB':>10}{'wall s':>10}{'min':>8}{'max':>8}{'RSS MiB':>10}{'max':>8}")
     print(line("small", small_rows, small_size, small))
