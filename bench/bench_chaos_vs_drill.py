@@ -41,6 +41,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from chaos_experiment import build_experiment  # noqa: E402
+from machine_info import describe as describe_machine  # noqa: E402  (bench/ is on the path)
 
 PY = str(PROJECT / ".venv" / "bin" / "python") if (PROJECT / ".venv" / "bin" / "python").exists() else sys.executable
 SANDBOX_ENV = {"AURA_SANDBOX_STATE": "/var/tmp/aura-chaos", "AURA_SANDBOX_PORT_BASE": "19080",
@@ -152,20 +153,6 @@ def front(base: str) -> tuple[int, str | None]:
             return code, json.loads(s.read()).get("pool")
     except (OSError, ValueError, AttributeError):
         return code, None
-
-
-def machine() -> str:
-    model, mem = "", ""
-    try:
-        model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                      if ln.startswith("model name")), "")
-        kb = next(int(ln.split()[1]) for ln in Path("/proc/meminfo").read_text().splitlines()
-                  if ln.startswith("MemTotal:"))
-        mem = f"{kb / 1024 / 1024:.1f} GiB RAM"
-    except (OSError, StopIteration, ValueError):
-        pass
-    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return ", ".join(x for x in (f"nproc {nproc}", model, mem, f"{platform.system()} {platform.release()}") if x)
 
 
 def load() -> str:
@@ -298,7 +285,7 @@ def main() -> int:
     c, d = med(chaos_walls), med(drill_walls)
     ratio = d / c if c and d else None
     print(f"\nupstream drill vs Chaos Toolkit experiment, same target ({base}); medians of {args.runs} rounds")
-    print(f"machine: {machine()}; load average {load_before} before, {load_after} after")
+    print(f"machine: {describe_machine()}; load average {load_before} before, {load_after} after")
     print(f"chaos: {versions} (own venv {args.venv}); drill: pytest with {Path(PY).name} in {PROJECT}")
     print(f"{'':<56}{'median':>9}{'min':>8}{'max':>8}{'n':>4}")
     for label, xs in (("chaos run, wall", chaos_walls),

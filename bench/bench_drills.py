@@ -38,6 +38,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
+from machine_info import describe as describe_machine  # noqa: E402  (bench/ is on the path)
 
 PROJECT = Path(__file__).resolve().parents[1]
 PHASES = ("start-up", "preflight", "snapshot", "fault", "rollback", "soak+checks", "restore", "report")
@@ -45,14 +46,6 @@ PHASES = ("start-up", "preflight", "snapshot", "fault", "rollback", "soak+checks
 PHASE_ENDS = (("start-up", "[drills] target "), ("preflight", "[drills] preflight passed"),
               ("snapshot", "] snapshot taken:"), ("fault", "] fault "), ("rollback", "] recovered: RTO"),
               ("soak+checks", "] checks: "), ("restore", "] staging restored"))
-
-
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or "?")
-    mem = next((int(line.split()[1]) // 1024 // 1024 for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal:")), 0)
-    return f"{os.cpu_count()} cores ({cpu}), {mem} GiB, Python {platform.python_version()}"
 
 
 def pytest_command(reports: Path, state: Path, extra: list[str], where: str = "drills/") -> list[str]:
@@ -203,7 +196,7 @@ def main() -> int:
     walls, tests = bench_whole(args.whole_runs, extra) if args.whole_runs > 0 else ([], [])
 
     med = lambda xs: f"{statistics.median(xs):.2f}" if xs else "-"  # noqa: E731
-    print(f"\nmachine: {machine()}")
+    print(f"\nmachine: {describe_machine()}")
     print(f"target: {args.drill_config or 'the sandbox (already up, warm)'}")
     if per:
         print(f"\nper drill, one pytest process each, median of {args.runs} runs (seconds):")

@@ -22,6 +22,7 @@ import tomllib
 import urllib.error
 import urllib.request
 from pathlib import Path
+from machine_info import describe as describe_machine  # noqa: E402  (bench/ is on the path)
 
 PROJECT = Path(__file__).resolve().parents[1]
 PY = str(PROJECT / ".venv" / "bin" / "python") if (PROJECT / ".venv" / "bin" / "python").exists() else sys.executable
@@ -90,18 +91,6 @@ CASES = {
 }
 
 
-def machine() -> str:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores{', ' + model if model else ''}, {platform.system()} {platform.release()}"
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", type=Path)
@@ -135,7 +124,7 @@ def main() -> int:
     finally:
         if started:
             subprocess.run([PY, "-m", "sandbox", "down", "--purge"], cwd=PROJECT, env=env, capture_output=True)
-    print(f"rollback command wall time, median of {args.runs} (fault injected before each); {machine()}")
+    print(f"rollback command wall time, median of {args.runs} (fault injected before each); {describe_machine()}")
     print(f"{'type':<10}{'median s':>10}{'min s':>8}{'max s':>8}{'RTO target s':>14}")
     for kind, times in results.items():
         print(f"{kind:<10}{statistics.median(times):>10.2f}{min(times):>8.2f}{max(times):>8.2f}"

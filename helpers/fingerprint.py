@@ -5,10 +5,11 @@ A Fingerprint names what a drill may change: each service container's image (ref
 include (sha256), the active pool, the database revision, and a digest of the table's rows that
 existed at snapshot time. `diff()` names every field that differs, for the "restore failed" line.
 
-Rows are digested in a canonical JSON form (datetimes as ISO strings, keys sorted, rows ordered by
-primary key), the same form the row backup is stored in, so a digest of the backup file equals the
-digest of the rows it was taken from. Rows written during the drill are not part of the snapshot:
-a fresh read is restricted to the snapshot's primary keys (`row_ids`).
+The table's rows are digested, backed up and put back by `helpers.table_rows`, chunk by chunk and
+in PostgreSQL, whatever the table's size: the snapshot's digest and its backup come from one
+database snapshot, and a fresh read digests only the rows present at snapshot (the backup's keys),
+so rows written during the drill are left out. `rows_digest()` and `read_rows()` are for small,
+named sets of rows (the RPO check's acknowledged writes), never for the whole table.
 
 The Docker and PostgreSQL readers are kept small and import their libraries when called.
 """
@@ -27,18 +28,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from helpers.atomic import atomic_write_json
+from helpers import table_rows
+from helpers.table_rows import Manifest, RestoreReport, RowDamage
 
 if TYPE_CHECKING:
     from helpers.config import TargetConfig
 
-__all__ = ["ContainerState", "Fingerprint", "RestoreReport", "diff", "canonical_row",
+__all__ = ["ContainerState", "Fingerprint", "RestoreReport", "RowDamage", "diff", "canonical_row",
            "rows_digest", "sha256_file", "active_pool", "read_containers", "read_db_revision",
-           "read_rows", "read_fingerprint", "snapshot_rows_damage", "snapshot", "backup_rows", "load_backup", "backup_ids",
+           "read_rows", "read_fingerprint", "snapshot_rows_damage", "snapshot", "backup_rows", "load_backup",
            "restore_rows"]
 
-DB_TIMEOUT_S = 10
-DB_STATEMENT_TIMEOUT_S = 15
+DB_TIMEOUT_S = table_rows.CONNECT_TIMEOUT_S
+DB_STATEMENT_TIMEOUT_S = table_rows.STATEMENT_TIMEOUT_S  # one statement; a chunk's at the most
 DB_BOUND_S = DB_TIMEOUT_S + DB_STATEMENT_TIMEOUT_S   # one connect and one statement, at the most
 # Every statement bounded too: a lock left by a bad or killed migration must not hang a restore.
 DB_OPTIONS = f"-c statement_timeout={DB_STATEMENT_TIMEOUT_S * 1000} -c lock_timeout=5000"
@@ -134,7 +136,8 @@ def _sort_key(value: Any) -> tuple[str, Any]:
 
 
 def rows_digest(rows: Iterable[Mapping[str, Any]], pk: str = "id") -> str:
-    """sha256 over the rows' canonical JSON, ordered by primary key (input order is irrelevant)."""
+    """sha256 over the rows' canonical JSON, ordered by primary key (input order is irrelevant).
+    For rows already in memory; the table's own digest is computed in PostgreSQL (table_rows)."""
     canon = sorted((canonical_row(r) for r in rows), key=lambda r: _sort_key(r.get(pk)))
     h = hashlib.sha256()
     for row in canon:
@@ -222,7 +225,7 @@ def read_rows(url: str, table: str, pk: str = "id",
         return [canonical_row(r) for r in conn.execute(query, params).fetchall()]
 
 
-def _fingerprint(cfg: "TargetConfig", rows: Sequence[Mapping[str, Any]], pk: str) -> Fingerprint:
+def _fingerprint(cfg: "TargetConfig", digest: str, row_count: int) -> Fingerprint:
     from helpers.front import front_of  # the nginx files are the front host's (local or over SSH)
 
     front = front_of(cfg)
@@ -239,133 +242,62 @@ def _fingerprint(cfg: "TargetConfig", rows: Sequence[Mapping[str, Any]], pk: str
                                  else "sha256:" + hashlib.sha256(include_bytes).hexdigest()),
         active_pool=pool,
         db_revision=read_db_revision(cfg.database.url),
-        rows_digest=rows_digest(rows, pk),
-        row_count=len(rows),
+        rows_digest=digest,
+        row_count=row_count,
     )
 
 
-def read_fingerprint(cfg: "TargetConfig", *, row_ids: Sequence[Any] | None = None,
-                     pk: str = "id") -> Fingerprint:
-    """Everything afresh from the target. `row_ids`: digest only these rows (the snapshot's,
-    from `backup_ids()`), so rows written since are left out as they were at snapshot time."""
-    return _fingerprint(cfg, read_rows(cfg.database.url, cfg.database.table, pk, row_ids), pk)
+def _manifest(backup: str | os.PathLike[str] | Manifest) -> Manifest:
+    return backup if isinstance(backup, Manifest) else table_rows.load(backup)
+
+
+def read_fingerprint(cfg: "TargetConfig", *, backup: str | os.PathLike[str] | Manifest | None = None
+                     ) -> Fingerprint:
+    """Everything afresh from the target. `backup`: the snapshot's row backup; the rows it holds
+    are digested as they are now (rows written since are left out, as they were at snapshot time).
+    Without it the rows are left out altogether (preflight, end-state checks)."""
+    if backup is None:
+        return _fingerprint(cfg, table_rows.empty_digest(), 0)
+    digest, count = table_rows.fresh_digest(cfg.database.url, _manifest(backup))
+    return _fingerprint(cfg, digest, count)
 
 
 def snapshot(cfg: "TargetConfig", backup_path: str | os.PathLike[str], pk: str = "id"
              ) -> Fingerprint:
-    """Back up the table's rows, then fingerprint the target with exactly the rows backed up
-    (one read of the table: the digest and the backup cannot disagree)."""
-    backup = backup_rows(cfg.database.url, cfg.database.table, backup_path, pk)
-    return _fingerprint(cfg, backup["rows"], pk)
+    """Back up the table's rows, then fingerprint the target with their digest (digest and backup
+    are read in one database snapshot: they cannot disagree)."""
+    manifest = backup_rows(cfg.database.url, cfg.database.table, backup_path, pk)
+    return _fingerprint(cfg, manifest.digest, manifest.row_count)
 
 
-# -- row backup and restore -------------------------------------------------------------------
+# -- row backup and restore (helpers.table_rows does the work) --------------------------------
 
-def backup_rows(url: str, table: str, path: str | os.PathLike[str], pk: str = "id"
-                ) -> dict[str, Any]:
-    """Dump every row of `table` to a JSON file (atomically); returns what was written."""
-    rows = read_rows(url, table, pk)
-    backup = {"table": table, "pk": pk, "rows": rows, "digest": rows_digest(rows, pk)}
-    atomic_write_json(path, backup, mode=0o600)  # the rows are the target's data
-    return backup
+def backup_rows(url: str, table: str, path: str | os.PathLike[str], pk: str = "id") -> Manifest:
+    """Stream every row of `table` into the folder `path` (chunk files and a manifest, mode 0600:
+    the rows are the target's data), with each chunk's digest."""
+    return table_rows.backup(url, table, path, pk)
 
 
-def load_backup(path: str | os.PathLike[str]) -> dict[str, Any]:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
-        raise ValueError(f"{path}: not a row backup")
-    return data
+def load_backup(path: str | os.PathLike[str]) -> Manifest:
+    return table_rows.load(path)
 
 
-def snapshot_rows_damage(url: str, table: str, backup: Mapping[str, Any]) -> tuple[list[Any], list[Any]]:
-    """(lost, changed): primary keys of snapshot rows now missing or different from the backup."""
-    pk = backup.get("pk", "id")
-    now = {row[pk]: row for row in read_rows(url, table, pk, backup_ids(backup))}
-    lost = [row[pk] for row in backup["rows"] if row[pk] not in now]
-    changed = [row[pk] for row in backup["rows"] if row[pk] in now and now[row[pk]] != row]
-    return lost, changed
+def snapshot_rows_damage(url: str, table: str, backup: str | os.PathLike[str] | Manifest) -> RowDamage:
+    """Snapshot rows now missing or different from the backup (chunk digests compared first; only
+    the chunks that differ are looked at row by row). At most table_rows.PASS_BOUND_S seconds."""
+    manifest = _manifest(backup)
+    if manifest.table != table:
+        raise ValueError(f"the backup is of table {manifest.table}, not {table}")
+    return table_rows.damage(url, manifest)
 
 
-def backup_ids(backup: str | os.PathLike[str] | Mapping[str, Any]) -> list[Any]:
-    """The primary keys of the rows in a backup (a path or a loaded backup)."""
-    data = backup if isinstance(backup, Mapping) else load_backup(backup)
-    return [row[data.get("pk", "id")] for row in data["rows"]]
-
-
-@dataclass(frozen=True)
-class RestoreReport:
-    inserted: tuple[Any, ...] = ()    # primary keys of rows that were lost
-    updated: tuple[Any, ...] = ()     # primary keys of rows whose content had changed
-    unchanged: int = 0
-
-    @property
-    def repaired(self) -> int:
-        return len(self.inserted) + len(self.updated)
-
-
-def _param(value: Any) -> Any:
-    if isinstance(value, (dict, list)):
-        from psycopg.types.json import Jsonb
-        return Jsonb(value)
-    return value  # strings go as "unknown": PostgreSQL casts ISO timestamps, bytea hex, ...
-
-
-def restore_rows(url: str, table: str, backup: str | os.PathLike[str] | Mapping[str, Any],
+def restore_rows(url: str, table: str, backup: str | os.PathLike[str] | Manifest,
                  pk: str = "id") -> RestoreReport:
-    """Put the backup's lost or changed rows back by primary key, in one transaction.
-
-    Rows not in the backup (the drill's acknowledged writes) are never touched or deleted; rows
-    equal to their backup are not rewritten.
-    """
-    import psycopg
-    from psycopg import sql
-
-    data = backup if isinstance(backup, Mapping) else load_backup(backup)
-    wanted = [canonical_row(r) for r in data["rows"]]
-    if not wanted:
-        return RestoreReport()
-    current = {r[pk]: r for r in read_rows(url, table, pk, [r[pk] for r in wanted])}
-    inserted, updated, todo = [], [], []
-    for row in wanted:
-        now = current.get(row[pk])
-        if now is None:
-            inserted.append(row[pk])
-        elif {k: now.get(k, object()) for k in row} != row:
-            updated.append(row[pk])
-        else:
-            continue
-        todo.append(row)
-    if todo:
-        with psycopg.connect(url, connect_timeout=DB_TIMEOUT_S, options=DB_OPTIONS) as conn, conn.transaction():
-            for row in todo:
-                cols = list(row)
-                query = sql.SQL(
-                    "INSERT INTO {t} ({cols}) VALUES ({vals})"
-                    " ON CONFLICT ({pk}) DO UPDATE SET {set}"
-                ).format(
-                    t=_identifier(table),
-                    cols=sql.SQL(", ").join(map(sql.Identifier, cols)),
-                    vals=sql.SQL(", ").join(sql.Placeholder() * len(cols)),
-                    pk=sql.Identifier(pk),
-                    set=sql.SQL(", ").join(
-                        sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
-                        for c in cols if c != pk) if len(cols) > 1
-                    else sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(pk)),
-                )
-                conn.execute(query, [_param(row[c]) for c in cols])
-            if inserted:
-                _sequence_past_max(conn, table, pk)
-    return RestoreReport(tuple(inserted), tuple(updated), len(wanted) - len(todo))
-
-
-def _sequence_past_max(conn: Any, table: str, pk: str) -> None:
-    """Rows put back with their own keys must not leave the key's sequence behind them (a
-    rollback that reloaded the table may have reset it): the next insert would collide."""
-    from psycopg import sql
-
-    seq = conn.execute("SELECT pg_get_serial_sequence(%s, %s)", (table, pk)).fetchone()[0]
-    if seq is None:  # not a serial/identity key: nothing to move
-        return
-    conn.execute(sql.SQL("SELECT setval(%s, GREATEST((SELECT max({pk}) FROM {t}), "
-                         "(SELECT last_value FROM {s})))").format(
-        pk=sql.Identifier(pk), t=_identifier(table), s=sql.SQL(seq)), (seq,))
+    """Put the backup's lost or changed rows back by primary key, in one transaction, only in the
+    chunks whose digest differs. Rows not in the backup (the drill's acknowledged writes) are never
+    touched or deleted; rows equal to their backup are not rewritten; a serial key's sequence is
+    moved past the keys put back."""
+    manifest = _manifest(backup)
+    if (manifest.table, manifest.pk) != (table, pk):
+        raise ValueError(f"the backup is of {manifest.table}.{manifest.pk}, not {table}.{pk}")
+    return table_rows.restore(url, manifest)

@@ -32,7 +32,7 @@ class JournalEntry:
     drill_id: str
     target: str                       # [target] name: never restore one target from another's
     fingerprint: Mapping[str, Any]    # Fingerprint.to_dict() of the snapshot
-    backup_path: str                  # the row backup (JSON) of the snapshot
+    backup_path: str                  # the row backup of the snapshot (a folder: chunks + manifest)
     written_at: str                   # ISO-8601 UTC
     pid: int = 0                      # the writing process, for the message of the next run
     extra: Mapping[str, Any] = field(default_factory=dict)

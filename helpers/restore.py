@@ -39,7 +39,8 @@ class SavedFiles:
 
     @property
     def rows(self) -> Path:
-        return self.folder / "rows.json"
+        """The row backup: a folder of chunk files and their manifest (helpers.table_rows)."""
+        return self.folder / "rows"
 
     def save(self, cfg: TargetConfig) -> None:
         """Copies of the front's nginx files (read through the run's front transport) kept here."""
@@ -126,7 +127,8 @@ def _restore_database(cfg: TargetConfig, snap: Fingerprint, saved: SavedFiles, l
             report = restore_rows(cfg.database.url, cfg.database.table, load_backup(saved.rows),
                                   pk=cfg.database.primary_key)
             if report.repaired:
-                log.did(f"rows put back by primary key: {len(report.inserted)} lost, {len(report.updated)} changed")
+                log.did(f"rows put back by primary key: {report.inserted_count} lost, "
+                        f"{report.updated_count} changed ({report.chunks} chunks differed)")
     except Exception as e:  # keep going: the other parts must still be restored
         log.failed(f"database: {type(e).__name__}: {e}")
 

@@ -3,7 +3,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from helpers.fingerprint import (ContainerState, Fingerprint, active_pool, backup_ids,
+from helpers.fingerprint import (ContainerState, Fingerprint, active_pool,
                                  canonical_row, diff, rows_digest, sha256_file)
 
 UPSTREAMS = [("api_v1", "127.0.0.1:18081"), ("api_v2", "127.0.0.1:18082")]
@@ -87,9 +87,3 @@ def test_sha256_file(tmp_path):
     assert sha256_file(path) == (
         "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     assert sha256_file(tmp_path / "absent") is None
-
-
-def test_backup_ids_uses_the_backups_primary_key():
-    backup = {"table": "orders", "pk": "code", "rows": [{"code": "a"}, {"code": "b"}]}
-    assert backup_ids(backup) == ["a", "b"]
-    assert backup_ids({"rows": [{"id": 7}]}) == [7]
