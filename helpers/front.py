@@ -35,7 +35,6 @@ appends those as one JSON line to FILE when it closes (bench/bench_drills.py --h
 from __future__ import annotations
 
 import atexit
-import hashlib
 import json
 import os
 import shlex
@@ -53,6 +52,7 @@ from typing import TYPE_CHECKING, Any
 
 from helpers import commands
 from helpers.commands import CommandResult
+from helpers.fingerprint import sha256_file
 from helpers.redact import one_line
 
 if TYPE_CHECKING:
@@ -126,14 +126,6 @@ class Front:
         pass
 
 
-def _sha256_local(path: str | os.PathLike[str]) -> str | None:
-    try:
-        with open(path, "rb") as f:
-            return "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
-    except FileNotFoundError:
-        return None
-
-
 class LocalFront(Front):
     """The nginx side on the runner itself: exactly what the suite did before `[front]`."""
 
@@ -141,7 +133,7 @@ class LocalFront(Front):
         return Path(path).read_bytes()
 
     def sha256(self, path):
-        return _sha256_local(path)
+        return sha256_file(path)
 
     def exists(self, path):
         return Path(path).exists()
@@ -161,7 +153,7 @@ class LocalFront(Front):
         return commands.run(command, timeout=timeout)
 
     def state(self, conf, test_cmd, timeout, want=None):
-        digest = _sha256_local(conf)
+        digest = sha256_file(conf)
         if want is not None and digest != want:
             return digest, False
         return digest, commands.run(test_cmd, timeout=timeout).ok

@@ -14,12 +14,12 @@ silently replace a key someone may have copied elsewhere.
 """
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from .config_file import write_private
 from .errors import SandboxError
 from .layout import Layout
 
@@ -80,14 +80,6 @@ def check(layout: Layout) -> None:
                                    "`python -m sandbox down` removes the layout's keys")
 
 
-def _write_private(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    tmp.replace(path)
-
-
 def _generate(private: Path, comment: str) -> None:
     private.unlink(missing_ok=True)
     private.with_name(private.name + ".pub").unlink(missing_ok=True)
@@ -111,9 +103,9 @@ def ensure(layout: Layout, ssh_port: int) -> Keys:
         _generate(k.host_key, f"aura-sandbox-front@{layout.state}")
     client_public = _public_of(k.identity)
     host_public = _public_of(k.host_key)
-    _write_private(k.authorized_keys, client_public + "\n")
+    write_private(k.authorized_keys, client_public + "\n")
     # [host]:port is how OpenSSH names a host on a non-default port in known_hosts.
-    _write_private(k.known_hosts, f"[127.0.0.1]:{ssh_port} {host_public}\n")
+    write_private(k.known_hosts, f"[127.0.0.1]:{ssh_port} {host_public}\n")
     return k
 
 
