@@ -66,7 +66,10 @@ def build(layout: Layout, *, docker_url: str, image_repository: str, database_ur
         "docker": {"url": docker_url, "image": image_repository, "stable_tag": STABLE_TAG, "bad_tag": BAD_TAG},
         "services": {"api_v1": layout.container_name("api_v1"), "api_v2": layout.container_name("api_v2")},
         "upstreams": {"api_v1": f"127.0.0.1:{layout.ports.api_v1}", "api_v2": f"127.0.0.1:{layout.ports.api_v2}"},
-        "database": {"url": database_url, "table": "orders", "bad_revision": REVISION_BAD},
+        "database": {"url": database_url, "table": "orders", "bad_revision": REVISION_BAD, "primary_key": "id"},
+        # How the suite's RPO writer writes one order to this API and finds its key.
+        "rpo": {"enabled": True, "path": "/api/orders", "body": '{"item": "drill-{run}-{n}", "quantity": {n}}',
+                "id_field": "id"},
         "releases": dict(RELEASES),
         "alert": {"inbox_url": f"http://127.0.0.1:{layout.ports.alerts}/alerts"},
         "rto": {"image": 300, "nginx": 120, "database": 600, "upstream": 60, "full": 900},
