@@ -1,7 +1,7 @@
 """The embedded sandbox, as the suite sees it: a command that prints a config path.
 
 The suite never imports `sandbox/` (an examiner does not borrow the examinee's pen): it runs
-`python -m sandbox up|status|down` in the project folder and reads what `up` prints on stdout:
+`python -m sandbox up|down` in the project folder and reads what `up` prints on stdout:
 `was-running: yes|no`, then the config path as the last line.
 """
 from __future__ import annotations

@@ -46,7 +46,11 @@ def package_version(name: str) -> str:
 def nginx_version(nginx: str = "nginx") -> str:
     """`nginx -v` prints `nginx version: nginx/1.22.1` on stderr."""
     out = subprocess.run([nginx, "-v"], capture_output=True, text=True, timeout=TIMEOUT_S)
-    text = (out.stderr or out.stdout).strip()
+    return _nginx_v_answer(out.stdout, out.stderr)
+
+
+def _nginx_v_answer(stdout: str, stderr: str) -> str:
+    text = (stderr or stdout).strip()
     return text.split(":", 1)[1].strip() if text.startswith("nginx version:") else text
 
 
@@ -126,8 +130,7 @@ def collect_for_config(cfg: Any, repo_dir: str | os.PathLike[str] | None = None)
 
         def remote_nginx() -> str:
             r = front_of(cfg).run(f"{shlex.quote(nginx)} -v", timeout=TIMEOUT_S)
-            text = (r.stderr or r.stdout).strip()
-            return text.split(":", 1)[1].strip() if text.startswith("nginx version:") else text
+            return _nginx_v_answer(r.stdout, r.stderr)
         info = {"nginx": _safe(remote_nginx), **info}
         info["Front host"] = one_line(f"{front.ssh} (SSH, host key from {front.known_hosts})")
     info = {"Target": one_line(f"{cfg.target.name} ({cfg.target.environment})"),
