@@ -16,8 +16,9 @@ __all__ = ["atomic_write_text", "atomic_write_json"]
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, mode: int = 0o644) -> Path:
-    """Readers see the old file or the new one, never half. `mode`: reports are for everyone to
-    read (mkstemp would make them 0600); a row backup passes 0o600."""
+    """Readers see the old file or the new one, never half. `mode`: a report keeps the usual
+    0644 (mkstemp would make it 0600), its 0700 folder keeps others out (private_folder.py); a row
+    backup passes 0o600 because its folder may be someone else's to list."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

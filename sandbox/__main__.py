@@ -18,6 +18,7 @@ import sys
 import time
 from contextlib import contextmanager
 
+from . import owner
 from .errors import SandboxError
 from .layout import Layout
 
@@ -120,6 +121,9 @@ def cmd_status(layout: Layout, as_json: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Our own umask, not the caller's: the folders we make must be traversable by the users our
+    # processes run as (postgres, the owner); what must be private is written 0600 explicitly.
+    os.umask(0o022)
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start everything at baseline; print the config path last")
@@ -136,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sandbox {args.command}: bad environment: {exc}", file=sys.stderr)
         return 2
     try:
+        # The sudo route: a non-root user's command runs again as root (owner.py); the user
+        # keeps what their processes touch.
+        owner.escalate(list(sys.argv[1:] if argv is None else argv))
         if args.command == "up":
             return cmd_up(layout, args.hosts)
         if args.command == "down":

@@ -1,4 +1,6 @@
-"""Start and stop the alert receiver process (sandbox/alert_receiver.py) by PID file."""
+"""Start and stop the alert receiver process (sandbox/alert_receiver.py) by PID file.
+
+It runs as the sandbox's owner (owner.py), in a folder of theirs: it needs no privilege."""
 from __future__ import annotations
 
 import subprocess
@@ -11,6 +13,7 @@ import httpx
 from .config_file import write_private
 from .errors import SandboxError
 from .layout import PROJECT_DIR, Layout
+from .owner import current as current_owner
 from .procs import alive, command_line, read_pid, stop_pid, wait_for_port
 
 
@@ -41,15 +44,22 @@ def ensure_receiver(layout: Layout, token: str, log: Callable[[str], None]) -> N
     if not tf.exists() or tf.read_text().strip() != token:
         write_private(tf, token + "\n")  # 0600 from its first byte
         stop_receiver(layout, lambda _: None)  # a running receiver holds the old token
-    if _our_pid(layout) and is_healthy(layout):
+    owner = current_owner()
+    owner.take(layout.alerts_dir, recursive=True)
+    pid = _our_pid(layout)
+    if pid and not owner.owns_process(pid):
+        log("alert receiver: running as another user; restarting it as the sandbox's owner")
+        stop_receiver(layout, log)
+    elif pid and is_healthy(layout):
         return
     log(f"alert receiver: starting on 127.0.0.1:{layout.ports.alerts}")
     with open(layout.alerts_dir / "receiver.log", "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "sandbox.alert_receiver", "--port", str(layout.ports.alerts),
-             "--store", str(layout.alerts_dir), "--token-file", str(tf)],
+             "--store", str(layout.alerts_dir), "--token-file", str(tf)], **owner.process_kwargs(),
             cwd=PROJECT_DIR, stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True)
     _pid_file(layout).write_text(f"{proc.pid}\n")
+    owner.take(layout.alerts_dir, recursive=True)  # the log and pid file just made
     if not wait_for_port(layout.ports.alerts, 5) or not _answers_soon(layout):
         raise SandboxError(f"alert receiver did not start on port {layout.ports.alerts}; "
                            f"see {layout.alerts_dir / 'receiver.log'}")

@@ -111,7 +111,7 @@ def clean_upload_leftovers(layout: Layout) -> None:
         leftover.unlink(missing_ok=True)
 
 
-def _socket_url(layout: Layout) -> str:
+def socket_url(layout: Layout) -> str:
     return f"unix://{layout.podman_socket}"
 
 
@@ -164,7 +164,7 @@ def ensure_engine(layout: Layout, log: Log) -> str:
         log(f"engine: using unix://{DOCKER_SOCK}")
         return f"unix://{DOCKER_SOCK}"
 
-    url = _socket_url(layout)
+    url = socket_url(layout)
     pid = _read_pid(layout)
     if pid is not None and _is_podman(pid, layout) and ping(url):
         log(f"engine: reusing podman service (pid {pid}) at {url}")
@@ -257,7 +257,7 @@ def engine_status(layout: Layout) -> tuple[bool, str]:
     if ping(f"unix://{DOCKER_SOCK}"):
         return True, f"unix://{DOCKER_SOCK} answers"
     pid = _read_pid(layout)
-    url = _socket_url(layout)
+    url = socket_url(layout)
     if pid is not None and _is_podman(pid, layout):
         if ping(url):
             return True, f"podman service pid {pid} answers on {url}"

@@ -19,6 +19,7 @@ from typing import Callable
 from . import alerts, nginx, postgres
 from .config_file import build, write
 from .errors import SandboxError
+from .owner import current as current_owner
 from .layout import NEXT_VERSION, REVISION_GOOD, STABLE_TAG, STABLE_VERSION, Layout
 from .procs import command_line, listening_pids, pids_holding_files_under, port_in_use
 from .secrets_store import load_or_create
@@ -115,6 +116,7 @@ def up(layout: Layout, log: Log, hosts: bool = False) -> Path:
     db_url = postgres.database_url(layout, secrets["db_password"])
     migrate_to(db_url, REVISION_GOOD, log)
     docker_url = engine.ensure_engine(layout, log)
+    _hand_over_engine(layout, docker_url)
     client = _docker_client(docker_url)
     try:
         if not hosts:  # cheap when there is nothing: a killed run may have left a part unrecorded
@@ -139,7 +141,36 @@ def up(layout: Layout, log: Log, hosts: bool = False) -> Path:
                          nginx_bin=nginx.nginx_bin())
         path = write(layout, sections, secrets["webhook_token"])
     layout.layout_file.write_text("hosts\n" if hosts else "single\n")
+    _hand_over_files(layout)
     return path
+
+
+def _hand_over_engine(layout: Layout, docker_url: str) -> None:
+    """Our own Podman service's socket is the owner's alone (the runbook's scripts and the suite
+    reach the engine through it); an engine we did not start is left as its owner set it."""
+    from . import engine
+
+    if docker_url == engine.socket_url(layout):
+        current_owner().take(layout.podman_socket)
+        layout.podman_socket.chmod(0o600)
+
+
+def _hand_over_files(layout: Layout) -> None:
+    """What the owner's processes read and write (owner.py): the config (0600, it holds the
+    database password) and the alerting file, the runbook's audit log and rollback lock next to
+    them, and the hosts layout's client side (its key, known_hosts, the wrapper). The state folder
+    itself is the owner's so that the runbook can create those files; the sandbox's own secrets,
+    the cluster (postgres's) and sshd's files (sshd insists on root's) stay where they are."""
+    from .config_file import alerting_path
+
+    owner = current_owner()
+    owner.take(layout.state)
+    for path in (layout.config_path, alerting_path(layout), layout.audit_log,
+                 layout.state / "rollback.lock"):
+        owner.take(path)
+    for folder in ("ssh", "bin"):
+        owner.take(layout.hosts_dir / folder, recursive=True)
+    owner.take(layout.hosts_dir)
 
 
 def down(layout: Layout, log: Log) -> None:

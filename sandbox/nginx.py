@@ -2,6 +2,10 @@
 
 The config, its known-good backup (`nginx.staging.conf.backup`, as in the runbook) and the include
 live in `<state>/nginx`, which is also nginx's prefix (pid, logs, temp paths).
+
+nginx runs as the sandbox's owner (owner.py): root, or the sudo route's user, whose runbook scripts
+rewrite the include and reload this nginx. Its folder is the owner's, and every nginx command the
+sandbox itself runs (-t, start, reload) runs as the owner, so no file in it becomes root's.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import Callable
 
 from .errors import SandboxError
 from .layout import Layout
+from .owner import current as current_owner
 from .procs import alive, command_line, pids_holding_files_under, read_pid, stop_pid, wait_for_port
 
 TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -37,17 +42,22 @@ def nginx_bin() -> str:
 
 
 def render_conf(layout: Layout) -> str:
-    return render_conf_at(str(layout.nginx_dir), str(layout.upstream_include), layout.ports.front)
+    return render_conf_at(str(layout.nginx_dir), str(layout.upstream_include), layout.ports.front,
+                          as_root=current_owner().is_root)
 
 
-def render_conf_at(p: str, include: str, port: int) -> str:
-    """The front's config with its prefix `p` (pid, logs, temp paths) wherever that host keeps it."""
+def render_conf_at(p: str, include: str, port: int, *, as_root: bool = True) -> str:
+    """The front's config with its prefix `p` (pid, logs, temp paths) wherever that host keeps it.
+    A master started as root needs `user root` so that its workers may use the temp paths under
+    this prefix; a master started as another user runs its workers as that user already (nginx
+    warns about a `user` line it cannot honour)."""
+    user = ("# Started as root; `user root` lets workers use the temp paths under this prefix.\nuser root;"
+            if as_root else "# Started as the sandbox's owner; the workers run as that user too.")
     temps = "\n".join(f"    {name}_temp_path {p}/temp/{name};" for name in TEMP_PATHS)
     proxy = ("proxy_pass http://aura_api; proxy_http_version 1.1; proxy_set_header Connection \"\";"
              " proxy_set_header Host $host; proxy_connect_timeout 1s; proxy_read_timeout 5s;")
     return f"""# Aura Flow staging front (sandbox). Traffic goes to the pool named in upstream.conf.
-# Started as root; `user root` lets workers use the temp paths under this prefix.
-user root;
+{user}
 worker_processes 1;
 pid {p}/nginx.pid;
 error_log {p}/error.log warn;
@@ -94,12 +104,13 @@ def is_running(layout: Layout) -> bool:
 
 
 def config_test(layout: Layout) -> tuple[bool, str]:
-    r = subprocess.run(test_args(layout), capture_output=True, text=True, timeout=NGINX_TIMEOUT_S)
+    r = subprocess.run(test_args(layout), **current_owner().process_kwargs(), capture_output=True, text=True, timeout=NGINX_TIMEOUT_S)
     return r.returncode == 0, (r.stderr or r.stdout).strip()
 
 
 def write_baseline_files(layout: Layout, active_address: str) -> bool:
-    """Write conf, backup and include as the baseline; True if anything changed on disk."""
+    """Write conf, backup and include as the baseline; True if anything changed on disk. The
+    folder and everything in it (logs and temp files of an earlier owner too) end up the owner's."""
     layout.nginx_dir.mkdir(parents=True, exist_ok=True)
     for name in TEMP_PATHS:
         (layout.nginx_dir / "temp" / name).mkdir(parents=True, exist_ok=True)
@@ -112,6 +123,7 @@ def write_baseline_files(layout: Layout, active_address: str) -> bool:
             tmp.write_text(text)
             tmp.replace(path)
             changed = True
+    current_owner().take(layout.nginx_dir, recursive=True)
     return changed
 
 
@@ -120,10 +132,16 @@ def ensure_nginx(layout: Layout, active_address: str, log: Callable[[str], None]
     ok, detail = config_test(layout)
     if not ok:
         raise SandboxError(f"nginx -t failed for {layout.nginx_conf}: {_last_line(detail)}")
+    master = _master_pid(layout)
+    if master is not None and not current_owner().owns_process(master):
+        # Started for another owner (root before the sudo route, or the reverse): that owner's
+        # processes would reload it no more, so it is started again as this one.
+        log("nginx: running as another user; restarting it as the sandbox's owner")
+        stop_nginx(layout, log)
     if is_running(layout):
         if changed:
             log("nginx: baseline config restored, reloading")
-            r = subprocess.run(reload_args(layout), capture_output=True, text=True, timeout=NGINX_TIMEOUT_S)
+            r = subprocess.run(reload_args(layout), **current_owner().process_kwargs(), capture_output=True, text=True, timeout=NGINX_TIMEOUT_S)
             if r.returncode != 0:
                 raise SandboxError(f"nginx reload failed: {_last_line(r.stderr)}")
         return
@@ -131,7 +149,7 @@ def ensure_nginx(layout: Layout, active_address: str, log: Callable[[str], None]
     layout.nginx_pid.unlink(missing_ok=True)
     log(f"nginx: starting on 127.0.0.1:{layout.ports.front}")
     r = subprocess.run([nginx_bin(), "-c", str(layout.nginx_conf), "-p", str(layout.nginx_dir)],
-                       capture_output=True, text=True, timeout=NGINX_TIMEOUT_S)
+                       **current_owner().process_kwargs(), capture_output=True, text=True, timeout=NGINX_TIMEOUT_S)
     if r.returncode != 0 or not wait_for_port(layout.ports.front, 5):
         raise SandboxError(f"nginx did not start on port {layout.ports.front}: {_last_line(r.stderr)}")
 

@@ -1,0 +1,175 @@
+"""The nightly job, run as a hosted runner runs it (issue 14).
+
+The steps are read from `.github/workflows/nightly-drill.yml` in order and run by
+`actions_runner.JobRun`: `run:` steps as written, `uses:` steps mapped, `${{ }}` filled in — as a
+non-root user with passwordless sudo (a hosted runner's `runner` user), from a fresh clone, with a
+sandbox of its own (AURA_SANDBOX_STATE, _PORT_BASE, _PREFIX: the runner machine's settings).
+The job must pass: the drills pass, the reports are uploaded, the history and the drill state are
+saved, the RTO table reaches the summary page. Then the sudo route's promise is checked on the
+sandbox that user brings up: what the user's processes read is that user's and nobody else's.
+
+Slow (a venv and a cold sandbox for the new user: about two minutes): marker `workflow`;
+`./aura tests -m workflow` runs only this.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from tests.workflow.actions_runner import JobRun
+
+pytestmark = [pytest.mark.workflow]
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+WORKFLOW = PROJECT_DIR / ".github" / "workflows" / "nightly-drill.yml"
+RUNNER_USER = "aura-ci-runner"  # this test's own account: made for it, removed after it
+PORT_BASE = 19480               # a block of ten no other test or bench uses
+SANDBOX_STATE = "/var/tmp/aura-wf-sandbox"
+SANDBOX_ENV = {"AURA_SANDBOX_STATE": SANDBOX_STATE, "AURA_SANDBOX_PORT_BASE": str(PORT_BASE),
+               "AURA_SANDBOX_PREFIX": "aura-wf"}
+PARTICIPANTS = "Ana Li,Bo Chen"
+DRILL_TYPES = {"image", "nginx", "database", "upstream", "full", "emergency"}
+
+
+def _run(argv: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, capture_output=True, text=True, timeout=300, **kw)
+
+
+def _as_user(user: str, argv: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    home = pwd.getpwnam(user).pw_dir
+    base = {"HOME": home, "USER": user, "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+    return _run(["runuser", "-u", user, "--", "env", "-i",
+                 *[f"{k}={v}" for k, v in {**base, **env}.items()], *argv], cwd=cwd)
+
+
+def _user_processes(user: str) -> list[str]:
+    r = _run(["ps", "-u", user, "-o", "pid=,args="])
+    return [line.strip() for line in r.stdout.splitlines() if line.strip()]
+
+
+def _purge_sandbox_as_root() -> None:
+    """The runner's sandbox, gone whatever the job did (root: the user may be half made)."""
+    env = {**os.environ, **SANDBOX_ENV}
+    env.pop("SUDO_UID", None)
+    r = _run([str(PROJECT_DIR / ".venv" / "bin" / "python"), "-m", "sandbox", "down", "--purge"],
+             cwd=PROJECT_DIR, env=env)
+    assert r.returncode == 0, f"sandbox down --purge of the runner's sandbox failed: {r.stderr[-500:]}"
+
+
+@pytest.fixture(scope="module")
+def runner_user():
+    """A user like a hosted runner's: not root, passwordless sudo. Removed afterwards, with its
+    home (its venv's pip cache); a leftover from a killed run is replaced."""
+    if os.geteuid() != 0:
+        pytest.skip("making the runner's user account needs root (the project's CI runs as root)")
+    assert shutil.which("sudo"), "sudo is not installed (`./aura tests` installs it)"
+    if _run(["id", "-u", RUNNER_USER]).returncode == 0:
+        _run(["userdel", "-r", RUNNER_USER])
+    r = _run(["useradd", "--create-home", "--shell", "/bin/bash", RUNNER_USER])
+    assert r.returncode == 0, r.stderr
+    sudoers = Path("/etc/sudoers.d") / RUNNER_USER
+    sudoers.write_text(f"{RUNNER_USER} ALL=(ALL) NOPASSWD:ALL\n")
+    sudoers.chmod(0o440)
+    assert _run(["visudo", "-cf", str(sudoers)]).returncode == 0
+    try:
+        yield RUNNER_USER
+    finally:
+        sudoers.unlink(missing_ok=True)
+        left = _user_processes(RUNNER_USER)
+        _run(["pkill", "-KILL", "-u", RUNNER_USER])  # only so the account can go; asserted below
+        r = _run(["userdel", "-r", RUNNER_USER])
+        assert not left, f"processes of {RUNNER_USER} still ran after the job: {left}"
+        assert r.returncode == 0, f"userdel {RUNNER_USER}: {r.stderr}"
+
+
+@pytest.fixture(scope="module")
+def night(runner_user):
+    """One night of the job: its results and folders. The runner's sandbox is purged before
+    (a killed run's leftovers) and after, whatever happened."""
+    _purge_sandbox_as_root()
+    root = Path(tempfile.mkdtemp(prefix="aura-wf-", dir="/var/tmp"))
+    contexts = {"github": {"run_id": "4242", "run_number": "7", "event_name": "schedule", "event": {}},
+                "vars": {"DRILL_PARTICIPANTS": PARTICIPANTS}, "secrets": {}}
+    job = JobRun(WORKFLOW, "drill", PROJECT_DIR, root, contexts, user=runner_user,
+                 machine_env=SANDBOX_ENV, job_timeout_s=1200)
+    try:
+        job.run()
+        yield job
+    finally:
+        _purge_sandbox_as_root()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_nightly_job_passes_as_a_non_root_user_from_a_fresh_clone(night):
+    failed = [r for r in night.results if not r.ok]
+    assert not failed, "\n\n".join(f"step {r.name!r} exited {r.exit_code}; its log ends:\n{r.tail()}"
+                                   for r in failed)
+    assert all(r.ran for r in night.results), [r.name for r in night.results if not r.ran]
+    drills_log = next(r for r in night.results if r.name == "Rollback drills").log.read_text()
+    assert "7 passed" in drills_log
+    assert "recovered: RTO" in drills_log  # the step lines, as they happened
+    # The fresh clone is the runner user's, and so is everything the job wrote in it.
+    user_uid = pwd.getpwnam(RUNNER_USER).pw_uid
+    assert (night.workspace / ".git").is_dir()
+    for path in [night.workspace / "reports", *(night.workspace / "reports").iterdir()]:
+        assert path.stat().st_uid == user_uid, path
+
+
+def test_the_job_uploads_the_reports_with_each_drills_rto(night):
+    reports = night.artifacts / "drill-reports-7" / "reports"
+    for name in ("drill-report.html", "drill-results.json", "junit.xml", "rollback-drill.log", "history.jsonl"):
+        assert (reports / name).is_file(), f"{name} not uploaded"
+    results = json.loads((reports / "drill-results.json").read_text())
+    assert {d["type"] for d in results["drills"]} == DRILL_TYPES
+    assert all(d["status"] == "passed" for d in results["drills"])
+    for case in ET.parse(reports / "junit.xml").getroot().iter("testcase"):
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        assert float(props["rto_target_s"]) > 0 and float(props["rto_actual_s"]) > 0, case.get("name")
+    html = (reports / "drill-report.html").read_text()
+    assert "Ana Li" in html and "Bo Chen" in html  # the vars.DRILL_PARTICIPANTS branch of the step
+
+
+def test_the_job_saves_the_history_and_the_drill_state_and_writes_the_rto_table(night):
+    saved = night.cache / "drill-state-4242"
+    assert (saved / "reports" / "history.jsonl").is_file()
+    assert (saved / "drill-state").is_dir()
+    summary = night.step_summary.read_text()
+    rows = [line for line in summary.splitlines() if line.startswith("| ") and "passed" in line]
+    assert {row.split("|")[1].strip() for row in rows} == DRILL_TYPES, summary
+
+
+def test_what_the_runner_user_reads_is_that_users_alone(night):
+    """The sudo route on the sandbox the job's user brings up: the config (it holds the database
+    password) is theirs and 0600; the front they reload and the receiver run as them; the engine
+    socket is theirs alone; reports and drill state are folders only they can enter."""
+    work = night.workspace
+    uid = pwd.getpwnam(RUNNER_USER).pw_uid
+    for folder in (work / "reports", work / "drill-state"):
+        st = folder.stat()
+        assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (uid, 0o700), folder
+    r = _as_user(RUNNER_USER, ["./aura", "sandbox", "up"], work, **SANDBOX_ENV)
+    assert r.returncode == 0, r.stderr[-800:]
+    try:
+        config = Path(r.stdout.strip().splitlines()[-1])
+        st = config.stat()
+        assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (uid, 0o600)
+        sock = Path(SANDBOX_STATE) / "engine" / "podman.sock"
+        st = sock.stat()
+        assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (uid, 0o600)
+        mine = "\n".join(_user_processes(RUNNER_USER))
+        assert "nginx: master process" in mine and "sandbox.alert_receiver" in mine, mine
+        # …and nobody else can read the config: another unprivileged user is refused.
+        other = _run(["runuser", "-u", "nobody", "--", "cat", str(config)])
+        assert other.returncode != 0 and "Permission denied" in other.stderr
+    finally:
+        down = _as_user(RUNNER_USER, ["./aura", "sandbox", "down"], work, **SANDBOX_ENV)
+        assert down.returncode == 0, down.stderr[-800:]
