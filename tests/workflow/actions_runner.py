@@ -108,6 +108,7 @@ class JobRun:
     user: str | None = None
     machine_env: dict[str, str] = field(default_factory=dict)  # the runner machine's own settings
     job_timeout_s: float = 3600
+    cache_dir: Path | None = None  # shared by the nights of one test: GitHub's cache outlives a runner
     results: list[StepResult] = field(default_factory=list)
 
     @property
@@ -120,7 +121,7 @@ class JobRun:
 
     @property
     def cache(self) -> Path:
-        return self.root / "cache"
+        return self.cache_dir or self.root / "cache"
 
     @property
     def artifacts(self) -> Path:

@@ -4,9 +4,12 @@ The steps are read from `.github/workflows/nightly-drill.yml` in order and run b
 `actions_runner.JobRun`: `run:` steps as written, `uses:` steps mapped, `${{ }}` filled in — as a
 non-root user with passwordless sudo (a hosted runner's `runner` user), from a fresh clone, with a
 sandbox of its own (AURA_SANDBOX_STATE, _PORT_BASE, _PREFIX: the runner machine's settings).
-The job must pass: the drills pass, the reports are uploaded, the history and the drill state are
-saved, the RTO table reaches the summary page. Then the sudo route's promise is checked on the
-sandbox that user brings up: what the user's processes read is that user's and nobody else's.
+The first night must pass: the drills pass, the reports are uploaded, the history and the drill
+state are saved, the RTO table reaches the summary page. The second night, on a new runner sharing
+the cache, gets a broken STAGING_DRILL_CONFIG secret: it fails at once, yet restores and saves the
+first night's history and state again, removes the secret's file and shows the password nowhere.
+Then the sudo route's promise is checked on the sandbox that user brings up: what the user's
+processes read is that user's and nobody else's.
 
 Slow (a venv and a cold sandbox for the new user: about two minutes): marker `workflow`;
 `./aura tests -m workflow` runs only this.
@@ -21,6 +24,7 @@ import stat
 import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -37,6 +41,16 @@ SANDBOX_STATE = "/var/tmp/aura-wf-sandbox"
 SANDBOX_ENV = {"AURA_SANDBOX_STATE": SANDBOX_STATE, "AURA_SANDBOX_PORT_BASE": str(PORT_BASE),
                "AURA_SANDBOX_PREFIX": "aura-wf"}
 PARTICIPANTS = "Ana Li,Bo Chen"
+SECRET = "pw-n2-Secret-0xC0FFEE"
+# A target config with a password and a fault: no [commands] section. The night must stop with one
+# line naming the problem, and the password must appear nowhere.
+BROKEN_SECRET_CONFIG = f"""[target]
+name = "shop-staging"
+environment = "staging"
+base_url = "http://127.0.0.1:9"
+[database]
+url = "postgresql://aura:{SECRET}@127.0.0.1:9/aura"
+"""
 DRILL_TYPES = {"image", "nginx", "database", "upstream", "full", "emergency"}
 
 
@@ -91,22 +105,38 @@ def runner_user():
         assert r.returncode == 0, f"userdel {RUNNER_USER}: {r.stderr}"
 
 
+@dataclass
+class Nights:
+    first: JobRun   # the embedded sandbox: passes
+    second: JobRun  # the next night, with a broken STAGING_DRILL_CONFIG secret: fails at once
+
+
 @pytest.fixture(scope="module")
-def night(runner_user):
-    """One night of the job: its results and folders. The runner's sandbox is purged before
-    (a killed run's leftovers) and after, whatever happened."""
+def nights(runner_user):
+    """Two nights of the job on two fresh runners sharing one cache, as GitHub's cache outlives a
+    runner. The runner's sandbox is purged before (a killed run's leftovers) and after."""
     _purge_sandbox_as_root()
-    root = Path(tempfile.mkdtemp(prefix="aura-wf-", dir="/var/tmp"))
-    contexts = {"github": {"run_id": "4242", "run_number": "7", "event_name": "schedule", "event": {}},
-                "vars": {"DRILL_PARTICIPANTS": PARTICIPANTS}, "secrets": {}}
-    job = JobRun(WORKFLOW, "drill", PROJECT_DIR, root, contexts, user=runner_user,
-                 machine_env=SANDBOX_ENV, job_timeout_s=1200)
-    try:
+    base = Path(tempfile.mkdtemp(prefix="aura-wf-", dir="/var/tmp"))
+    cache = base / "cache"
+
+    def night(n: int, secrets: dict[str, str]) -> JobRun:
+        contexts = {"github": {"run_id": f"424{n}", "run_number": str(n), "event_name": "schedule", "event": {}},
+                    "vars": {"DRILL_PARTICIPANTS": PARTICIPANTS}, "secrets": secrets}
+        job = JobRun(WORKFLOW, "drill", PROJECT_DIR, base / f"night{n}", contexts, user=runner_user,
+                     machine_env=SANDBOX_ENV, job_timeout_s=1200, cache_dir=cache)
         job.run()
-        yield job
+        return job
+
+    try:
+        yield Nights(night(1, {}), night(2, {"STAGING_DRILL_CONFIG": BROKEN_SECRET_CONFIG}))
     finally:
         _purge_sandbox_as_root()
-        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def night(nights) -> JobRun:
+    return nights.first
 
 
 def test_the_nightly_job_passes_as_a_non_root_user_from_a_fresh_clone(night):
@@ -125,7 +155,7 @@ def test_the_nightly_job_passes_as_a_non_root_user_from_a_fresh_clone(night):
 
 
 def test_the_job_uploads_the_reports_with_each_drills_rto(night):
-    reports = night.artifacts / "drill-reports-7" / "reports"
+    reports = night.artifacts / "drill-reports-1" / "reports"
     for name in ("drill-report.html", "drill-results.json", "junit.xml", "rollback-drill.log", "history.jsonl"):
         assert (reports / name).is_file(), f"{name} not uploaded"
     results = json.loads((reports / "drill-results.json").read_text())
@@ -139,7 +169,7 @@ def test_the_job_uploads_the_reports_with_each_drills_rto(night):
 
 
 def test_the_job_saves_the_history_and_the_drill_state_and_writes_the_rto_table(night):
-    saved = night.cache / "drill-state-4242"
+    saved = night.cache / "drill-state-4241"
     assert (saved / "reports" / "history.jsonl").is_file()
     assert (saved / "drill-state").is_dir()
     summary = night.step_summary.read_text()
@@ -173,3 +203,26 @@ def test_what_the_runner_user_reads_is_that_users_alone(night):
     finally:
         down = _as_user(RUNNER_USER, ["./aura", "sandbox", "down"], work, **SANDBOX_ENV)
         assert down.returncode == 0, down.stderr[-800:]
+
+
+def test_a_failed_night_still_keeps_the_history_and_state_and_leaks_no_secret(nights):
+    second = nights.second
+    by_name = {r.name: r for r in second.results}
+    drills = by_name["Rollback drills"]
+    assert drills.ran and drills.exit_code not in (0, None), "a broken target config must fail the night"
+    assert "commands" in drills.tail(5), drills.tail(5)  # one line naming what is missing
+    # Every `if: always()` step ran after the failure.
+    for name in ("Remove the target config", "Save the drill history and state (also after a failed night)",
+                 "RTO table on the summary page", "Upload reports"):
+        assert by_name[name].ran and by_name[name].ok, (name, by_name[name].tail())
+    assert not (second.temp / "drill-config.toml").exists()
+    # The first night's history came back through the cache and was saved again.
+    first_history = (nights.first.cache / "drill-state-4241" / "reports" / "history.jsonl").read_text()
+    saved = nights.second.cache / "drill-state-4242"
+    assert (saved / "reports" / "history.jsonl").read_text() == first_history
+    assert (saved / "drill-state").is_dir()
+    # The secret is in no log, no summary, no uploaded file.
+    texts = [p.read_text(errors="replace") for p in (second.root / "logs").glob("*.log")]
+    texts.append(second.step_summary.read_text())
+    texts += [p.read_text(errors="replace") for p in second.artifacts.rglob("*") if p.is_file()]
+    assert not [t for t in texts if SECRET in t]
