@@ -117,6 +117,7 @@ def nights(runner_user):
     runner. The runner's sandbox is purged before (a killed run's leftovers) and after."""
     _purge_sandbox_as_root()
     base = Path(tempfile.mkdtemp(prefix="aura-wf-", dir="/var/tmp"))
+    base.chmod(0o755)  # the runners' folders below it are the user's; mkdtemp made it 0700
     cache = base / "cache"
 
     def night(n: int, secrets: dict[str, str]) -> JobRun:
