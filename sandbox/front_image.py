@@ -1,19 +1,23 @@
 """The front host's image: its own root filesystem, built offline like the API images.
 
-Debian packages from front/packages.txt (sshd, nginx, bash, Python 3.11) are unpacked with the
-API images' builder and cache (images.py); then the runbook's scripts and their tools go to
-/opt/aura/sandbox (scripts/, deploy/, tools/, migrate.py, migrations/: the same files the
-single-host layout runs), and their Python dependencies to /opt/aura/site.
+The distribution's packages for the roots in front/packages.txt (sshd, nginx, bash, coreutils,
+dash, python3) and their dependency closure (resolved from apt's metadata by distro.py, as for
+the API images) are unpacked with the API images' builder and cache (images.py); then the
+runbook's scripts and their tools go to /opt/aura/sandbox (scripts/, deploy/, tools/,
+migrate.py, migrations/: the same files the single-host layout runs), and their Python
+dependencies to /opt/aura/site.
 
-Those dependencies are the project's pinned ones, not Debian's (bookworm's python3-docker,
--alembic and -sqlalchemy are older than pyproject.toml allows): the files of each distribution
-the runner's environment installed from requirements.lock (its RECORD), copied as they are. That
-is offline, exact, and right for the front's interpreter: both are CPython 3.11 on glibc, so the
-cp311 manylinux wheels (psycopg-binary, SQLAlchemy, MarkupSafe) load there too. A version that
-differs from requirements.lock is refused: the image would not run what the project pins.
+Those dependencies are the project's pinned ones, not the distribution's (bookworm's
+python3-docker, -alembic and -sqlalchemy are older than pyproject.toml allows): the files of each
+distribution the runner's environment installed from requirements.lock (its RECORD), copied as
+they are. That is offline and exact, and right for the front's interpreter only when both are the
+same CPython X.Y on glibc (the cpXY manylinux wheels: psycopg-binary, SQLAlchemy, MarkupSafe):
+a build whose resolved python3 is another version than the runner's is refused, naming both. A
+version that differs from requirements.lock is refused too: the image would not run what the
+project pins.
 
-One image per build hash (package list, tool sources, pinned versions, recipe), tagged
-aura-front:<hash>; a current one is reused.
+One image per build hash (package roots, resolver, distribution, tool sources, pinned versions,
+the runner's Python X.Y, recipe), tagged aura-front:<hash>; a current one is reused.
 """
 from __future__ import annotations
 
@@ -30,14 +34,14 @@ from typing import Callable
 import docker
 import docker.errors
 
-from . import images
+from . import distro, images
 from .errors import SandboxError
 from .layout import PROJECT_DIR, SANDBOX_DIR, Layout
 
 Log = Callable[[str], None]
 
 REPOSITORY = "aura-front"
-RECIPE = "aura-front-rootfs/1"  # bump when the way the rootfs is assembled changes
+RECIPE = "aura-front-rootfs/2"  # bump when the way the rootfs is assembled changes
 PACKAGES_FILE = SANDBOX_DIR / "front" / "packages.txt"
 APP_DIR = "/opt/aura"  # the runbook's scripts live at /opt/aura/sandbox/scripts/*.sh on the front
 SITE_DIR = "/opt/aura/site"
@@ -60,9 +64,21 @@ EXTRA_FILES = {
 EXTRA_DIRS = ["root", "run/sshd", "tmp", "var/log/nginx", "var/lib/nginx", "etc/aura-front"]
 
 
-def packages() -> list[str]:
-    lines = PACKAGES_FILE.read_text().splitlines()
-    return [ln.split("#", 1)[0].strip() for ln in lines if ln.split("#", 1)[0].strip()]
+def packages() -> distro.PackageList:
+    """The roots (and exclusions) of front/packages.txt; distro.resolve() makes the full list."""
+    return distro.read_package_list(PACKAGES_FILE)
+
+
+def check_python(resolved: list[str]) -> None:
+    """The pinned wheels copied from the runner's environment are for its CPython X.Y: refuse a
+    front whose python3 is another version rather than ship an ABI it cannot load."""
+    front = distro.python_version(resolved)
+    runner = tuple(sys.version_info[:2])
+    if front != runner:
+        raise SandboxError(
+            f"the front image's python3 would be {front[0]}.{front[1]} ({distro.os_identity()}), "
+            f"the runner's environment is Python {runner[0]}.{runner[1]} ({sys.executable}): its "
+            f"pinned wheels would not load there; run the sandbox from a {front[0]}.{front[1]} venv")
 
 
 # -- the pinned Python distributions ----------------------------------------------------------
@@ -132,7 +148,8 @@ def _tool_sources() -> list[Path]:
 
 def build_hash() -> str:
     h = hashlib.sha256(RECIPE.encode())
-    h.update("\n".join(packages()).encode())
+    h.update(packages().key().encode() + b"\0" + images.distribution_key())
+    h.update(f"\0python {sys.version_info[0]}.{sys.version_info[1]}\0".encode())  # the wheels' ABI
     for f in _tool_sources():
         h.update(str(f.relative_to(SANDBOX_DIR)).encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
     for d in distributions():
@@ -188,12 +205,13 @@ def _prune_outdated(client: docker.DockerClient, keep_id: str) -> None:
 
 def _rootfs(layout: Layout, bhash: str, log: Log) -> Path:
     cache = layout.image_cache
-    debs = images._download(cache / "debs", packages(), log)
+    names = distro.resolve(packages(), log)
+    check_python(names)  # before any download: the wheels must fit the front's python3
+    debs = images.download_checked(cache, names, log)
     with tempfile.TemporaryDirectory(dir=cache, prefix="front-") as tmp:
         root = Path(tmp) / "root"
         root.mkdir()
-        for deb in debs:
-            images._run(["dpkg", "-x", str(deb), str(root)])
+        images.unpack(debs, root)
         for rel in EXTRA_DIRS:
             (root / rel).mkdir(parents=True, exist_ok=True)
         (root / "tmp").chmod(0o1777)

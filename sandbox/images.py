@@ -1,11 +1,16 @@
 """The aura-api images, built from Debian packages without any registry (PLATFORM.md).
 
-No base image can be pulled here, so the rootfs is made by `apt-get download` of the packages in
-app/packages.txt, `dpkg -x` of each into one folder, plus /app/aura_api.py; the tarball is imported
-once per release tag with `ENV AURA_VERSION=<tag>`. All tags share that one tarball.
+No base image can be pulled here, so the rootfs is made from the distribution's own packages:
+app/packages.txt names the roots (python3, python3-psycopg2), distro.py resolves their dependency
+closure from apt's metadata when a build is needed, and `apt-get download` + `dpkg -x` of each
+into one folder, plus /app/aura_api.py, make the rootfs; the tarball is imported once per
+release tag with `ENV AURA_VERSION=<tag>`. All tags share that one tarball. The interpreter is
+the distribution's python3 (`/usr/bin/python3`, whichever version that is).
 
-Build once, reuse: every image carries LABEL aura.build=<hash of app source, package list and
-this recipe>; an image whose label matches is kept. `stable` is a second tag on v1.0.0's image.
+Build once, reuse: every image carries LABEL aura.build=<hash of app source, the roots and
+exclusions of the package list, the resolver, this recipe and the distribution's identity
+(os-release ID, VERSION_ID)>; an image whose label matches is kept, and nothing is resolved.
+`stable` is a second tag on v1.0.0's image.
 
 Podman 4.3's compat API ignores the `tag` parameter of an import and names images
 `docker.io/library/aura-api` (the `podman import` CLI says `localhost/aura-api`), so we import
@@ -28,6 +33,7 @@ from typing import Callable
 import docker
 import docker.errors
 
+from . import distro
 from .engine import clean_upload_leftovers
 from .errors import SandboxError
 from .layout import (BAD_TAG, IMAGE_REPOSITORY, NEXT_VERSION, RELEASES, SANDBOX_DIR, STABLE_TAG,
@@ -39,8 +45,8 @@ APP_SOURCE = SANDBOX_DIR / "app" / "aura_api.py"
 PACKAGES_FILE = SANDBOX_DIR / "app" / "packages.txt"
 BUILD_LABEL = "aura.build"
 VERSION_LABEL = "aura.version"
-CMD = ["/usr/bin/python3.11", "-u", "/app/aura_api.py"]
-RECIPE = "aura-api-rootfs/1"  # bump when the way the rootfs is assembled changes
+CMD = ["/usr/bin/python3", "-u", "/app/aura_api.py"]  # the distribution's python3, any version
+RECIPE = "aura-api-rootfs/2"  # bump when the way the rootfs is assembled changes
 VERSIONS = list(RELEASES)  # v1.0.0, v1.1.0, v2.0.0, v1.2.0-bad
 assert STABLE_VERSION in VERSIONS and NEXT_VERSION in VERSIONS and BAD_TAG in VERSIONS
 
@@ -51,16 +57,23 @@ EXTRA_FILES = {
 }
 
 
-def packages() -> list[str]:
-    lines = PACKAGES_FILE.read_text().splitlines()
-    return [ln.split("#", 1)[0].strip() for ln in lines if ln.split("#", 1)[0].strip()]
+def packages() -> distro.PackageList:
+    """The roots (and exclusions) of app/packages.txt; distro.resolve() makes the full list."""
+    return distro.read_package_list(PACKAGES_FILE)
+
+
+def distribution_key() -> bytes:
+    """What the resolved package list depends on besides the roots: the distribution (another
+    one, or another release, offers other packages) and the resolver's own code."""
+    return distro.os_identity().encode() + b"\0" + Path(distro.__file__).read_bytes()
 
 
 def build_hash() -> str:
-    """What an image must have been built from to be reused: app, package list, recipe."""
+    """What an image must have been built from to be reused: app, package roots, recipe,
+    distribution. Cheap (no apt call): the closure is resolved only when a build is needed."""
     h = hashlib.sha256()
     for part in (RECIPE.encode(), CMD.__repr__().encode(), APP_SOURCE.read_bytes(),
-                 "\n".join(packages()).encode()):
+                 packages().key().encode(), distribution_key()):
         h.update(hashlib.sha256(part).digest())
     return h.hexdigest()[:16]
 
@@ -203,20 +216,13 @@ def ensure_rootfs(layout: Layout, bhash: str, log: Log) -> Path:
     for leftover in cache.glob("rootfs-*"):  # a killed build's temp folder (we hold the lock)
         if leftover.is_dir():
             shutil.rmtree(leftover, ignore_errors=True)
-    debs = _download(cache / "debs", packages(), log)
-    broken = [deb for deb in debs if subprocess.run(["dpkg-deb", "--info", str(deb)],
-                                                    capture_output=True).returncode != 0]
-    if broken:  # a truncated download of a killed run: fetch those again, once
-        log(f"images: {len(broken)} cached package(s) unreadable, downloading again")
-        for deb in broken:
-            deb.unlink(missing_ok=True)
-        debs = _download(cache / "debs", packages(), log)
+    names = distro.resolve(packages(), log)
+    debs = download_checked(cache, names, log)
     with tempfile.TemporaryDirectory(dir=cache, prefix="rootfs-") as tmp:
         root = Path(tmp) / "root"
         root.mkdir()
         t0 = time.monotonic()
-        for deb in debs:
-            _run(["dpkg", "-x", str(deb), str(root)])
+        unpack(debs, root)
         app = root / "app"
         app.mkdir()
         shutil.copy2(APP_SOURCE, app / "aura_api.py")
@@ -236,6 +242,43 @@ def ensure_rootfs(layout: Layout, bhash: str, log: Log) -> Path:
         if stale != tarball:
             stale.unlink(missing_ok=True)
     return tarball
+
+
+def deb_dir(cache: Path) -> Path:
+    """Downloaded .deb files, one folder per distribution: the same package name (libc6) on
+    another distribution or release is another file, never a cached one of the wrong kind."""
+    ident = "-".join(distro.os_identity().split()[:2]) or "unknown"
+    return cache / "debs" / ident
+
+
+def download_checked(cache: Path, names: list[str], log: Log) -> list[Path]:
+    """One readable .deb per name: a truncated download of a killed run is fetched again, once."""
+    debdir = deb_dir(cache)
+    debs = _download(debdir, names, log)
+    broken = [deb for deb in debs if subprocess.run(["dpkg-deb", "--info", str(deb)],
+                                                    capture_output=True).returncode != 0]
+    if broken:
+        log(f"images: {len(broken)} cached package(s) unreadable, downloading again")
+        for deb in broken:
+            deb.unlink(missing_ok=True)
+        debs = _download(debdir, names, log)
+    return debs
+
+
+# Merged /usr: where a distribution's packages put their files under /usr only (the /bin, /lib,
+# … links of a merged system are made by base-files or its installer, not unpacked), the rootfs
+# would lack /lib64 (the ELF interpreter's path) or /bin/sh. A top-level folder that no package
+# made becomes the link a merged system has. On Debian 12 libc6 still ships /lib and /lib64 and
+# bash/dash ship /bin (the front); only the API image's unused /bin and /sbin become links.
+MERGED_USR = ["bin", "sbin", "lib", "lib32", "lib64", "libx32"]
+
+
+def unpack(debs: list[Path], root: Path) -> None:
+    for deb in debs:
+        _run(["dpkg", "-x", str(deb), str(root)])
+    for name in MERGED_USR:
+        if not os.path.lexists(root / name) and (root / "usr" / name).is_dir():
+            os.symlink(f"usr/{name}", root / name)
 
 
 def _download(debdir: Path, names: list[str], log: Log) -> list[Path]:

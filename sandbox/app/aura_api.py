@@ -22,7 +22,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-# Debian's python3-psycopg2 lives here; the image's python3.11 does not search it by default.
+# The distribution's python3-psycopg2 lives here (any python3 version); added in case the
+# interpreter does not search it by default.
 sys.path.append("/usr/lib/python3/dist-packages")
 
 # Which alembic revisions each release accepts. v1.2.0-bad accepts nothing: it is the release a

@@ -2,7 +2,9 @@
 
 Runs beside a live main sandbox without touching it: its own state folder, ports, container
 prefix, PostgreSQL (port 18184) and Podman service. The Podman image store is shared by every
-Podman service on the machine, so images are reused and never removed here.
+Podman service on the machine, so images are reused and never removed here. Two runs of this
+module at once (two checkouts) move them apart with AURA_TEST_IMAGES_STATE, _PORT_BASE and
+_PREFIX (defaults below); the cold-build test's scratch repository follows the prefix.
 """
 from __future__ import annotations
 
@@ -30,9 +32,10 @@ from sandbox.layout import BAD_TAG, Layout  # noqa: E402
 
 pytestmark = pytest.mark.timeout(300)
 
-STATE = "/var/tmp/aura-test-images"
-PORT_BASE = 18180
-PREFIX = "aura-imgtest"
+STATE = os.environ.get("AURA_TEST_IMAGES_STATE", "/var/tmp/aura-test-images")
+PORT_BASE = int(os.environ.get("AURA_TEST_IMAGES_PORT_BASE", "18180"))
+PREFIX = os.environ.get("AURA_TEST_IMAGES_PREFIX", "aura-imgtest")
+COLD_REPOSITORY = "aura-api-coldtest" if PREFIX == "aura-imgtest" else f"aura-api-coldtest-{PREFIX}"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
@@ -177,7 +180,7 @@ def test_cold_build_from_empty_cache(client, layout, engine_url):
     The shared repository's images cannot be deleted here (a main sandbox may run on them)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AURA_SANDBOX_CACHE", STATE + "/cold-cache")
-        mp.setattr(images, "IMAGE_REPOSITORY", "aura-api-coldtest")
+        mp.setattr(images, "IMAGE_REPOSITORY", COLD_REPOSITORY)
         shutil.rmtree(STATE + "/cold-cache", ignore_errors=True)
         lay = Layout.from_env()
         log: list[str] = []
@@ -188,14 +191,14 @@ def test_cold_build_from_empty_cache(client, layout, engine_url):
             print(f"cold build took {took:.1f} s:\n  " + "\n  ".join(log))
             assert any("apt-get download" in m for m in log)
             assert ids["stable"] == ids["v1.0.0"]
-            assert images.image_repository(client).rsplit("/", 1)[-1] == "aura-api-coldtest"
+            assert images.image_repository(client).rsplit("/", 1)[-1] == COLD_REPOSITORY
             if engine_url.endswith(str(layout.podman_socket)):  # our Podman: no upload leftovers
                 assert not list(engine.upload_tmp_dir(layout).glob("api_load.tar*"))
             t0 = time.monotonic()
             assert images.ensure_images(client, lay, log.append) == ids
             print(f"warm ensure_images took {time.monotonic() - t0:.3f} s")
         finally:
-            for image in client.images.list(name="aura-api-coldtest"):
+            for image in client.images.list(name=COLD_REPOSITORY):
                 client.images.remove(image.id, force=True)
             shutil.rmtree(STATE + "/cold-cache", ignore_errors=True)
 

@@ -1,0 +1,77 @@
+"""./aura's package step: a runc already on PATH is enough (GitHub's ubuntu runner has
+containerd.io's runc, which conflicts with the distribution's runc package).
+
+The real script runs from a scratch copy of the project's top (its own requirements.lock and a
+fake .venv whose stamp matches, so nothing is installed), with a PATH of fakes: dpkg-query says
+nothing is installed, apt-get only records its arguments.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+TOOLS = ["readlink", "dirname", "grep", "sha256sum", "cut", "cat"]
+
+
+@pytest.fixture
+def scratch(tmp_path):
+    top = tmp_path / "top"
+    top.mkdir()
+    shutil.copy2(PROJECT / "aura", top / "aura")
+    (top / "requirements.lock").write_text("pytest==9.2.0\n")
+    venv_bin = top / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (top / ".venv" / ".requirements-lock.sha256").write_text(
+        hashlib.sha256(b"pytest==9.2.0\n").hexdigest() + "\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in TOOLS:
+        real = shutil.which(tool)
+        assert real, tool
+        (bin_dir / tool).symlink_to(real)
+    log = tmp_path / "calls.log"
+
+    def fake(path: Path, body: str) -> None:
+        path.write_text(f"#!{shutil.which('bash')}\n{body}\n")
+        path.chmod(0o755)
+
+    fake(bin_dir / "id", "echo 0")  # as_root runs the command itself
+    fake(bin_dir / "dpkg-query", "exit 1")  # nothing installed
+    fake(bin_dir / "apt-get", f'echo "apt-get $*" >> {log}')
+    fake(venv_bin / "python", f'echo "python $*" >> {log}')
+    return top, bin_dir, log
+
+
+def run_aura(top: Path, bin_dir: Path, log: Path) -> list[str]:
+    proc = subprocess.run([shutil.which("bash"), str(top / "aura"), "sandbox", "status"],
+                          env={"PATH": str(bin_dir), "HOME": str(top)}, capture_output=True,
+                          text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    return log.read_text().splitlines()
+
+
+def test_installs_runc_when_no_runc_binary_exists(scratch):
+    calls = run_aura(*scratch)
+    install = [c for c in calls if c.startswith("apt-get install")]
+    assert len(install) == 1 and " runc" in install[0] and " podman" in install[0], calls
+    assert calls[-1] == "python -m sandbox status"
+
+
+def test_a_runc_on_path_satisfies_the_need(scratch):
+    top, bin_dir, log = scratch
+    runc = bin_dir / "runc"
+    runc.write_text("#!/bin/sh\nexit 0\n")
+    runc.chmod(0o755)
+    calls = run_aura(top, bin_dir, log)
+    install = [c for c in calls if c.startswith("apt-get install")]
+    assert len(install) == 1, calls
+    words = install[0].split()
+    assert "runc" not in words and {"nginx", "podman", "postgresql"} <= set(words), calls
+    assert calls[-1] == "python -m sandbox status"
+    assert os.access(runc, os.X_OK)
