@@ -38,6 +38,7 @@ from .engine import clean_upload_leftovers
 from .errors import SandboxError
 from .layout import (BAD_TAG, IMAGE_REPOSITORY, NEXT_VERSION, RELEASES, SANDBOX_DIR, STABLE_TAG,
                      STABLE_VERSION, Layout)
+from .layout import image_repository as repository_name
 
 Log = Callable[[str], None]
 
@@ -55,6 +56,15 @@ EXTRA_FILES = {
     "etc/passwd": "root:x:0:0:root:/root:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
     "etc/group": "root:x:0:\nnogroup:x:65534:\n",
 }
+
+
+DEFAULT_REPOSITORY = IMAGE_REPOSITORY
+
+
+def repository() -> str:
+    """layout.image_repository() (the environment's choice), or this module's IMAGE_REPOSITORY
+    when a test replaced it."""
+    return IMAGE_REPOSITORY if IMAGE_REPOSITORY != DEFAULT_REPOSITORY else repository_name()
 
 
 def packages() -> distro.PackageList:
@@ -94,14 +104,14 @@ def _is_current(image, version: str, bhash: str) -> bool:
 def image_repository(client: docker.DockerClient) -> str:
     """The repository name as the engine reports it (docker.io/library/aura-api on Podman's
     compat API, aura-api on Docker); what goes into the config's [docker] image."""
-    image = _get(client, f"{IMAGE_REPOSITORY}:{STABLE_VERSION}")
+    image = _get(client, f"{repository()}:{STABLE_VERSION}")
     if image is None:
-        raise SandboxError(f"image {IMAGE_REPOSITORY}:{STABLE_VERSION} not found; build it first")
+        raise SandboxError(f"image {repository()}:{STABLE_VERSION} not found; build it first")
     for ref in image.tags:
         repo, _, tag = ref.rpartition(":")
-        if tag == STABLE_VERSION and repo.rsplit("/", 1)[-1] == IMAGE_REPOSITORY:
+        if tag == STABLE_VERSION and repo.rsplit("/", 1)[-1] == repository():
             return repo
-    return IMAGE_REPOSITORY
+    return repository()
 
 
 def ensure_images(client: docker.DockerClient, layout: Layout, log: Log) -> dict[str, str]:
@@ -127,14 +137,14 @@ def ensure_images(client: docker.DockerClient, layout: Layout, log: Log) -> dict
                     clean_upload_leftovers(layout)  # Podman leaks each upload (engine.py)
                 log(f"images: built {len(missing)} image(s) in {time.monotonic() - t0:.1f} s")
 
-    ids = {v: client.images.get(f"{IMAGE_REPOSITORY}:{v}").id for v in VERSIONS}
-    stable = _get(client, f"{IMAGE_REPOSITORY}:{STABLE_TAG}")
+    ids = {v: client.images.get(f"{repository()}:{v}").id for v in VERSIONS}
+    stable = _get(client, f"{repository()}:{STABLE_TAG}")
     if stable is None or stable.id != ids[STABLE_VERSION]:
-        client.images.get(ids[STABLE_VERSION]).tag(IMAGE_REPOSITORY, STABLE_TAG)
+        client.images.get(ids[STABLE_VERSION]).tag(repository(), STABLE_TAG)
         log(f"images: tagged {STABLE_TAG} -> {STABLE_VERSION}")
-    ids[STABLE_TAG] = client.images.get(f"{IMAGE_REPOSITORY}:{STABLE_TAG}").id
+    ids[STABLE_TAG] = client.images.get(f"{repository()}:{STABLE_TAG}").id
     if ids[STABLE_TAG] != ids[STABLE_VERSION]:
-        raise SandboxError(f"{IMAGE_REPOSITORY}:{STABLE_TAG} is {ids[STABLE_TAG]}, "
+        raise SandboxError(f"{repository()}:{STABLE_TAG} is {ids[STABLE_TAG]}, "
                            f"not {STABLE_VERSION}'s {ids[STABLE_VERSION]}")
     if missing:
         _prune_outdated(client, bhash)
@@ -143,7 +153,7 @@ def ensure_images(client: docker.DockerClient, layout: Layout, log: Log) -> dict
 
 def _missing(client: docker.DockerClient, bhash: str) -> list[str]:
     return [v for v in VERSIONS
-            if not ((im := _get(client, f"{IMAGE_REPOSITORY}:{v}")) and _is_current(im, v, bhash))]
+            if not ((im := _get(client, f"{repository()}:{v}")) and _is_current(im, v, bhash))]
 
 
 @contextlib.contextmanager
@@ -169,8 +179,8 @@ def _import(client: docker.DockerClient, tarball: Path, version: str, bhash: str
     image_id = _imported_id(out)
     if image_id is None:
         raise SandboxError(f"import of {tarball} for {version} returned no image id: {out!r:.300}")
-    client.images.get(image_id).tag(IMAGE_REPOSITORY, version)
-    log(f"images: {IMAGE_REPOSITORY}:{version} = {image_id[:19]} ({time.monotonic() - t0:.1f} s)")
+    client.images.get(image_id).tag(repository(), version)
+    log(f"images: {repository()}:{version} = {image_id[:19]} ({time.monotonic() - t0:.1f} s)")
 
 
 def _prune_outdated(client: docker.DockerClient, bhash: str) -> None:

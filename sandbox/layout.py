@@ -9,10 +9,12 @@ move it, so tests can run a second sandbox beside a first one:
                             layout, two more (base+5, base+6) for the hosts layout
 
     AURA_SANDBOX_PREFIX     the prefix of the container names (default aura-api)
+    AURA_SANDBOX_IMAGE_REPOSITORY  the API images' repository (default aura-api; see image_repository)
 """
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +66,18 @@ class Ports:
         return {**self.named(), "front sshd": self.ssh, "engine (tcp)": self.engine_tcp}
 
 
+def image_repository() -> str:
+    """The API images' repository: `aura-api`, or $AURA_SANDBOX_IMAGE_REPOSITORY. Tags are what
+    the runbook names (v1.0.0, stable), so two checkouts whose image build hashes differ re-tag one
+    shared repository back and forth, each time the other runs `up`; a sandbox that must not be
+    moved by another checkout (the workflow test's fresh clone, a second working tree) names its own."""
+    name = os.environ.get("AURA_SANDBOX_IMAGE_REPOSITORY") or IMAGE_REPOSITORY
+    if not re.fullmatch(r"[a-z0-9]+(?:[._-][a-z0-9]+)*", name):
+        raise ValueError(f"AURA_SANDBOX_IMAGE_REPOSITORY={name!r} is not an image repository name "
+                         "(lowercase letters and digits, joined by '.', '_' or '-')")
+    return name
+
+
 @dataclass(frozen=True)
 class Layout:
     state: Path
@@ -78,6 +92,7 @@ class Layout:
             raise ValueError(f"AURA_SANDBOX_PORT_BASE={raw_base!r} is not a port from 1024 to 65530")
         base = int(raw_base)
         prefix = os.environ.get("AURA_SANDBOX_PREFIX", "aura-api")
+        image_repository()  # a bad value is refused here, before anything starts
         return cls(state=state.resolve(), ports=Ports.from_base(base), container_prefix=prefix)
 
     # -- files ------------------------------------------------------------------------------

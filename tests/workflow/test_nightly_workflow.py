@@ -39,8 +39,10 @@ WORKFLOW = PROJECT_DIR / ".github" / "workflows" / "nightly-drill.yml"
 RUNNER_USER = "aura-ci-runner"  # this test's own account: made for it, removed after it
 PORT_BASE = 19480               # a block of ten no other test or bench uses
 SANDBOX_STATE = "/var/tmp/aura-wf-sandbox"
+# Its own image repository too: a fresh clone's images must not re-tag (or be re-tagged by) the
+# images of the checkout running this test, should their build hashes differ.
 SANDBOX_ENV = {"AURA_SANDBOX_STATE": SANDBOX_STATE, "AURA_SANDBOX_PORT_BASE": str(PORT_BASE),
-               "AURA_SANDBOX_PREFIX": "aura-wf"}
+               "AURA_SANDBOX_PREFIX": "aura-wf", "AURA_SANDBOX_IMAGE_REPOSITORY": "aura-api-wf"}
 PARTICIPANTS = "Ana Li,Bo Chen"
 SECRET = "pw-n2-Secret-0xC0FFEE"
 # A target config with a password and a fault: required keys missing. The night must stop with one
