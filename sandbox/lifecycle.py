@@ -82,9 +82,9 @@ def _preflight_binaries() -> None:
 
 
 def _docker_client(url: str):
-    import docker
+    from .engine_client import docker_client
 
-    return docker.DockerClient(base_url=url, timeout=30)
+    return docker_client(url, timeout=30)  # at the API version /_ping names: no /version wait
 
 
 def recorded_layout(layout: Layout) -> str | None:
