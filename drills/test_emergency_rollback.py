@@ -1,10 +1,9 @@
 """The runbook's production emergency flow, rehearsed on staging: one-command full rollback to
 stable, a quick /healthz, then the team alert — read back from the target's alert inbox."""
-import httpx
 import pytest
 
 from fixtures.drill import ALERT_TIMEOUT_S, HTTP_CHECK_TIMEOUT_S
-from helpers import commands
+from helpers import commands, http_clients
 
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.destructive,
               pytest.mark.drill_type("emergency")]
@@ -23,7 +22,7 @@ def alert_inbox(target, outcome):
 
 
 def _inbox(url: str) -> list:
-    r = httpx.get(url, timeout=HTTP_CHECK_TIMEOUT_S)
+    r = http_clients.get(url, timeout=HTTP_CHECK_TIMEOUT_S)
     r.raise_for_status()
     return r.json()
 
@@ -31,7 +30,7 @@ def _inbox(url: str) -> list:
 def test_emergency_rollback(alert_inbox, bad_release, drill):
     run = drill.rollback("full", tag=drill.cfg.docker.stable_tag)
     problems = []
-    quick = httpx.get(drill.cfg.target.base_url.rstrip("/") + "/healthz", timeout=HTTP_CHECK_TIMEOUT_S)
+    quick = http_clients.get(drill.cfg.target.base_url.rstrip("/") + "/healthz", timeout=HTTP_CHECK_TIMEOUT_S)
     if quick.status_code != 200:
         problems.append(f"quick /healthz after the emergency rollback answered {quick.status_code}")
     seen_before = len(_inbox(alert_inbox))

@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from helpers import http_clients
 from helpers.clock import REAL, Clock
 from helpers.fingerprint import read_rows
 from helpers.redact import one_line, redact
@@ -171,7 +172,7 @@ class OrderWriter:
         self.clock = clock
         # No keep-alive: every write opens its own connection, as independent clients would, and
         # a connection to a pool that went away is never reused.
-        self._client = httpx.Client(timeout=timeout_s, transport=transport, follow_redirects=False,
+        self._client = http_clients.client(timeout=timeout_s, transport=transport, follow_redirects=False,
                                     limits=httpx.Limits(max_keepalive_connections=0),
                                     headers={"Connection": "close"})
         self._lock = threading.Condition()
