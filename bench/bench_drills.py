@@ -24,6 +24,11 @@ Then `--whole-runs` runs of all selected drills in one process (the nightly job'
 time and the sum of the drill tests' own times (JUnit). Every figure is the median of the runs.
 Outputs go to temporary folders (never the project's reports/). The target is the sandbox named
 by the AURA_SANDBOX_* environment (brought up first, not timed, left up), or --drill-config.
+
+`--compare DIR`: the same figures for another checkout of the project (say the commit before a
+change: `git worktree add DIR REV`, with DIR/.venv linked to this venv), on the same target, run
+alternately with this one (which goes first alternates too), so both see the same load on a
+shared machine; prints both tables and this checkout minus DIR.
 """
 from __future__ import annotations
 
@@ -53,10 +58,11 @@ def pytest_command(reports: Path, state: Path, extra: list[str], where: str = "d
             "--reports-dir", str(reports), "--state-dir", str(state), *extra]
 
 
-def timed_lines(command: list[str], env: dict[str, str] | None = None) -> tuple[int, float, list[tuple[float, str]]]:
+def timed_lines(command: list[str], env: dict[str, str] | None = None,
+                cwd: Path = PROJECT) -> tuple[int, float, list[tuple[float, str]]]:
     """(exit code, wall seconds, [(seconds since start, line)]) with each line stamped on arrival."""
     start = time.monotonic()
-    proc = subprocess.Popen(command, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env)
     assert proc.stdout is not None
     lines = [(time.monotonic() - start, line.rstrip("\n")) for line in proc.stdout]
@@ -76,52 +82,71 @@ def phases_of(lines: list[tuple[float, str]], wall: float) -> dict[str, float]:
 
 
 def drill_ids(extra: list[str]) -> list[str]:
-    r = subprocess.run([sys.executable, "-m", "pytest", "drills/", "-m", "staging", "--collect-only", "-q",
-                        "-p", "no:cacheprovider", *extra], cwd=PROJECT, capture_output=True, text=True)
+    with tempfile.TemporaryDirectory(prefix="aura-bench-") as tmp:  # even collecting writes a report
+        r = subprocess.run([sys.executable, "-m", "pytest", "drills/", "-m", "staging", "--collect-only", "-q",
+                            "-p", "no:cacheprovider", "--reports-dir", tmp, *extra], cwd=PROJECT,
+                           capture_output=True, text=True)
     return [line for line in r.stdout.splitlines() if "::" in line]
 
 
-def bench_per_drill(ids: list[str], runs: int, extra: list[str]) -> dict[str, dict[str, list[float]]]:
-    """Per drill and phase, the seconds of each run; with a `[front]` target also "ssh" (the
-    suite's own transport: connection set-up + operations, helpers/front.py's AURA_FRONT_STATS)
-    and "ssh ops" (how many operations)."""
+def _alternate(i: int, trees: list[Path]) -> list[Path]:
+    """Round i's order of the checkouts: which goes first alternates."""
+    return trees if i % 2 == 0 else trees[::-1]
+
+
+def bench_per_drill(ids: list[str], runs: int, extra: list[str],
+                    trees: list[Path] | None = None) -> dict[Path, dict[str, dict[str, list[float]]]]:
+    """Per checkout, drill and phase, the seconds of each run; with a `[front]` target also "ssh"
+    (the suite's own transport: connection set-up + operations, helpers/front.py's
+    AURA_FRONT_STATS) and "ssh ops" (how many operations)."""
     import json
 
-    figures: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    trees = trees or [PROJECT]
+    figures: dict[Path, dict[str, dict[str, list[float]]]] = {
+        tree: defaultdict(lambda: defaultdict(list)) for tree in trees}
     for i in range(runs):
         for node in ids:
-            with tempfile.TemporaryDirectory(prefix="aura-bench-") as tmp:
-                stats = Path(tmp) / "front-stats.jsonl"
-                code, wall, lines = timed_lines(pytest_command(Path(tmp) / "reports", Path(tmp) / "state",
-                                                               extra, where=node),
-                                                env={**os.environ, "AURA_FRONT_STATS": str(stats)})
-                if stats.exists():
-                    used = [json.loads(line) for line in stats.read_text().splitlines()]
-                    figures[node]["ssh"].append(sum(u["connect_s"] + u["operations_s"] for u in used))
-                    figures[node]["ssh ops"].append(sum(u["operations"] for u in used))
-            if code != 0:
-                print("\n".join(line for _t, line in lines[-40:]), file=sys.stderr)
-                sys.exit(f"{node} failed (exit {code})")
-            for phase, seconds in phases_of(lines, wall).items():
-                figures[node][phase].append(seconds)
-            figures[node]["total"].append(wall)
+            for tree in _alternate(i, trees):
+                with tempfile.TemporaryDirectory(prefix="aura-bench-") as tmp:
+                    stats = Path(tmp) / "front-stats.jsonl"
+                    code, wall, lines = timed_lines(pytest_command(Path(tmp) / "reports", Path(tmp) / "state",
+                                                                   extra, where=node),
+                                                    env={**os.environ, "AURA_FRONT_STATS": str(stats)}, cwd=tree)
+                    if stats.exists():
+                        used = [json.loads(line) for line in stats.read_text().splitlines()]
+                        figures[tree][node]["ssh"].append(sum(u["connect_s"] + u["operations_s"] for u in used))
+                        figures[tree][node]["ssh ops"].append(sum(u["operations"] for u in used))
+                if code != 0:
+                    print("\n".join(line for _t, line in lines[-40:]), file=sys.stderr)
+                    sys.exit(f"{node} failed in {tree} (exit {code})")
+                if any("[sandbox] images: building" in line for _t, line in lines):
+                    print(f"note: {node} in {tree}: sandbox up rebuilt images in this run (another "
+                          "sandbox sharing the Podman store replaced them?)", file=sys.stderr)
+                for phase, seconds in phases_of(lines, wall).items():
+                    figures[tree][node][phase].append(seconds)
+                figures[tree][node]["total"].append(wall)
         print(f"per-drill run {i + 1}/{runs} done", file=sys.stderr, flush=True)
     return figures
 
 
-def bench_whole(runs: int, extra: list[str]) -> tuple[list[float], list[float]]:
-    walls, tests = [], []
+def bench_whole(runs: int, extra: list[str],
+                trees: list[Path] | None = None) -> dict[Path, tuple[list[float], list[float]]]:
+    trees = trees or [PROJECT]
+    out: dict[Path, tuple[list[float], list[float]]] = {tree: ([], []) for tree in trees}
     for i in range(runs):
-        with tempfile.TemporaryDirectory(prefix="aura-bench-") as tmp:
-            code, wall, lines = timed_lines(pytest_command(Path(tmp) / "reports", Path(tmp) / "state", extra))
-            if code != 0:
-                print("\n".join(line for _t, line in lines[-40:]), file=sys.stderr)
-                sys.exit(f"whole run failed (exit {code})")
-            cases = ET.parse(Path(tmp) / "reports" / "junit.xml").getroot().iter("testcase")
-            tests.append(sum(float(c.get("time") or 0) for c in cases))
-        walls.append(wall)
-        print(f"whole run {i + 1}/{runs}: {wall:.1f}s", file=sys.stderr, flush=True)
-    return walls, tests
+        for tree in _alternate(i, trees):
+            walls, tests = out[tree]
+            with tempfile.TemporaryDirectory(prefix="aura-bench-") as tmp:
+                code, wall, lines = timed_lines(pytest_command(Path(tmp) / "reports", Path(tmp) / "state", extra),
+                                                cwd=tree)
+                if code != 0:
+                    print("\n".join(line for _t, line in lines[-40:]), file=sys.stderr)
+                    sys.exit(f"whole run failed in {tree} (exit {code})")
+                cases = ET.parse(Path(tmp) / "reports" / "junit.xml").getroot().iter("testcase")
+                tests.append(sum(float(c.get("time") or 0) for c in cases))
+            walls.append(wall)
+            print(f"whole run {i + 1}/{runs} ({tree}): {wall:.1f}s", file=sys.stderr, flush=True)
+    return out
 
 
 def sandbox_up(env: dict[str, str], *hosts: str) -> str:
@@ -149,7 +174,7 @@ def bench_layouts(args: argparse.Namespace) -> int:
     single = sandbox_up(dict(os.environ))
     hosts = sandbox_up(hosts_env(args), "--hosts")
     ids = drill_ids(k)
-    figures = {name: bench_per_drill(ids, runs, k + ["--drill-config", cfg])
+    figures = {name: bench_per_drill(ids, runs, k + ["--drill-config", cfg])[PROJECT]
                for name, cfg in (("single", single), ("hosts", hosts))}
     med = statistics.median
     print(f"\nmachine: {machine()}")
@@ -181,6 +206,8 @@ def main() -> int:
     parser.add_argument("--hosts-state", default=None, help="--hosts: the hosts instance's state folder")
     parser.add_argument("--hosts-port-base", type=int, default=None, help="--hosts: its port base")
     parser.add_argument("--hosts-prefix", default=None, help="--hosts: its container prefix")
+    parser.add_argument("--compare", metavar="DIR", default=None,
+                        help="another checkout of the project, run alternately with this one on the same target")
     args = parser.parse_args()
     if args.hosts:
         return bench_layouts(args)
@@ -192,20 +219,36 @@ def main() -> int:
     ids = drill_ids(extra)
     if not ids:
         sys.exit("no drill selected")
-    per = bench_per_drill(ids, args.runs, extra) if args.runs > 0 else {}
-    walls, tests = bench_whole(args.whole_runs, extra) if args.whole_runs > 0 else ([], [])
+    trees = [PROJECT] + ([Path(args.compare).resolve()] if args.compare else [])
+    per = bench_per_drill(ids, args.runs, extra, trees) if args.runs > 0 else {}
+    whole = bench_whole(args.whole_runs, extra, trees) if args.whole_runs > 0 else {}
 
     med = lambda xs: f"{statistics.median(xs):.2f}" if xs else "-"  # noqa: E731
     print(f"\nmachine: {describe_machine()}")
     print(f"target: {args.drill_config or 'the sandbox (already up, warm)'}")
-    if per:
-        print(f"\nper drill, one pytest process each, median of {args.runs} runs (seconds):")
-        print(f"{'drill':<40}" + "".join(f"{p:>12}" for p in (*PHASES, "total")))
-        for node, f in per.items():
-            print(f"{node.split('::', 1)[1]:<40}" + "".join(f"{med(f[p]):>12}" for p in (*PHASES, "total")))
-    if walls:
-        print(f"\n{len(ids)} drills in one process, median of {args.whole_runs} runs: wall {med(walls)} s, "
-              f"the drill tests themselves {med(tests)} s (target <= 25 s)")
+    for tree in trees:
+        name = "" if len(trees) == 1 else f" [{tree}]"
+        if per:
+            print(f"\nper drill, one pytest process each, median of {args.runs} runs (seconds){name}:")
+            print(f"{'drill':<40}" + "".join(f"{p:>12}" for p in (*PHASES, "total")))
+            for node, f in per[tree].items():
+                print(f"{node.split('::', 1)[1]:<40}" + "".join(f"{med(f[p]):>12}" for p in (*PHASES, "total")))
+        if whole:
+            walls, tests = whole[tree]
+            print(f"\n{len(ids)} drills in one process, median of {args.whole_runs} runs{name}: wall {med(walls)} s, "
+                  f"the drill tests themselves {med(tests)} s (target <= 25 s)")
+    if len(trees) == 2:
+        this, other = trees
+        diff = lambda a, b: f"{statistics.median(a) - statistics.median(b):+.2f}" if a and b else "-"  # noqa: E731
+        print(f"\nthis checkout minus {other}, medians (seconds; negative: this one is faster):")
+        if per:
+            print(f"{'drill':<40}" + "".join(f"{p:>12}" for p in (*PHASES, "total")))
+            for node in ids:
+                print(f"{node.split('::', 1)[1]:<40}"
+                      + "".join(f"{diff(per[this][node][p], per[other][node][p]):>12}" for p in (*PHASES, "total")))
+        if whole:
+            print(f"whole run: wall {diff(whole[this][0], whole[other][0])} s, "
+                  f"drill tests {diff(whole[this][1], whole[other][1])} s")
     return 0
 
 

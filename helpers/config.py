@@ -786,7 +786,9 @@ def _http_unreachable(cfg: TargetConfig, timeout_s: float) -> list[str]:
     if cfg.alert.inbox_url:
         http_checks.append(("[alert] inbox_url", cfg.alert.inbox_url))
     problems = []
-    with httpx.Client(timeout=timeout_s) as client:
+    from helpers.http_clients import client as http_client
+
+    with http_client(timeout=timeout_s) as client:
         for key, url in http_checks:
             try:
                 client.get(url)

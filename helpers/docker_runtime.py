@@ -42,7 +42,7 @@ __all__ = ["DockerRuntimeError", "ContainerSettings", "ContainerInfo", "Recreate
            "recreate_with_image", "restore_image", "container_info", "logs_tail", "image_id_of",
            "image_env", "ping", "own_entries", "normalize_image_id", "ENGINE_ENV_KEYS", "SUITE_LABEL",
            "container_settings", "Leftover", "leftovers_beside", "remove_container", "container_id",
-           "engine_version"]
+           "engine_version", "api_version"]
 
 API_TIMEOUT_S = 30          # per engine request; a stop adds its own stop_timeout to this
 # A container the suite creates as a fault carries this label; with the set-aside name pattern it is
@@ -169,12 +169,12 @@ def _engine(docker_url: str, what: str, timeout_s: float = API_TIMEOUT_S) -> Ite
 @functools.lru_cache(maxsize=8)
 def _client(docker_url: str, timeout_s: int) -> Any:
     """One API client per engine and timeout for the whole run, at the API version the engine
-    named once (`engine_version`): left to "auto", every new client asks again, and Podman takes
-    0.35-0.4 s to answer /version."""
+    named once (`api_version`): left to "auto", every new client asks /version, and Podman takes
+    0.35-0.4 s to answer it."""
     import docker
 
-    return docker.APIClient(base_url=docker_url, timeout=timeout_s,
-                            version=str(engine_version(docker_url)["ApiVersion"]), **transport_options(docker_url))
+    return docker.APIClient(base_url=docker_url, timeout=timeout_s, version=api_version(docker_url),
+                            **transport_options(docker_url))
 
 
 def transport_options(docker_url: str) -> dict[str, Any]:
@@ -190,6 +190,25 @@ def transport_options(docker_url: str) -> dict[str, Any]:
         tls = kwargs_from_env().get("tls")
         return {"tls": tls} if tls else {}
     return {}
+
+
+@functools.lru_cache(maxsize=8)
+def api_version(docker_url: str) -> str:
+    """The engine's API version, asked once per run and engine: the `Api-Version` header of its
+    `/_ping` answer (Docker and Podman send it; Podman answers a ping in a millisecond and
+    /version in 0.35-0.4 s), else /version's `ApiVersion`, the field the SDK's own "auto"
+    negotiation reads. A failure is not kept: the next call asks again."""
+    import docker
+
+    api = docker.APIClient(base_url=docker_url, timeout=API_TIMEOUT_S,
+                           version=docker.constants.MINIMUM_DOCKER_API_VERSION, **transport_options(docker_url))
+    try:
+        response = api.get(api.base_url + "/_ping")
+        response.raise_for_status()
+        named = response.headers.get("Api-Version")
+    finally:
+        api.close()
+    return named or str(engine_version(docker_url)["ApiVersion"])
 
 
 @functools.lru_cache(maxsize=8)

@@ -134,15 +134,39 @@ def _nginx_test_fails(cfg: TargetConfig):
     return recheck
 
 
+def first_failure_unless_steady(probe: Probe, since: float, streak: int, steady_s: float, timeout_s: float,
+                                clock: Clock = REAL) -> Sample | None:
+    """The first unhealthy answer after `since`; None once the front stayed green: `streak`
+    consecutive healthy answers to requests sent after `since`, spanning at least `steady_s`
+    (the time old nginx workers go on answering after a reload), or at `timeout_s`."""
+    deadline = clock.monotonic() + timeout_s
+    while True:
+        run: list[Sample] = []
+        for s in probe.samples(since=since):
+            if not s.healthy:
+                return s
+            if s.sent_at >= since:
+                run.append(s)
+        if len(run) >= streak and run[-1].t - run[0].t >= steady_s:
+            return None
+        if clock.monotonic() >= deadline:
+            return None
+        clock.sleep(probe.interval_s)
+
+
 def nginx_invalid_config(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observation:
     """The runbook's own scenario: append `invalid_config`, `nginx -s reload`. nginx refuses the
-    broken config and serves on with the old one: latent (it bites at the next restart)."""
+    broken config and serves on with the old one: latent (it bites at the next restart). Visible
+    if the probe sees a failure before the front has answered healthy `healthy_streak` times over
+    the readiness rule's steady span (a reload that took effect shows within 15-50 ms)."""
+    from helpers.readiness import STEADY_S
+
     original = front_of(cfg).read_text(cfg.nginx.conf)
     _backup_then_write(cfg, original + "\ninvalid_config\n")
     since = clock.monotonic()
     nginx_ops.reload(cfg)  # expected to be refused
     test = nginx_ops.config_test(cfg)
-    failing = _wait_for_sample(probe, since, lambda s: not s.healthy, 1.0, clock)
+    failing = first_failure_unless_steady(probe, since, cfg.probe.healthy_streak, STEADY_S, 1.0, clock)
     if failing is not None:
         return Observation("visible", f"probe saw {failing.describe()} after the reload", _nginx_test_fails(cfg))
     if not test.ok:

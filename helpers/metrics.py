@@ -140,8 +140,10 @@ def fetch(api_url: str, timeout_s: float = FETCH_TIMEOUT_S) -> str | None:
     """The target's /metrics text, or None when it does not answer 200."""
     import httpx
 
+    from helpers.http_clients import get as http_get
+
     try:
-        r = httpx.get(api_url.rstrip("/") + "/metrics", timeout=timeout_s)
+        r = http_get(api_url.rstrip("/") + "/metrics", timeout=timeout_s)
     except httpx.HTTPError:
         return None
     return r.text if r.status_code == 200 else None

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from helpers import http_clients
 from helpers.clock import REAL, Clock
 from helpers.redact import one_line
 
@@ -63,7 +64,7 @@ def perf_smoke(base_url: str, requests: int, p95_ms: float, *, timeout_s: float 
     errors = 0
     first_error: str | None = None
     start = clock.monotonic()
-    with httpx.Client(timeout=timeout_s, transport=transport, follow_redirects=False) as client:
+    with http_clients.client(timeout=timeout_s, transport=transport, follow_redirects=False) as client:
         for i in range(requests):
             if clock.monotonic() - start >= max_seconds:
                 break

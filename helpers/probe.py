@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from helpers import http_clients
 from helpers.clock import REAL, Clock
 from helpers.redact import one_line
 
@@ -112,7 +113,7 @@ class Probe:
         # No keep-alive: a pooled connection stays pinned to an old nginx worker for a moment after
         # a graceful reload, so samples would flap between pools. A probe measures what a new
         # client sees.
-        self._client = httpx.Client(timeout=self.timeout_s, transport=transport, follow_redirects=False,
+        self._client = http_clients.client(timeout=self.timeout_s, transport=transport, follow_redirects=False,
                                     limits=httpx.Limits(max_keepalive_connections=0))
         self._samples: list[Sample] = []
         self._cond = threading.Condition()

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 import httpx
 
+from helpers import http_clients
 from helpers.clock import REAL, Clock
 from helpers.probe import Probe, Sample
 from helpers.rto import wait_until
@@ -25,7 +26,7 @@ STEADY_S = 0.3
 
 def _container_healthy(address: str, timeout_s: float) -> bool:
     try:
-        return httpx.get(f"http://{address}/healthz", timeout=timeout_s).status_code == 200
+        return http_clients.get(f"http://{address}/healthz", timeout=timeout_s).status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from helpers import http_clients
 from helpers.clock import REAL, Clock
 from helpers.fingerprint import read_rows
 from helpers.redact import one_line, redact
@@ -158,9 +159,14 @@ class OrderWriter:
     def __init__(self, api_url: str, *, run_id: str | None = None, interval_ms: int = 100,
                  max_writes: int = 600, max_seconds: float = 120.0, timeout_s: float = 1.0,
                  clock: Clock = REAL, transport: httpx.BaseTransport | None = None,
-                 path: str = "/api/orders", body: str | None = None, id_field: str = "id") -> None:
+                 path: str = "/api/orders", body: str | None = None, id_field: str = "id",
+                 warmup: int = 0) -> None:
         if interval_ms <= 0 or max_writes <= 0 or max_seconds <= 0:
             raise ValueError("interval_ms, max_writes and max_seconds must be > 0")
+        # The first `warmup` writes go out back to back (each still waits for its answer), so the
+        # acknowledged writes a drill needs before its fault come in ~50 ms, not warmup x interval;
+        # after them, one write every interval.
+        self.warmup = max(0, warmup)
         self.url = api_url.rstrip("/") + path
         self.body = body          # None: {"item": "drill-<run>-<n>", "quantity": n}
         self.id_field = id_field
@@ -171,7 +177,7 @@ class OrderWriter:
         self.clock = clock
         # No keep-alive: every write opens its own connection, as independent clients would, and
         # a connection to a pool that went away is never reused.
-        self._client = httpx.Client(timeout=timeout_s, transport=transport, follow_redirects=False,
+        self._client = http_clients.client(timeout=timeout_s, transport=transport, follow_redirects=False,
                                     limits=httpx.Limits(max_keepalive_connections=0),
                                     headers={"Connection": "close"})
         self._lock = threading.Condition()
@@ -233,8 +239,11 @@ class OrderWriter:
             if self._attempts >= self.max_writes or self.clock.monotonic() - start >= self.max_seconds:
                 break
             self.write_once()
-            due += self.interval_s
             now = self.clock.monotonic()
+            if self._attempts < self.warmup:
+                due = now
+                continue
+            due += self.interval_s
             if due < now:
                 due = now
             self.clock.wait(self._stop, due - now)

@@ -21,7 +21,8 @@ from .config_file import build, write
 from .errors import SandboxError
 from .owner import current as current_owner
 from .layout import NEXT_VERSION, REVISION_GOOD, STABLE_TAG, STABLE_VERSION, Layout
-from .procs import command_line, listening_pids, pids_holding_files_under, port_in_use
+from .listeners import listening_pids_by_port
+from .procs import command_line, pids_holding_files_under, port_in_use
 from .secrets_store import load_or_create
 
 Log = Callable[[str], None]
@@ -58,11 +59,11 @@ def _check_ports(layout: Layout, hosts: bool = False) -> None:
 
     nginx_pids = pids_holding_files_under(layout.nginx_dir) if layout.nginx_dir.exists() else set()
     named = layout.ports.hosts_named() if hosts else layout.ports.named()
-    front_roots = our_process_roots(layout) if any(port_in_use(p) for p in named.values()) else set()
-    for name, port in named.items():
-        if not port_in_use(port):
-            continue
-        pids = listening_pids(port)
+    in_use = {name: port for name, port in named.items() if port_in_use(port)}
+    front_roots = our_process_roots(layout) if in_use else set()
+    listeners = listening_pids_by_port(in_use.values())  # one pass over /proc for all of them
+    for name, port in in_use.items():
+        pids = listeners[port]
         foreign = [p for p in pids if not _ours(layout, name, p, nginx_pids, front_roots)]
         if foreign or not pids:
             who = ", ".join(f"pid {p} ({command_line(p)[:60].strip()})" for p in foreign) or "another process"
@@ -83,9 +84,9 @@ def _preflight_binaries() -> None:
 
 
 def _docker_client(url: str):
-    import docker
+    from .engine_client import docker_client
 
-    return docker.DockerClient(base_url=url, timeout=30)
+    return docker_client(url, timeout=30)  # at the API version /_ping names: no /version wait
 
 
 def recorded_layout(layout: Layout) -> str | None:

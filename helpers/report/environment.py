@@ -16,6 +16,8 @@ import os
 import platform
 import shlex
 import subprocess
+import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -88,18 +90,48 @@ def git_revision(repo_dir: str | os.PathLike[str]) -> str:
     return f"{rev} (modified)" if dirty else rev
 
 
+# Values being asked on a thread (collect(..., background=True)); finish_pending() waits for them.
+_PENDING: list[threading.Thread] = []
+PENDING_TEXT = "unavailable: not answered before the report was written"
+
+
+def _later(info: dict[str, str], key: str, fn: Callable[[], str]) -> None:
+    """info[key] = _safe(fn), asked on a daemon thread: the key keeps its place in the table and
+    reads PENDING_TEXT until the answer comes."""
+    info[key] = PENDING_TEXT
+
+    def ask() -> None:
+        info[key] = _safe(fn)
+    thread = threading.Thread(target=ask, name=f"environment {key}", daemon=True)
+    _PENDING.append(thread)
+    thread.start()
+
+
+def finish_pending(timeout_s: float = TIMEOUT_S) -> None:
+    """Wait (at most `timeout_s` in all) for the values collect(background=True) is still asking."""
+    deadline = time.monotonic() + timeout_s
+    while _PENDING:
+        _PENDING.pop().join(max(0.0, deadline - time.monotonic()))
+
+
 def collect(*, nginx: str | None = None, docker_url: str | None = None,
             services: Mapping[str, str] | None = None,
-            repo_dir: str | os.PathLike[str] | None = None) -> dict[str, str]:
-    info: dict[str, str] = {
-        "Python": _safe(python_version),
-        "pytest": _safe(lambda: package_version("pytest")),
-        "pytest-html": _safe(lambda: package_version("pytest-html")),
-    }
+            repo_dir: str | os.PathLike[str] | None = None, background: bool = False,
+            into: dict[str, str] | None = None) -> dict[str, str]:
+    """`background`: the values that do not change while drills run (the engine's /version, which
+    Podman takes 0.35-0.4 s to answer, `nginx -v`, the git revision) are asked on threads and land
+    in the returned dict when they come (finish_pending() waits for them); the image each service
+    container runs is read at once, before any drill changes it. `into`: added to this dict (in
+    place) and returned."""
+    info: dict[str, str] = {} if into is None else into
+    put = (lambda key, fn: _later(info, key, fn)) if background else (lambda key, fn: info.__setitem__(key, _safe(fn)))
+    info["Python"] = _safe(python_version)
+    info["pytest"] = _safe(lambda: package_version("pytest"))
+    info["pytest-html"] = _safe(lambda: package_version("pytest-html"))
     if nginx:
-        info["nginx"] = _safe(lambda: nginx_version(nginx))
+        put("nginx", lambda: nginx_version(nginx))
     if docker_url:
-        info["Container engine"] = _safe(lambda: engine_version(docker_url))
+        put("Container engine", lambda: engine_version(docker_url))
         if services:
             try:
                 tags = image_tags(docker_url, services)
@@ -109,11 +141,12 @@ def collect(*, nginx: str | None = None, docker_url: str | None = None,
             for service, value in tags.items():
                 info[f"Image {service}"] = value
     if repo_dir is not None:
-        info["Suite revision"] = _safe(lambda: git_revision(repo_dir))
+        put("Suite revision", lambda: git_revision(repo_dir))
     return info
 
 
-def collect_for_config(cfg: Any, repo_dir: str | os.PathLike[str] | None = None) -> dict[str, str]:
+def collect_for_config(cfg: Any, repo_dir: str | os.PathLike[str] | None = None, *,
+                       background: bool = False) -> dict[str, str]:
     """`collect` for a helpers.config.TargetConfig: nginx from `[nginx] test_cmd`'s first word."""
     try:
         nginx = shlex.split(cfg.nginx.test_cmd)[0]
@@ -122,19 +155,21 @@ def collect_for_config(cfg: Any, repo_dir: str | os.PathLike[str] | None = None)
     services = dict(cfg.services.items()) if hasattr(cfg, "services") else None
     front = getattr(cfg, "front", None)
     remote = front is not None and front.remote
-    info = collect(nginx=None if remote else nginx, docker_url=getattr(cfg.docker, "url", None),
-                   services=services,
-                   repo_dir=repo_dir if repo_dir is not None else Path(__file__).resolve().parents[2])
+    # One dict, built in order and filled in place: values asked in the background land in it.
+    info = {"Target": one_line(f"{cfg.target.name} ({cfg.target.environment})"),
+            "Base URL": one_line(cfg.target.base_url)}
     if remote and nginx:  # nginx is the front host's: asked there, over the run's connection
         from helpers.front import front_of
 
         def remote_nginx() -> str:
             r = front_of(cfg).run(f"{shlex.quote(nginx)} -v", timeout=TIMEOUT_S)
             return _nginx_v_answer(r.stdout, r.stderr)
-        info = {"nginx": _safe(remote_nginx), **info}
+        info["nginx"] = _safe(remote_nginx)
+    collect(nginx=None if remote else nginx, docker_url=getattr(cfg.docker, "url", None), services=services,
+            repo_dir=repo_dir if repo_dir is not None else Path(__file__).resolve().parents[2],
+            background=background, into=info)
+    if remote and nginx:
         info["Front host"] = one_line(f"{front.ssh} (SSH, host key from {front.known_hosts})")
-    info = {"Target": one_line(f"{cfg.target.name} ({cfg.target.environment})"),
-            "Base URL": one_line(cfg.target.base_url), **info}
     info["Image repository"] = one_line(f"{cfg.docker.image} (stable {cfg.docker.stable_tag}, "
                                         f"bad {cfg.docker.bad_tag})")
     return info

@@ -45,3 +45,35 @@ def test_one_answer_from_a_worker_still_faulty_means_the_fault_holds():
 
 def test_too_few_answers_never_count_as_healed():
     assert run(["ok"]) is None
+
+
+# -- the nginx invalid_config fault: visible, or green long enough to call it latent --------------
+
+def watch(script, streak=3, steady_s=0.3):
+    from helpers.faults import first_failure_unless_steady
+
+    clock = FakeClock(start=100.0)
+    probe = Answers(clock, script)
+    original_sleep = clock.sleep
+
+    def sleep(seconds):
+        original_sleep(seconds)
+        probe.tick()
+    clock.sleep = sleep
+    return first_failure_unless_steady(probe, 100.0, streak, steady_s, 1.0, clock), clock.monotonic() - 100.0
+
+
+def test_a_failure_after_the_reload_is_seen():
+    failing, _ = watch(["ok", "ok", "bad", "ok"])
+    assert failing is not None and failing.status == 503
+
+
+def test_green_is_called_only_after_the_streak_spans_the_steady_time():
+    failing, waited = watch(["ok"] * 30)
+    # answers every 0.05 s: three answers span 0.1 s, not enough; seven span 0.3 s
+    assert failing is None and 0.3 <= waited < 0.5
+
+
+def test_a_failure_inside_the_steady_span_is_still_seen():
+    failing, _ = watch(["ok"] * 5 + ["bad"] + ["ok"] * 20)
+    assert failing is not None

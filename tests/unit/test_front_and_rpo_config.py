@@ -189,3 +189,30 @@ def test_ssh_spec_forms():
     for bad in ("@h", "h:x", "root@[::1", "h:0"):
         with pytest.raises(ValueError):
             _split_ssh(bad)
+
+
+def test_writer_warmup_writes_back_to_back_then_keeps_its_interval():
+    import threading
+    import time
+
+    sent: list[float] = []
+    lock = threading.Lock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        with lock:
+            sent.append(time.monotonic())
+            return httpx.Response(201, json={"id": len(sent)})
+
+    writer = OrderWriter("http://front", transport=httpx.MockTransport(handler), interval_ms=200,
+                         max_writes=7, warmup=5)
+    start = time.monotonic()
+    writer.start()
+    try:
+        assert writer.wait_for_acks(5, timeout_s=5)
+        warm = time.monotonic() - start
+        assert writer.wait_for_acks(7, timeout_s=5)
+    finally:
+        writer.stop()
+    assert warm < 0.15, f"5 warm-up writes took {warm:.3f}s: they waited for the 0.2 s interval"
+    # after the warm-up, the interval again: the 6th write waits ~0.2 s after the 5th
+    assert sent[5] - sent[4] >= 0.15 and sent[6] - sent[5] >= 0.15
