@@ -1,10 +1,9 @@
 """Which processes listen on which of our ports, for all of them in one pass over /proc.
 
-`procs.listening_pids(port)` reads /proc/net/tcp{,6} and walks every process's open files once per
-port; `up` asks for each of its five ports, and when the sandbox is already up all five are in
-use: five passes, ~0.1 s on a machine with many processes and sockets. This answers the same
-question (a socket in LISTEN state on the port, any local address, IPv4 or IPv6) for every port
-at once: one read of each table, one walk of /proc.
+A socket in LISTEN state on the port, any local address, IPv4 or IPv6, for every port at once:
+one read of each of /proc/net/tcp{,6} and one walk of every process's open files. (It replaced a
+per-port version: when the sandbox is already up all five ports are in use, and five walks of
+/proc cost ~0.1 s on a machine with many processes and sockets.)
 """
 from __future__ import annotations
 

@@ -104,7 +104,8 @@ def is_running(layout: Layout) -> bool:
 
 
 def config_test(layout: Layout) -> tuple[bool, str]:
-    r = subprocess.run(test_args(layout), **current_owner().process_kwargs(), capture_output=True, text=True, timeout=NGINX_TIMEOUT_S)
+    r = subprocess.run(test_args(layout), **current_owner().process_kwargs(), capture_output=True, text=True,
+                       timeout=NGINX_TIMEOUT_S)
     return r.returncode == 0, (r.stderr or r.stdout).strip()
 
 
@@ -141,7 +142,8 @@ def ensure_nginx(layout: Layout, active_address: str, log: Callable[[str], None]
     if is_running(layout):
         if changed:
             log("nginx: baseline config restored, reloading")
-            r = subprocess.run(reload_args(layout), **current_owner().process_kwargs(), capture_output=True, text=True, timeout=NGINX_TIMEOUT_S)
+            r = subprocess.run(reload_args(layout), **current_owner().process_kwargs(), capture_output=True,
+                               text=True, timeout=NGINX_TIMEOUT_S)
             if r.returncode != 0:
                 raise SandboxError(f"nginx reload failed: {_last_line(r.stderr)}")
         return

@@ -80,36 +80,6 @@ def wait_for_port(port: int, timeout: float, host: str = "127.0.0.1") -> bool:
     return False
 
 
-def listening_pids(port: int) -> set[int]:
-    """PIDs with a socket listening on 127.0.0.1:port or *:port (from /proc, no extra tools)."""
-    inodes: set[str] = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except FileNotFoundError:
-            continue
-        for line in lines:
-            parts = line.split()
-            local, state, inode = parts[1], parts[3], parts[9]
-            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
-                inodes.add(inode)
-    pids: set[int] = set()
-    if not inodes:
-        return pids
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            for fd in (entry / "fd").iterdir():
-                target = os.readlink(fd)
-                if target.startswith("socket:[") and target[8:-1] in inodes:
-                    pids.add(int(entry.name))
-                    break
-        except (FileNotFoundError, PermissionError, ProcessLookupError):
-            continue
-    return pids
-
-
 def pids_holding_files_under(folder: Path) -> set[int]:
     """PIDs with an open file below `folder`: how we recognise our own orphans (an nginx worker
     whose master was killed keeps the port and the logs of our prefix open)."""
