@@ -23,7 +23,8 @@ class Answers:
             self.seen.append(sample(t, **({} if kind == "ok" else {"status": 503, "version": None})))
 
 
-def run(script, streak=3):
+def scripted(script) -> tuple[FakeClock, Answers]:
+    """A fake clock at t=100 whose every sleep lets the next scripted answer arrive."""
     clock = FakeClock(start=100.0)
     probe = Answers(clock, script)
     original_sleep = clock.sleep
@@ -32,6 +33,11 @@ def run(script, streak=3):
         original_sleep(seconds)
         probe.tick()
     clock.sleep = sleep
+    return clock, probe
+
+
+def run(script, streak=3):
+    clock, probe = scripted(script)
     return healed_steadily(probe, lambda s: s.healthy, streak, clock, timeout_s=1.0)
 
 
@@ -52,14 +58,7 @@ def test_too_few_answers_never_count_as_healed():
 def watch(script, streak=3, steady_s=0.3):
     from helpers.faults import first_failure_unless_steady
 
-    clock = FakeClock(start=100.0)
-    probe = Answers(clock, script)
-    original_sleep = clock.sleep
-
-    def sleep(seconds):
-        original_sleep(seconds)
-        probe.tick()
-    clock.sleep = sleep
+    clock, probe = scripted(script)
     return first_failure_unless_steady(probe, 100.0, streak, steady_s, 1.0, clock), clock.monotonic() - 100.0
 
 
