@@ -150,6 +150,11 @@ class Layout:
         return self.state / "rollback-audit.log"
 
     @property
+    def rollback_lock(self) -> Path:
+        """The runbook rollback's own lock, next to the config (tools/config.py's lock_file)."""
+        return self.state / "rollback.lock"
+
+    @property
     def image_cache(self) -> Path:
         """Downloaded .deb files and built rootfs tarballs; shared by every state folder."""
         return Path(os.environ.get("AURA_SANDBOX_CACHE", "/var/tmp/aura-sandbox-cache"))

@@ -19,9 +19,9 @@ from typing import Callable
 from . import alerts, nginx, postgres
 from .config_file import build, write
 from .errors import SandboxError
-from .owner import current as current_owner
 from .layout import NEXT_VERSION, REVISION_GOOD, STABLE_TAG, STABLE_VERSION, Layout
 from .listeners import listening_pids_by_port
+from .owner import current as current_owner
 from .procs import command_line, pids_holding_files_under, port_in_use
 from .secrets_store import load_or_create
 
@@ -166,8 +166,7 @@ def _hand_over_files(layout: Layout) -> None:
 
     owner = current_owner()
     owner.take(layout.state)
-    for path in (layout.config_path, alerting_path(layout), layout.audit_log,
-                 layout.state / "rollback.lock"):
+    for path in (layout.config_path, alerting_path(layout), layout.audit_log, layout.rollback_lock):
         owner.take(path)
     for folder in ("ssh", "bin"):
         owner.take(layout.hosts_dir / folder, recursive=True)
