@@ -58,11 +58,12 @@ def _log_tail(container, lines: int = 20) -> str:
         return f"(logs unavailable: {exc.explanation or exc})"
 
 
-def _desired(layout: Layout, pool: str, repository: str, database_url: str) -> dict:
+def _desired(layout: Layout, pool: str, repository: str, database_url: str, api_token: str) -> dict:
     return {
         "image": f"{repository}:{POOLS[pool]}",
         "env": {"AURA_POOL": pool, "AURA_PORT": str(layout.pool_port(pool)),
-                "AURA_DATABASE_URL": database_url},
+                "AURA_DATABASE_URL": database_url, "AURA_API_TOKEN": api_token,
+                "AURA_STATUS_POOL": "1" if layout.status_pool else "0"},
         "labels": {"aura.pool": pool, "aura.sandbox": str(layout.state)},
     }
 
@@ -96,13 +97,14 @@ def _remove(container, log: Log) -> None:
 
 
 def ensure_api_containers(client: docker.DockerClient, layout: Layout, repository: str,
-                          database_url: str, log: Log) -> dict[str, str]:
-    """Make api_v1/api_v2 run the baseline images and answer /healthz 200; {pool: container id}."""
+                          database_url: str, log: Log, api_token: str = "") -> dict[str, str]:
+    """Make api_v1/api_v2 run the baseline images and answer /healthz 200; {pool: container id}.
+    `api_token` is the bearer token their POST /api/orders and /metrics want (the sandbox's secret)."""
     started: dict[str, object] = {}
     result: dict[str, str] = {}
     for pool in POOLS:
         name = layout.container_name(pool)
-        want = _desired(layout, pool, repository, database_url)
+        want = _desired(layout, pool, repository, database_url, api_token)
         try:
             image_id = client.images.get(want["image"]).id
         except docker.errors.ImageNotFound:

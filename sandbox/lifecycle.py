@@ -24,6 +24,7 @@ from .listeners import listening_pids_by_port
 from .owner import current as current_owner
 from .procs import command_line, pids_holding_files_under, port_in_use
 from .secrets_store import load_or_create
+from .tls import ensure as tls_ensure
 
 Log = Callable[[str], None]
 
@@ -113,6 +114,7 @@ def up(layout: Layout, log: Log, hosts: bool = False) -> Path:
     if not hosts:
         layout.layout_file.unlink(missing_ok=True)
     secrets = load_or_create(layout)
+    tls = tls_ensure(layout, log)  # the front's certificate, from the sandbox's own CA
     postgres.ensure_postgres(layout, secrets["db_password"], log)
     db_url = postgres.database_url(layout, secrets["db_password"])
     migrate_to(db_url, REVISION_GOOD, log)
@@ -126,10 +128,11 @@ def up(layout: Layout, log: Log, hosts: bool = False) -> Path:
             nginx.stop_nginx(layout, log)  # the runner-side front of the single-host layout
         images.ensure_images(client, layout, log)
         repository = images.image_repository(client)
-        containers.ensure_api_containers(client, layout, repository, db_url, log)
+        containers.ensure_api_containers(client, layout, repository, db_url, log, api_token=secrets["api_token"])
         if hosts:
             _, printed = hosts_layout.up_parts(layout, client, docker_url, repository=repository,
-                                               db_url=db_url, webhook_token=secrets["webhook_token"], log=log)
+                                               db_url=db_url, webhook_token=secrets["webhook_token"],
+                                               api_token=secrets["api_token"], log=log)
     finally:
         client.close()
     if not hosts:
@@ -139,7 +142,7 @@ def up(layout: Layout, log: Log, hosts: bool = False) -> Path:
         path = hosts_layout.write_config(layout, printed)
     else:
         sections = build(layout, docker_url=docker_url, image_repository=repository, database_url=db_url,
-                         nginx_bin=nginx.nginx_bin())
+                         nginx_bin=nginx.nginx_bin(), api_token=secrets["api_token"], ca_file=tls.ca_cert)
         path = write(layout, sections, secrets["webhook_token"])
     layout.layout_file.write_text("hosts\n" if hosts else "single\n")
     _hand_over_files(layout)

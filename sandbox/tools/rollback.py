@@ -64,7 +64,7 @@ from .database import Database
 from .errors import (EXIT_CODES_HELP, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_NAMES, EXIT_OK,
                      EXIT_TERMINATED, PreconditionError, Terminated, ToolError, UsageError, VerifyError)
 from .nginx import Nginx, sha256, write_atomic
-from .switch_upstream import check_target, front_pool, switch
+from .switch_upstream import AMBIGUOUS, check_target, front_pool, switch
 
 PROG = "rollback"
 TYPES = ("image", "nginx", "database", "upstream", "full")
@@ -314,7 +314,7 @@ def plan_upstream(ctx: Context) -> Plan:
     nginx = ctx.nginx
     address = check_target(ctx.cfg, nginx, "api_v1")
     active = nginx.active_pool()
-    if active == "api_v1" and front_pool(ctx.cfg.base_url()) in ("api_v1", None):
+    if active == "api_v1" and front_pool(ctx.cfg.base_url(), ctx.cfg) in ("api_v1", None, AMBIGUOUS):
         return Plan([f"upstream: already on api_v1 ({address})"],
                     lambda: log("upstream already on api_v1; nothing to do"), noop=True)
 
@@ -382,8 +382,10 @@ def plan_full(ctx: Context, tag: str) -> Plan:
         verify_nginx(ctx)
         resp = web.get(cfg.base_url() + "/status")
         body = resp.json() if resp.status == 200 else None
-        if not isinstance(body, dict) or body.get("version") != release.version or body.get("pool") != "api_v1":
-            got = {k: body.get(k) for k in ("version", "pool")} if isinstance(body, dict) else web.describe(resp)
+        version_field = cfg.status_field("version_field", "version") or "version"
+        pool = front_pool(cfg.base_url(), cfg) if isinstance(body, dict) else None
+        if not isinstance(body, dict) or body.get(version_field) != release.version or pool not in ("api_v1", AMBIGUOUS):
+            got = {"version": body.get(version_field), "pool": pool} if isinstance(body, dict) else web.describe(resp)
             raise VerifyError(f"front /status shows {got}, expected version {release.version} on api_v1")
         now_rev, after = db.state()
         if now_rev != revision:
