@@ -32,7 +32,8 @@ from urllib.parse import unquote, urlsplit
 from helpers.commands import command_problem
 from helpers.redact import one_line, redact, register_secret
 
-__all__ = ["ConfigError", "TargetConfig", "TargetSection", "CommandsSection", "NginxSection",
+__all__ = ["ConfigError", "TargetConfig", "TargetSection", "CommandsSection", "NginxSection", "HttpSection",
+           "StatusSection", "MetricsSection", "DEFAULT_REVISION_SQL",
            "FrontSection", "RpoSection", "DockerSection", "ServicesSection", "UpstreamsSection", "DatabaseSection",
            "AlertSection", "RtoSection", "ProbeSection", "PerfSection", "ReportSection",
            "ROLLBACK_TYPES", "read_toml", "is_complete", "overlay", "load_config", "validate", "validate_overlay",
@@ -66,6 +67,7 @@ class CommandsSection:
     verify: str
     alert: str
     migrate: str
+    perf_smoke: str | None = None  # the team's own smoke test, in place of the built-in one
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class NginxSection:
     test_cmd: str
     reload_cmd: str
     error_log: Path
+    start_cmd: str | None = None  # how a restore starts nginx (None: `reload_cmd` without `-s reload`)
 
 
 @dataclass(frozen=True)
@@ -131,12 +134,16 @@ class UpstreamsSection(_PerPool):
         return next((pool for pool, addr in self.items() if addr == address), None)
 
 
+DEFAULT_REVISION_SQL = "SELECT version_num FROM alembic_version"
+
+
 @dataclass(frozen=True)
 class DatabaseSection:
     url: str
     table: str
     bad_revision: str
     primary_key: str = "id"
+    revision_sql: str = DEFAULT_REVISION_SQL  # one row, one column: the schema's revision
 
     @property
     def password(self) -> str | None:
@@ -195,6 +202,30 @@ class ProbeSection:
 class PerfSection:
     requests: int = 200
     p95_ms: float = 500
+    smoke_timeout_s: float = 120  # the bound of `[commands] perf_smoke`
+
+
+@dataclass(frozen=True)
+class HttpSection:
+    """Every request to the target: `headers` (values are secrets) and `ca_file` (a PEM bundle)."""
+    headers: dict[str, str] = field(default_factory=dict)
+    ca_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class StatusSection:
+    """Where `/status` shows the version and the pool; `pool_field = ""`: the app shows no pool."""
+    version_field: str = "version"
+    pool_field: str = "pool"
+
+
+@dataclass(frozen=True)
+class MetricsSection:
+    """`/metrics`: the build-info and request-counter names (or their `_`-suffix); `enabled =
+    false`: not checked, and the report says so."""
+    enabled: bool = True
+    build_info: str = "build_info"
+    requests_total: str = "requests_total"
 
 
 @dataclass(frozen=True)
@@ -220,11 +251,18 @@ class TargetConfig:
     probe: ProbeSection = ProbeSection()
     perf: PerfSection = PerfSection()
     report: ReportSection = ReportSection()
+    http: HttpSection = HttpSection()
+    status: StatusSection = StatusSection()
+    metrics: MetricsSection = MetricsSection()
     sources: tuple[Path, ...] = field(default=(), compare=False)  # base first, overlay last
 
     def secrets(self) -> list[str]:
-        """Literal secrets in this config, for the redactor."""
-        return [s for s in (self.database.password,) if s]
+        """Literal secrets in this config, for the redactor: the database password, and every
+        `[http]` header value (with the credential after its scheme, "Bearer <token>", alone)."""
+        found = [self.database.password]
+        for value in self.http.headers.values():
+            found += [value, value.partition(" ")[2].strip()]
+        return [s for s in found if s]
 
 
 # -- checkers: each takes a value and returns (converted value, problem or None) ----------------
@@ -452,6 +490,33 @@ def _front_command(v: str) -> tuple[Any, str | None]:
     return v, None if os.path.isabs(first) else f'first word "{first}" is not an absolute path'
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _headers(v: Any) -> tuple[Any, str | None]:
+    if not isinstance(v, dict):
+        return v, _type_problem(v, "a table of header name = value")
+    for name, value in v.items():
+        if not _HEADER_NAME.fullmatch(name):
+            return v, f'"{name}" is not an HTTP header name'
+        if not isinstance(value, str):
+            return v, f"{name}: expected a string, got {_kind(value)}"  # the value itself is a secret
+        if not value.strip() or any(c in value for c in "\r\n"):
+            return v, f"{name}: must be one non-empty line"
+    return dict(v), None
+
+
+def _any_string(v: Any) -> tuple[Any, str | None]:
+    """A string that may be empty (`[status] pool_field = ""`: the app shows no pool)."""
+    return v, None if isinstance(v, str) else _type_problem(v, "a string")
+
+
+def _select(v: str) -> tuple[Any, str | None]:
+    if not v.lstrip().lower().startswith(("select", "with")):
+        return v, f"{_shown(v)} is not a SELECT statement"
+    return v, None
+
+
 def _string_list(v: Any) -> tuple[Any, str | None]:
     if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
         return v, _type_problem(v, "an array of strings")
@@ -470,8 +535,9 @@ SCHEMA: dict[str, dict[str, tuple[Check, Any]]] = {
         "base_url": (_HTTP, _REQUIRED),
         "api_url": (_HTTP, _REQUIRED),
     },
-    "commands": {k: (_then(_string, _command), _REQUIRED)
-                 for k in ("rollback", "switch_upstream", "verify", "alert", "migrate")},
+    "commands": {**{k: (_then(_string, _command), _REQUIRED)
+                    for k in ("rollback", "switch_upstream", "verify", "alert", "migrate")},
+                 "perf_smoke": (_then(_string, _command), None)},
     "nginx": {
         "conf": (_then(_string, _existing_file), _REQUIRED),
         "backup": (_then(_string, _file_in_existing_dir), _REQUIRED),
@@ -479,6 +545,7 @@ SCHEMA: dict[str, dict[str, tuple[Check, Any]]] = {
         "test_cmd": (_then(_string, _command), _REQUIRED),
         "reload_cmd": (_then(_string, _command), _REQUIRED),
         "error_log": (_then(_string, _file_in_existing_dir), _REQUIRED),
+        "start_cmd": (_then(_string, _command), None),
     },
     "docker": {
         "url": (_then(_string, _docker_url), _REQUIRED),
@@ -494,6 +561,7 @@ SCHEMA: dict[str, dict[str, tuple[Check, Any]]] = {
         "table": (_then(_string, _table), _REQUIRED),
         "bad_revision": (_string, _REQUIRED),
         "primary_key": (_then(_string, _column), DatabaseSection.primary_key),
+        "revision_sql": (_then(_string, _select), DEFAULT_REVISION_SQL),
     },
     "releases": {},  # free keys: release tag -> revision; checked on its own
     "front": {
@@ -517,10 +585,24 @@ SCHEMA: dict[str, dict[str, tuple[Check, Any]]] = {
     "perf": {
         "requests": (_number(1, inclusive=True, integer=True), PerfSection.requests),
         "p95_ms": (_number(0, inclusive=False), PerfSection.p95_ms),
+        "smoke_timeout_s": (_number(0, inclusive=False), PerfSection.smoke_timeout_s),
     },
     "report": {
         "participants": (_string_list, ()),
         "language": (_one_of("en", "zh"), "en"),
+    },
+    "http": {
+        "headers": (_headers, {}),
+        "ca_file": (_then(_string, _existing_file), None),
+    },
+    "status": {
+        "version_field": (_string, StatusSection.version_field),
+        "pool_field": (_any_string, StatusSection.pool_field),
+    },
+    "metrics": {
+        "enabled": (_bool, MetricsSection.enabled),
+        "build_info": (_string, MetricsSection.build_info),
+        "requests_total": (_string, MetricsSection.requests_total),
     },
 }
 # With [front] ssh set, the [nginx] paths and commands are the front host's: only their form is
@@ -532,6 +614,7 @@ _FRONT_NGINX: dict[str, tuple[Check, Any]] = {
     "test_cmd": (_then(_string, _front_command), _REQUIRED),
     "reload_cmd": (_then(_string, _front_command), _REQUIRED),
     "error_log": (_then(_string, _absolute), _REQUIRED),
+    "start_cmd": (_then(_string, _front_command), None),
 }
 
 
@@ -548,7 +631,8 @@ _SECTION_TYPES = {"target": TargetSection, "commands": CommandsSection, "nginx":
                   "docker": DockerSection, "services": ServicesSection,
                   "upstreams": UpstreamsSection, "database": DatabaseSection,
                   "front": FrontSection, "rpo": RpoSection, "alert": AlertSection, "rto": RtoSection, "probe": ProbeSection,
-                  "perf": PerfSection, "report": ReportSection}
+                  "perf": PerfSection, "report": ReportSection, "http": HttpSection, "status": StatusSection,
+                  "metrics": MetricsSection}
 
 Origins = dict[tuple[str, str], Path]
 
@@ -742,13 +826,13 @@ def _check_releases(table: Mapping[str, Any],
 
 # -- reachability (talks to the target) -------------------------------------------------------
 
-def check_reachable(cfg: TargetConfig, *, timeout_s: float = 3.0) -> list[str]:
+def check_reachable(cfg: TargetConfig, *, timeout_s: float = 3.0, http: Any = None) -> list[str]:
     """One line per endpoint that does not answer, naming its key; [] when all answer.
 
     "Answers" means reachable, not healthy: any HTTP status counts (health is preflight's
     business), the database accepts a login and `SELECT 1`, the engine answers a ping. The three
     kinds are asked at once (each waits on the network, not on this process); the lines keep the
-    order HTTP, database, engine.
+    order HTTP, database, engine. `http` is the run's HttpClients (built from `[http]` if not given).
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -757,8 +841,8 @@ def check_reachable(cfg: TargetConfig, *, timeout_s: float = 3.0) -> list[str]:
     if front:
         return front
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="reachability") as pool:
-        asked = [pool.submit(check, cfg, timeout_s) for check in (_http_unreachable, _database_unreachable,
-                                                                   _engine_unreachable)]
+        asked = [pool.submit(_http_unreachable, cfg, timeout_s, http)]
+        asked += [pool.submit(check, cfg, timeout_s) for check in (_database_unreachable, _engine_unreachable)]
         return [line for future in asked for line in future.result()]
 
 
@@ -778,22 +862,23 @@ def _front_unreachable(cfg: TargetConfig) -> list[str]:
         return [str(e)]
 
 
-def _http_unreachable(cfg: TargetConfig, timeout_s: float) -> list[str]:
+def _http_unreachable(cfg: TargetConfig, timeout_s: float, http: Any = None) -> list[str]:
     import httpx  # here, not at the top: loading a config must stay cheap
+
+    from helpers.http_clients import HttpClients, reason
 
     http_checks = [("[target] base_url", cfg.target.base_url.rstrip("/") + "/healthz"),
                    ("[target] api_url", cfg.target.api_url.rstrip("/") + "/status")]
     if cfg.alert.inbox_url:
         http_checks.append(("[alert] inbox_url", cfg.alert.inbox_url))
     problems = []
-    from helpers.http_clients import client as http_client
-
-    with http_client(timeout=timeout_s) as client:
+    clients = http if http is not None else HttpClients.from_config(cfg)
+    with clients.client(timeout=timeout_s) as client:
         for key, url in http_checks:
             try:
                 client.get(url)
             except httpx.HTTPError as e:
-                problems.append(_unreachable(key, redact(url), e))
+                problems.append(one_line(redact(f"{key}: {url} unreachable: {reason(e)}")))
     return problems
 
 

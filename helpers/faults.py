@@ -258,12 +258,12 @@ def bad_migration(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Obser
     bad = cfg.database.bad_revision
     result = commands.run(cfg.commands.migrate, [bad], timeout=120)
     since = clock.monotonic()  # failures while the migration ran are not the bad revision's
-    revision = read_db_revision(cfg.database.url)
+    revision = read_db_revision(cfg.database.url, cfg.database.revision_sql)
     if revision != bad:
         return Observation("none", f"migrate exit {result.exit_code}; the database is at {revision}, not {bad}")
 
     def recheck() -> str | None:
-        now = read_db_revision(cfg.database.url)
+        now = read_db_revision(cfg.database.url, cfg.database.revision_sql)
         return None if now == bad else f"the database is at {now}, not {bad}"
 
     seen, sample = watch_after_change(probe, since, streak=cfg.probe.healthy_streak, grace_s=OBSERVE_TIMEOUT_S,

@@ -194,16 +194,20 @@ def _identifier(name: str) -> Any:
     return sql.Identifier(*name.split("."))
 
 
-def read_db_revision(url: str) -> str | None:
-    """alembic_version's revision(s), comma-joined; None when the table does not exist."""
+ALEMBIC_REVISION_SQL = "SELECT version_num FROM alembic_version"
+
+
+def read_db_revision(url: str, revision_sql: str = ALEMBIC_REVISION_SQL) -> str | None:
+    """The schema's revision(s) by `[database] revision_sql` (default: Alembic's table), the first
+    column of each row, comma-joined; None when its table does not exist."""
     import psycopg
 
     with psycopg.connect(url, connect_timeout=DB_TIMEOUT_S, options=DB_OPTIONS) as conn:
         try:
-            rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+            rows = conn.execute(revision_sql.encode()).fetchall()
         except psycopg.errors.UndefinedTable:
             return None
-    return ",".join(sorted(r[0] for r in rows)) or None
+    return ",".join(sorted(str(r[0]) for r in rows if r and r[0] is not None)) or None
 
 
 def read_rows(url: str, table: str, pk: str = "id",
@@ -241,7 +245,7 @@ def _fingerprint(cfg: "TargetConfig", digest: str, row_count: int) -> Fingerprin
         upstream_include_sha256=(None if include_bytes is None
                                  else "sha256:" + hashlib.sha256(include_bytes).hexdigest()),
         active_pool=pool,
-        db_revision=read_db_revision(cfg.database.url),
+        db_revision=read_db_revision(cfg.database.url, cfg.database.revision_sql),
         rows_digest=digest,
         row_count=row_count,
     )

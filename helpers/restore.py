@@ -119,7 +119,7 @@ def restore(cfg: TargetConfig, snap: Fingerprint, saved: SavedFiles, memo: Conta
 
 def _restore_database(cfg: TargetConfig, snap: Fingerprint, saved: SavedFiles, log: RestoreLog) -> None:
     try:
-        current = read_db_revision(cfg.database.url)
+        current = read_db_revision(cfg.database.url, cfg.database.revision_sql)
         if snap.db_revision and current != snap.db_revision:
             r = commands.run(cfg.commands.migrate, [snap.db_revision], timeout=MIGRATE_TIMEOUT_S)
             (log.did if r.ok else log.failed)(f"migrate {current} -> {snap.db_revision}: exit {r.exit_code}")

@@ -6,7 +6,8 @@ from fixtures.drill import (ALERT_TIMEOUT_S, HTTP_CHECK_TIMEOUT_S, LATE_LOOK_MAX
                             post_budget_bounds)
 from helpers import commands, metrics, perf, rpo
 
-CFG = SimpleNamespace(probe=SimpleNamespace(soak_s=2.0, interval_s=0.05))
+BUILT_IN_SMOKE = dict(commands=SimpleNamespace(perf_smoke=None), perf=SimpleNamespace(smoke_timeout_s=120))
+CFG = SimpleNamespace(probe=SimpleNamespace(soak_s=2.0, interval_s=0.05), **BUILT_IN_SMOKE)
 
 
 def test_the_margin_is_at_least_the_sum_of_what_runs_after_the_budget():
@@ -29,7 +30,7 @@ def test_the_emergency_drill_adds_its_alert_and_inbox_reads():
 
 
 def test_a_longer_soak_lengthens_the_margin_by_as_much():
-    longer = SimpleNamespace(probe=SimpleNamespace(soak_s=30.0, interval_s=0.05))
+    longer = SimpleNamespace(probe=SimpleNamespace(soak_s=30.0, interval_s=0.05), **BUILT_IN_SMOKE)
     assert (sum(post_budget_bounds(longer, "nginx").values())
             - sum(post_budget_bounds(CFG, "nginx").values())) == 28.0
 
