@@ -24,7 +24,7 @@ from helpers.metrics import fetch as fetch_metrics
 from helpers.outcome import MANUAL_ITEMS, Check
 from helpers.probe import StatusFields
 
-__all__ = ["Checklist", "before_drill", "front_status", "learn_pools", "COMMAND_KEYS"]
+__all__ = ["COMMAND_KEYS", "Checklist", "before_drill", "front_status", "learn_pools"]
 
 COMMAND_KEYS = ("rollback", "switch_upstream", "verify", "alert", "migrate")
 
@@ -77,7 +77,7 @@ def learn_pools(cfg: TargetConfig, fp: Fingerprint, status: StatusFields) -> Sta
 
 def before_drill(cfg: TargetConfig, *, http: HttpClients, status: StatusFields, state_dir: Path, stable: str,
                  stable_image_id: str | None, journal_pending: bool,
-                 alert: Callable[[], str | None] | None = None) -> Checklist:
+                 alert: Callable[[], str] | None = None) -> Checklist:
     """Every item of the checklist and every problem. `alert` is awaited after the reads and
     returns the team_notified detail (None: no alert is sent, as in `--preflight-only`)."""
     out = Checklist()

@@ -30,7 +30,7 @@ import httpx
 
 from helpers.redact import one_line
 
-__all__ = ["HttpClients", "problem", "reason", "certificate_error", "origin_of", "AUTH_REFUSED"]
+__all__ = ["AUTH_REFUSED", "HttpClients", "certificate_error", "origin_of", "problem", "reason"]
 
 AUTH_REFUSED = (401, 403)  # the target refuses the suite's credentials: a refusal, never "reachable"
 

@@ -17,7 +17,7 @@ from helpers.commands import build_argv
 from helpers.config import TargetConfig
 from helpers.redact import redact
 
-__all__ = ["rollback_args", "rollback_argv", "rollback_reason", "DrillPlan", "plan_for", "ROLLBACKS", "FAULTS"]
+__all__ = ["FAULTS", "ROLLBACKS", "DrillPlan", "plan_for", "rollback_args", "rollback_argv", "rollback_reason"]
 
 STABLE = object()  # "the target's [docker] stable_tag"
 
