@@ -25,6 +25,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests import target_http
+
 from tests.sandbox.sandbox_cli import Instance
 
 HOSTS = Instance(state="/var/tmp/aura-t-hosts", port_base=19180, prefix="aura-thosts")
@@ -137,8 +139,7 @@ class Front:
         return subprocess.run(argv, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
 
     def status(self) -> dict:
-        with urllib.request.urlopen(self.base + "/status", timeout=3) as r:
-            return json.load(r)
+        return target_http.get_json(self.cfg, self.base + "/status")
 
     def revision(self) -> str:
         with psycopg.connect(self.cfg["database"]["url"], connect_timeout=3) as conn:
