@@ -284,3 +284,44 @@ def test_check_reachable_names_each_unreachable_endpoint_redacted(tmp_path, targ
     assert problems[3].startswith(f"[database] url: postgresql://aura:***@127.0.0.1:{port}/aura")
     assert not any("Zq8-unit-pw" in p for p in problems)
     assert all("\n" not in p for p in problems)
+
+
+def test_http_headers_are_secrets_and_status_metrics_database_keys_load(tmp_path, target):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    path = tmp_path / "team.toml"
+    path.write_text(to_toml(target) + '[http]\nca_file = "%s"\nheaders = { Authorization = "Bearer tok-Zq8-team" }\n'
+                    '[status]\nversion_field = "release"\npool_field = ""\n'
+                    '[metrics]\nenabled = false\n' % ca)
+    cfg = load_config(path)
+    assert cfg.http.ca_file == ca and cfg.http.headers == {"Authorization": "Bearer tok-Zq8-team"}
+    assert (cfg.status.version_field, cfg.status.pool_field) == ("release", "")
+    assert not cfg.metrics.enabled and cfg.metrics.requests_total == "requests_total"
+    assert cfg.database.revision_sql == "SELECT version_num FROM alembic_version"
+    assert cfg.commands.perf_smoke is None and cfg.nginx.start_cmd is None and cfg.perf.smoke_timeout_s == 120
+    assert redact("sent Bearer tok-Zq8-team") == "sent ***" and redact("tok-Zq8-team") == "***"
+
+
+@pytest.mark.parametrize(("extra", "wanted"), [
+    ('[http]\nheaders = "Bearer x"\n', "[http] headers: expected a table of header name = value"),
+    ('[http]\nheaders = { Authorization = 5 }\n', "[http] headers: Authorization: expected a string, got an integer"),
+    ('[http]\nca_file = "/nonexistent/ca.pem"\n', "[http] ca_file: /nonexistent/ca.pem does not exist"),
+    ('[database]\nrevision_sql = "DROP TABLE orders"\n', '[database] revision_sql: "DROP TABLE orders" is not a SELECT'),
+    ('[status]\npool_field = 1\n', "[status] pool_field: expected a string, got an integer"),
+    ('[commands]\nperf_smoke = "pnpm perf:smoke"\n', "[commands] perf_smoke:"),
+])
+def test_the_team_keys_are_checked_one_line_each(tmp_path, target, extra, wanted):
+    data = {k: v for k, v in target.items() if not (k == "database" and "revision_sql" in extra)
+            and not (k == "commands" and "perf_smoke" in extra)}
+    section = extra.split("]")[0][1:]
+    body = to_toml(data)
+    if section in ("database", "commands"):
+        body += f"[{section}]\n" + "\n".join(f'"{k}" = "{v}"' for k, v in target[section].items()) + "\n"
+        body += extra.split("\n", 1)[1]
+    else:
+        body += extra
+    path = tmp_path / "bad.toml"
+    path.write_text(body)
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert any(p.startswith(wanted) for p in e.value.problems), e.value.problems
