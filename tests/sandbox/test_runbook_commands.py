@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.sandbox_ids import extra, scratch_path
+
 PROJECT = Path(__file__).resolve().parents[2]
 SCRIPTS = PROJECT / "sandbox" / "scripts"
 ROLLBACK = SCRIPTS / "rollback.sh"
@@ -37,8 +39,8 @@ ALERT = SCRIPTS / "alert-webhook.sh"
 SWITCH = PROJECT / "sandbox" / "deploy" / "switch_upstream.sh"
 PY = str(PROJECT / ".venv" / "bin" / "python") if (PROJECT / ".venv" / "bin" / "python").exists() else sys.executable
 
-SANDBOX_ENV = {"AURA_SANDBOX_STATE": "/var/tmp/aura-scripts", "AURA_SANDBOX_PORT_BASE": "18280",
-               "AURA_SANDBOX_PREFIX": "aura-scripts"}
+SANDBOX_ENV = extra("scripts").env()  # tests/sandbox_ids.py: derived from the run's AURA_SANDBOX_*
+NO_ENGINE = f"unix://{scratch_path('scripts-no-engine.sock')}"  # a socket nothing listens on
 
 sys.path.insert(0, str(PROJECT))  # for the pure tests of sandbox.tools only
 from sandbox.tools import alert, audit, engine, verify, web  # noqa: E402
@@ -344,7 +346,7 @@ def test_database_unreachable_is_a_precondition(t, tmp_path, kind):
 
 @pytest.mark.parametrize("kind", ["image", "full"])
 def test_engine_unreachable_is_a_precondition(t, tmp_path, kind):
-    cfg = config_copy(t, tmp_path, "docker", "url", "unix:///var/tmp/aura-scripts-no-engine.sock")
+    cfg = config_copy(t, tmp_path, "docker", "url", NO_ENGINE)
     t.conf.write_bytes(t.conf.read_bytes() + b"\n# drifted\n")
     before = t.fingerprint()
     r = rollback(t, "--type", kind, "--tag", "stable", "--reason", "engine down", "--yes", config=cfg)
@@ -462,7 +464,7 @@ def _releases_copy(cfg: Path, edit: str) -> None:
 
 @pytest.mark.parametrize("releases", ["as written", "stable listed", "ambiguous"])
 def test_database_rollback_to_stable_with_the_engine_down(t, tmp_path, releases):
-    cfg = config_copy(t, tmp_path, "docker", "url", "unix:///var/tmp/aura-scripts-no-engine.sock")
+    cfg = config_copy(t, tmp_path, "docker", "url", NO_ENGINE)
     _releases_copy(cfg, releases)
     rev0, _ = t.db_state()
     t.migrate(t.cfg["database"]["bad_revision"])
