@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -47,6 +46,7 @@ from machine_info import describe as describe_machine  # noqa: E402  (bench/ is 
 PY = str(PROJECT / ".venv" / "bin" / "python") if (PROJECT / ".venv" / "bin" / "python").exists() else sys.executable
 sys.path.insert(0, str(PROJECT))  # for tests/sandbox_ids.py, where every extra sandbox is named
 from tests.sandbox_ids import extra  # noqa: E402
+
 SANDBOX_ENV = extra("chaos").env()
 VENV = Path(os.environ.get("AURA_BENCH_CHAOS_VENV", "/var/tmp/aura-bench-chaos-venv"))
 PACKAGES = ["chaostoolkit", "chaostoolkit-lib[jsonpath]"]  # jsonpath2: the /status pool tolerance
@@ -266,8 +266,8 @@ def main() -> int:
                 if r.returncode == 0:
                     dry_walls.append(wall)
             # the suite's own start-up: the same pytest command, collecting only (nothing runs)
-            for i in range(3):
-                wall, r = timed(drill_argv(config, tmp / "reports-collect", tmp / "state") + ["--collect-only"],
+            for _ in range(3):
+                wall, r = timed([*drill_argv(config, tmp / "reports-collect", tmp / "state"), "--collect-only"],
                                 cwd=PROJECT, env=env)
                 if r.returncode == 0:
                     collect_walls.append(wall)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -26,12 +25,14 @@ import tempfile
 import time
 import tomllib
 from pathlib import Path
-from machine_info import describe as describe_machine  # noqa: E402  (bench/ is on the path)
+
+from machine_info import describe as describe_machine
 
 PROJECT = Path(__file__).resolve().parents[1]
 PY = str(PROJECT / ".venv" / "bin" / "python") if (PROJECT / ".venv" / "bin" / "python").exists() else sys.executable
 sys.path.insert(0, str(PROJECT))  # for tests/sandbox_ids.py, where every extra sandbox is named
 from tests.sandbox_ids import extra  # noqa: E402
+
 SANDBOX_ENV = extra("dbsize").env()
 ITEM_PREFIX = "bench-dbsize-"
 
@@ -129,7 +130,8 @@ def main() -> int:
     print(f"{'table':<7}{'rows':>10}{'MiB':>10}{'wall s':>10}{'min':>8}{'max':>8}{'RSS MiB':>10}{'max':>8}")
     print(line("small", small_rows, small_size, small))
     print(line("large", big_rows, big_size, big))
-    print(f"difference: wall {statistics.median([w for w, _ in big]) - statistics.median([w for w, _ in small]):+.2f} s, "
+    wall_delta = statistics.median([w for w, _ in big]) - statistics.median([w for w, _ in small])
+    print(f"difference: wall {wall_delta:+.2f} s, "
           f"peak RSS {max(m for _, m in big) - max(m for _, m in small):+.0f} MiB")
     return 0
 

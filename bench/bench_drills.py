@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -43,11 +42,13 @@ import time
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
-from machine_info import describe as describe_machine  # noqa: E402  (bench/ is on the path)
+
+from machine_info import describe as describe_machine
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))  # for tests/sandbox_ids.py, where every extra sandbox is named
 from tests.sandbox_ids import extra  # noqa: E402
+
 PHASES = ("start-up", "preflight", "snapshot", "fault", "rollback", "soak+checks", "restore", "report")
 # The line that ends each phase but the last (which ends with the process).
 PHASE_ENDS = (("start-up", "[drills] target "), ("preflight", "[drills] preflight passed"),
@@ -174,10 +175,10 @@ def bench_layouts(args: argparse.Namespace) -> int:
     single = sandbox_up(dict(os.environ))
     hosts = sandbox_up(hosts_env(args), "--hosts")
     ids = drill_ids(k)
-    figures = {name: bench_per_drill(ids, runs, k + ["--drill-config", cfg])[PROJECT]
+    figures = {name: bench_per_drill(ids, runs, [*k, "--drill-config", cfg])[PROJECT]
                for name, cfg in (("single", single), ("hosts", hosts))}
     med = statistics.median
-    print(f"\nmachine: {machine()}")
+    print(f"\nmachine: {describe_machine()}")
     print(f"single host: {single}\nhosts layout: {hosts}")
     print(f"\nper drill, one pytest process each, median of {runs} runs (seconds): single-host / hosts / "
           "hosts - single")

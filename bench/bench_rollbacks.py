@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -23,7 +22,8 @@ import tomllib
 import urllib.error
 import urllib.request
 from pathlib import Path
-from machine_info import describe as describe_machine  # noqa: E402  (bench/ is on the path)
+
+from machine_info import describe as describe_machine
 
 PROJECT = Path(__file__).resolve().parents[1]
 PY = str(PROJECT / ".venv" / "bin" / "python") if (PROJECT / ".venv" / "bin" / "python").exists() else sys.executable
@@ -31,6 +31,7 @@ ROLLBACK = PROJECT / "sandbox" / "scripts" / "rollback.sh"
 SWITCH = PROJECT / "sandbox" / "deploy" / "switch_upstream.sh"
 sys.path.insert(0, str(PROJECT))  # for tests/sandbox_ids.py, where every extra sandbox is named
 from tests.sandbox_ids import extra  # noqa: E402
+
 SANDBOX_ENV = extra("scripts").env()
 
 
@@ -71,7 +72,7 @@ class Target:
         assert not self.nginx_test_ok()
 
     def fault_database(self) -> None:
-        sh(shlex.split(self.cfg["commands"]["migrate"]) + [self.cfg["database"]["bad_revision"]])
+        sh([*shlex.split(self.cfg["commands"]["migrate"]), self.cfg["database"]["bad_revision"]])
         assert self.healthz() == 503
 
     def fault_upstream(self) -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))  # for tests/sandbox_ids.py, where every extra sandbox is named
 from tests.sandbox_ids import extra  # noqa: E402
+
 # its own package cache too (cold runs delete it): beside the run's, or today's default
 _CACHE = os.environ.get("AURA_SANDBOX_CACHE")
 ENV = dict(os.environ, **extra("bench-up").env(),
@@ -49,7 +50,8 @@ def remove_images() -> None:
     Run it with no other sandbox up: their containers use the same images."""
     sandbox("down")
     cli = shutil.which("podman") or shutil.which("docker")
-    listed = subprocess.run([cli, "images", "-q", "--filter", f"reference=*{ENV['AURA_SANDBOX_IMAGE_REPOSITORY']}*"], capture_output=True,
+    repository = ENV["AURA_SANDBOX_IMAGE_REPOSITORY"]
+    listed = subprocess.run([cli, "images", "-q", "--filter", f"reference=*{repository}*"], capture_output=True,
                             text=True).stdout.split()
     if listed:
         subprocess.run([cli, "rmi", "-f", *sorted(set(listed))], capture_output=True)

@@ -8,7 +8,6 @@ suite's own transport.
 """
 from __future__ import annotations
 
-import hashlib
 import http.server
 import json
 import os
@@ -236,11 +235,11 @@ class _ShopHandler(http.server.BaseHTTPRequestHandler):
             return self._send(502, b"{}")
         self._send(r.status_code, r.content, r.headers.get("content-type", "text/plain"))
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.server.paths.append(self.path)
         self._proxy("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.server.paths.append(self.path)
         data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.server.posted.append((self.path, data))

@@ -262,7 +262,8 @@ def test_status_reports_every_component_of_the_layout(front):
 def test_reason_arrives_unchanged_and_is_never_executed(at_baseline, tmp_path):
     front = at_baseline
     marker = f"/tmp/aura-pwned-{os.getpid()}"
-    reason = f'drill "quoted" \'single\' and spaces\nsecond line 演练 ✓ $(touch {marker}) `touch {marker}` ; touch {marker}'
+    reason = (f'drill "quoted" \'single\' and spaces\n'
+              f'second line 演练 ✓ $(touch {marker}) `touch {marker}` ; touch {marker}')
     r = front.command("rollback", "--type", "upstream", "--reason", reason, "--yes")
     assert r.returncode == 0, r.stderr
     audit = front.sh("cat /etc/aura-front/rollback-audit.log").stdout.splitlines()

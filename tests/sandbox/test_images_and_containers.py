@@ -26,10 +26,12 @@ try:  # the project root is not on sys.path without a root conftest or `pythonpa
 except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from sandbox import containers, engine, images  # noqa: E402
-from sandbox.errors import SandboxError  # noqa: E402
-from sandbox.layout import BAD_TAG, Layout  # noqa: E402
-from tests.sandbox_ids import extra  # noqa: E402
+import contextlib
+
+from sandbox import containers, engine, images
+from sandbox.errors import SandboxError
+from sandbox.layout import BAD_TAG, Layout
+from tests.sandbox_ids import extra
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -244,10 +246,8 @@ def test_logs_do_not_leak_password(client, layout, baseline, database_url):
 def test_bad_release_is_unhealthy_and_stops_fast(client, layout, repository, database_url):
     port = layout.ports.alerts  # unused by this test module otherwise
     name = f"{PREFIX}-bad"
-    try:
+    with contextlib.suppress(docker.errors.NotFound):
         client.containers.get(name).remove(force=True)
-    except docker.errors.NotFound:
-        pass
     c = client.containers.run(f"{repository}:{BAD_TAG}", detach=True, name=name,
                               network_mode="host", restart_policy={"Name": "no"},
                               environment={"AURA_POOL": "api_v1", "AURA_PORT": str(port),
