@@ -32,12 +32,11 @@ from urllib.parse import unquote, urlsplit
 from helpers.commands import command_problem
 from helpers.redact import one_line, redact, register_secret
 
-__all__ = ["ConfigError", "TargetConfig", "TargetSection", "CommandsSection", "NginxSection", "HttpSection",
-           "StatusSection", "MetricsSection", "DEFAULT_REVISION_SQL",
-           "FrontSection", "RpoSection", "DockerSection", "ServicesSection", "UpstreamsSection", "DatabaseSection",
-           "AlertSection", "RtoSection", "ProbeSection", "PerfSection", "ReportSection",
-           "ROLLBACK_TYPES", "read_toml", "is_complete", "overlay", "load_config", "validate", "validate_overlay",
-           "check_reachable"]
+__all__ = ["DEFAULT_REVISION_SQL", "ROLLBACK_TYPES", "AlertSection", "CommandsSection", "ConfigError",
+           "DatabaseSection", "DockerSection", "FrontSection", "HttpSection", "MetricsSection", "NginxSection",
+           "PerfSection", "ProbeSection", "ReportSection", "RpoSection", "RtoSection", "ServicesSection",
+           "StatusSection", "TargetConfig", "TargetSection", "UpstreamsSection", "check_reachable", "is_complete",
+           "load_config", "overlay", "read_toml", "validate", "validate_overlay"]
 
 ROLLBACK_TYPES = ("image", "nginx", "database", "upstream", "full")  # also the [rto] keys
 
@@ -406,7 +405,7 @@ def _split_ssh(v: str) -> tuple[str | None, str, int]:
         if not close:
             raise ValueError(v)
     else:
-        host, colon, port = rest.partition(":")
+        host, _, port = rest.partition(":")
     if not host or (at and not user) or any(c.isspace() for c in v) or (port and not port.isdigit()):
         raise ValueError(v)
     number = int(port) if port else 22
@@ -630,9 +629,9 @@ _REQUIRED_SECTIONS = ("target", "commands", "nginx", "docker", "services", "upst
 _SECTION_TYPES = {"target": TargetSection, "commands": CommandsSection, "nginx": NginxSection,
                   "docker": DockerSection, "services": ServicesSection,
                   "upstreams": UpstreamsSection, "database": DatabaseSection,
-                  "front": FrontSection, "rpo": RpoSection, "alert": AlertSection, "rto": RtoSection, "probe": ProbeSection,
-                  "perf": PerfSection, "report": ReportSection, "http": HttpSection, "status": StatusSection,
-                  "metrics": MetricsSection}
+                  "front": FrontSection, "rpo": RpoSection, "alert": AlertSection, "rto": RtoSection,
+                  "probe": ProbeSection, "perf": PerfSection, "report": ReportSection, "http": HttpSection,
+                  "status": StatusSection, "metrics": MetricsSection}
 
 Origins = dict[tuple[str, str], Path]
 

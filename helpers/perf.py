@@ -19,7 +19,7 @@ from helpers.commands import CommandResult
 from helpers.http_clients import HttpClients
 from helpers.redact import one_line
 
-__all__ = ["PerfResult", "nearest_rank", "perf_smoke", "team_smoke", "smoke_env", "PATHS"]
+__all__ = ["PATHS", "PerfResult", "nearest_rank", "perf_smoke", "smoke_env", "team_smoke"]
 
 PATHS = ("/healthz", "/status")
 

@@ -2,9 +2,9 @@
 
 Every `interval_ms` it GETs `base_url/healthz` and `base_url/status` and records one `Sample`: when
 the answer arrived (monotonic), the healthz status, its latency, the version and pool `/status`
-reports (where `[status]` says; `StatusFields`), and the error if there was no answer. The RTO (helpers.rto) is computed from these samples
-afterwards, so the sampler itself judges nothing; it only has to keep a steady cadence and never
-die (any exception becomes a sample with an error).
+reports (where `[status]` says; `StatusFields`), and the error if there was no answer. The RTO
+(helpers.rto) is computed from these samples afterwards, so the sampler itself judges nothing; it
+only has to keep a steady cadence and never die (any exception becomes a sample with an error).
 
 Timeouts are short on purpose: a hung request would stall the cadence, and on loopback a healthy
 answer takes milliseconds.
@@ -22,7 +22,7 @@ from helpers.clock import REAL, Clock
 from helpers.http_clients import HttpClients
 from helpers.redact import one_line
 
-__all__ = ["Sample", "ProbeSummary", "Probe", "StatusFields", "parse_status", "longest_outage", "summarize"]
+__all__ = ["Probe", "ProbeSummary", "Sample", "StatusFields", "longest_outage", "parse_status", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,7 @@ class Probe:
                 due = now
             self.clock.wait(self._stop, due - now)
 
-    def start(self) -> "Probe":
+    def start(self) -> Probe:
         if self._thread is not None:
             raise RuntimeError("probe already started")
         self._thread = threading.Thread(target=self._run, name="aura-probe", daemon=True)
@@ -206,7 +206,7 @@ class Probe:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def __enter__(self) -> "Probe":
+    def __enter__(self) -> Probe:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

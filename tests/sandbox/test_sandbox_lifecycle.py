@@ -19,7 +19,7 @@ import pytest
 from tests import target_http
 from tests.sandbox.sandbox_cli import Instance
 
-LIFE = Instance(state="/var/tmp/aura-t-life", port_base=18480, prefix="aura-life")
+LIFE = Instance.named("life")
 
 
 def _listening(port: int) -> bool:
@@ -61,7 +61,7 @@ def life():
 def test_down_when_nothing_is_up_is_harmless(life):
     r = life.run("down")
     assert r.returncode == 0, r.stderr
-    r = Instance("/var/tmp/aura-t-never", 18580, "aura-never").run("down")
+    r = Instance.named("never").run("down")
     assert r.returncode == 0 and "nothing to stop" in r.stderr
 
 
@@ -73,9 +73,10 @@ def test_up_reaches_a_healthy_baseline_and_the_system_behaves(life):
 
     base = cfg["target"]["base_url"]
     assert base.startswith("https://127.0.0.1:")
-    with httpx.Client(base_url=base, timeout=5) as no_ca:  # the sandbox's own CA, not a public one
-        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-            no_ca.get("/healthz")
+    # the sandbox's own CA, not a public one
+    with httpx.Client(base_url=base, timeout=5) as no_ca, pytest.raises(httpx.ConnectError,
+                                                                      match="CERTIFICATE_VERIFY_FAILED"):
+        no_ca.get("/healthz")
     with target_http.client(cfg, authorized=False, base_url=base, timeout=5) as anonymous:
         assert anonymous.get("/healthz").status_code == 200 and anonymous.get("/status").status_code == 200
         assert anonymous.get("/metrics").status_code == 401

@@ -290,9 +290,10 @@ def test_http_headers_are_secrets_and_status_metrics_database_keys_load(tmp_path
     ca = tmp_path / "ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
     path = tmp_path / "team.toml"
-    path.write_text(to_toml(target) + '[http]\nca_file = "%s"\nheaders = { Authorization = "Bearer tok-Zq8-team" }\n'
+    path.write_text(to_toml(target) + f'[http]\nca_file = "{ca}"\n'
+                    'headers = { Authorization = "Bearer tok-Zq8-team" }\n'
                     '[status]\nversion_field = "release"\npool_field = ""\n'
-                    '[metrics]\nenabled = false\n' % ca)
+                    '[metrics]\nenabled = false\n')
     cfg = load_config(path)
     assert cfg.http.ca_file == ca and cfg.http.headers == {"Authorization": "Bearer tok-Zq8-team"}
     assert (cfg.status.version_field, cfg.status.pool_field) == ("release", "")
@@ -306,7 +307,8 @@ def test_http_headers_are_secrets_and_status_metrics_database_keys_load(tmp_path
     ('[http]\nheaders = "Bearer x"\n', "[http] headers: expected a table of header name = value"),
     ('[http]\nheaders = { Authorization = 5 }\n', "[http] headers: Authorization: expected a string, got an integer"),
     ('[http]\nca_file = "/nonexistent/ca.pem"\n', "[http] ca_file: /nonexistent/ca.pem does not exist"),
-    ('[database]\nrevision_sql = "DROP TABLE orders"\n', '[database] revision_sql: "DROP TABLE orders" is not a SELECT'),
+    ('[database]\nrevision_sql = "DROP TABLE orders"\n',
+     '[database] revision_sql: "DROP TABLE orders" is not a SELECT'),
     ('[status]\npool_field = 1\n', "[status] pool_field: expected a string, got an integer"),
     ('[commands]\nperf_smoke = "pnpm perf:smoke"\n', "[commands] perf_smoke:"),
 ])
