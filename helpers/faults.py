@@ -108,10 +108,38 @@ def _front_on(probe: Probe, pool: str, streak: int, clock: Clock):
     return recheck
 
 
+def _include_names(cfg: TargetConfig) -> str | None:
+    from helpers.fingerprint import active_pool
+
+    try:
+        text = front_of(cfg).read_bytes(cfg.nginx.upstream_include).decode("utf-8")
+    except FileNotFoundError:
+        return None
+    return active_pool(text, cfg.upstreams.items())
+
+
+def _switch_seen_in_include(cfg: TargetConfig, pool: str, result) -> Observation:
+    """An app whose answers cannot name their pool (no pool in /status, both pools on one
+    release): the upstream include is the only witness, so the fault is latent, never "none"."""
+    named = _include_names(cfg)
+    if named != pool:
+        return Observation("none", f"switch_upstream exit {result.exit_code}, but the upstream include names "
+                                   f"{named}, not {pool}")
+
+    def recheck() -> str | None:
+        now = _include_names(cfg)
+        return None if now == pool else f"the upstream include names {now}, not {pool}"
+    return Observation("latent", f"the upstream include names {pool} after the switch (/status shows no pool and "
+                                 "both pools serve one release: answers cannot show it)", recheck)
+
+
 def switch_traffic(cfg: TargetConfig, probe: Probe, pool: str = "api_v2", clock: Clock = REAL) -> Observation:
-    """The runbook's `deploy/switch_upstream.sh --target api_v2`; seen when the front answers from it."""
+    """The runbook's `deploy/switch_upstream.sh --target api_v2`; seen when the front answers from it
+    (or, when no answer can name its pool, in the upstream include: latent)."""
     since = clock.monotonic()
     result = commands.run(cfg.commands.switch_upstream, ["--target", pool], timeout=SWITCH_TIMEOUT_S)
+    if not probe.status.shows_pool:
+        return _switch_seen_in_include(cfg, pool, result)
     seen = _wait_for_sample(probe, since, lambda s: s.pool == pool, OBSERVE_TIMEOUT_S, clock)
     if seen is None:
         return Observation("none", f"switch_upstream exit {result.exit_code}, but no probe answer came from {pool}")

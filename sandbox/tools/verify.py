@@ -160,6 +160,7 @@ def run(argv: list[str]) -> int:
         from .config import Config
 
         Config.load(args.config)  # [http]: the CA and the token, for requests to [target] base_url
+        web.also_for(args.api_url)  # ... and to the API this verify is told to check
     base = args.api_url.rstrip("/")
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.hostname:

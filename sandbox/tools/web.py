@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 # Environment proxies must never capture loopback health checks.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-_TARGET_ORIGIN: tuple[str, str, int | None] | None = None
+_TARGET_ORIGINS: set[tuple[str, str, int | None]] = set()
 _TARGET_HEADERS: dict[str, str] = {}
 
 
@@ -36,16 +36,24 @@ def _origin(url: str) -> tuple[str, str, int | None] | None:
 
 def use_target(base_url: str, headers: dict[str, str], ca_file: str | None) -> None:
     """Trust `ca_file` (a PEM bundle) for HTTPS, and send `headers` to `base_url`'s origin."""
-    global _OPENER, _TARGET_ORIGIN, _TARGET_HEADERS
+    global _OPENER, _TARGET_HEADERS
     context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
     _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}),
                                           urllib.request.HTTPSHandler(context=context))
-    _TARGET_ORIGIN = _origin(base_url)
+    _TARGET_ORIGINS.clear()
+    also_for(base_url)
     _TARGET_HEADERS = dict(headers)
 
 
+def also_for(url: str) -> None:
+    """Send the target's headers to `url`'s origin too (verify-deploy's --api-url)."""
+    origin = _origin(url)
+    if origin is not None:
+        _TARGET_ORIGINS.add(origin)
+
+
 def _with_target_headers(url: str, headers: dict[str, str] | None) -> dict[str, str]:
-    if _TARGET_HEADERS and _TARGET_ORIGIN is not None and _origin(url) == _TARGET_ORIGIN:
+    if _TARGET_HEADERS and _origin(url) in _TARGET_ORIGINS:
         return {**_TARGET_HEADERS, **(headers or {})}
     return dict(headers or {})
 

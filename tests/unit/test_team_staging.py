@@ -151,3 +151,37 @@ def test_a_team_smoke_is_bound_by_its_own_timeout():
                                **base)
     assert post_budget_bounds(own, "image")["performance smoke"] == 900 + commands.KILL_BOUND_S
     assert post_budget_bounds(built_in, "image")["performance smoke"] == perf.BOUND_S
+
+
+def _switch_cfg(tmp_path, make_executable, writes: str):
+    from helpers.config import UpstreamsSection
+
+    include = tmp_path / "upstream.conf"
+    include.write_text("server 127.0.0.1:18081;\n")
+    switch = make_executable("switch.sh", f'echo "server {writes};" > {include}')
+    cfg = SimpleNamespace(commands=SimpleNamespace(switch_upstream=str(switch)),
+                          nginx=SimpleNamespace(upstream_include=include),
+                          upstreams=UpstreamsSection("127.0.0.1:18081", "127.0.0.1:18082"),
+                          probe=SimpleNamespace(healthy_streak=3))
+    return cfg, include
+
+
+def test_an_upstream_switch_no_answer_can_show_is_latent_in_the_include(tmp_path, make_executable):
+    """/status shows no pool and both pools serve one release: the include is the witness."""
+    from helpers import faults
+
+    cfg, include = _switch_cfg(tmp_path, make_executable, "127.0.0.1:18082")
+    blind = SimpleNamespace(status=StatusFields(pool_field=""))  # no probe answer can name a pool
+    seen = faults.switch_traffic(cfg, blind)
+    assert seen.observed == "latent" and "the upstream include names api_v2" in seen.detail
+    assert seen.gone() is None
+    include.write_text("server 127.0.0.1:18081;\n")  # healed by someone else before t0
+    assert seen.gone() == "the upstream include names api_v1, not api_v2"
+
+
+def test_an_upstream_switch_that_did_nothing_is_not_observed(tmp_path, make_executable):
+    from helpers import faults
+
+    cfg, _ = _switch_cfg(tmp_path, make_executable, "127.0.0.1:18081")
+    seen = faults.switch_traffic(cfg, SimpleNamespace(status=StatusFields(pool_field="")))
+    assert seen.observed == "none" and "names api_v1, not api_v2" in seen.detail
