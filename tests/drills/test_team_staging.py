@@ -140,7 +140,9 @@ def test_preflight_only_prints_the_plan_and_touches_nothing(tmp_path, main_sandb
     cfg = tomllib.loads(main_sandbox.read_text())
     config, record = _recording_rollback(tmp_path, main_sandbox)
     reports = fresh_reports_dir()
-    (reports / "drill-results.json").write_text('{"an earlier run": true}\n')
+    # What earlier nights left there (run_suite itself removes a stale drill-results.json first).
+    (reports / "history.jsonl").write_text('{"an earlier run": true}\n')
+    (reports / "rollback-drill.log").write_text("Tue Dec  1 02:17:00 UTC 2026: an earlier night\n")
     before_reports = reports_snapshot(reports)
     before = staging_state(cfg)
     r = run_suite("--drill-config", str(config), "--preflight-only", reports=reports)
