@@ -61,7 +61,8 @@ def executable(path: Path, body: str) -> str:
 
 
 def toml_overlay(path: Path, sections: dict[str, dict]) -> Path:
-    lines = []
+    """An overlay of the sandbox's config: `extends = "sandbox"`, then `sections` key by key."""
+    lines = ['extends = "sandbox"']
     for name, keys in sections.items():
         lines.append(f"[{name}]")
         lines += [f"{k} = {json.dumps(v)}" for k, v in keys.items()]

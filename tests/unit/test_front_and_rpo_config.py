@@ -45,7 +45,8 @@ def test_front_makes_the_nginx_paths_the_front_hosts(tmp_path, target):  # noqa:
     ({"ssh": "root@h:99999", "known_hosts": "KNOWN"}, "[front] ssh:"),
     ({"ssh": "root@h:22"}, "[front] known_hosts: missing (required with ssh"),
     ({"ssh": "root@h", "known_hosts": "/nope/known_hosts"}, "[front] known_hosts: /nope/known_hosts does not exist"),
-    ({"ssh": "root@h", "known_hosts": "KNOWN", "identity_file": "/nope/id"}, "[front] identity_file: /nope/id does not exist"),
+    ({"ssh": "root@h", "known_hosts": "KNOWN", "identity_file": "/nope/id"},
+     "[front] identity_file: /nope/id does not exist"),
     ({"known_hosts": "KNOWN"}, "[front] ssh: missing"),
     ({"sssh": "root@h"}, "[front] sssh: unknown key"),
 ])
@@ -164,7 +165,8 @@ def test_default_ack_compares_item_and_quantity():
      "Host key verification failed.\n", "[front] known_hosts: /k/known_hosts has no host key for [10.0.0.5]:2222"),
     ("@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@\nHost key verification failed.\n",
      "[front] known_hosts: the host key of [10.0.0.5]:2222 does not match /k/known_hosts"),
-    ("deploy@10.0.0.5: Permission denied (publickey).\n", "[front] identity_file: /k/id not accepted by deploy@10.0.0.5:2222"),
+    ("deploy@10.0.0.5: Permission denied (publickey).\n",
+     "[front] identity_file: /k/id not accepted by deploy@10.0.0.5:2222"),
     ("ssh: connect to host 10.0.0.5 port 2222: Connection refused\n", "[front] ssh: deploy@10.0.0.5:2222 unreachable"),
 ])
 def test_ssh_failures_name_the_front_key(stderr, start):
@@ -173,7 +175,8 @@ def test_ssh_failures_name_the_front_key(stderr, start):
     from helpers.config import FrontSection
     from helpers.front import SshFront, _classify
 
-    front = SshFront(FrontSection("deploy@10.0.0.5:2222", Path("/k/id"), Path("/k/known_hosts")))
+    front = SshFront(FrontSection.model_construct(ssh="deploy@10.0.0.5:2222", identity_file=Path("/k/id"),
+                                              known_hosts=Path("/k/known_hosts")))
     try:
         line = _classify(stderr, front)
     finally:
@@ -182,13 +185,13 @@ def test_ssh_failures_name_the_front_key(stderr, start):
 
 
 def test_ssh_spec_forms():
-    from helpers.config import _split_ssh
+    from helpers.config import split_ssh
 
-    assert _split_ssh("front") == (None, "front", 22)
-    assert _split_ssh("root@[::1]:2200") == ("root", "::1", 2200)
+    assert split_ssh("front") == (None, "front", 22)
+    assert split_ssh("root@[::1]:2200") == ("root", "::1", 2200)
     for bad in ("@h", "h:x", "root@[::1", "h:0"):
         with pytest.raises(ValueError):
-            _split_ssh(bad)
+            split_ssh(bad)
 
 
 def test_writer_warmup_writes_back_to_back_then_keeps_its_interval():
