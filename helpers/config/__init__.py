@@ -4,53 +4,8 @@
 (docs/config.schema.json). Reachability of the target's endpoints is helpers/reachability.py.
 """
 from helpers.config.loader import ConfigError, is_complete, load_config, overlay, read_toml, validate, validate_overlay
-from helpers.config.models import (
-                                   DEFAULT_RPO_BODY,
-                                   ROLLBACK_TYPES,
-                                   AlertSection,
-                                   CommandsSection,
-                                   DatabaseSection,
-                                   DockerSection,
-                                   FrontSection,
-                                   NginxSection,
-                                   PerfSection,
-                                   ProbeSection,
-                                   ReportSection,
-                                   RpoSection,
-                                   RtoSection,
-                                   ServicesSection,
-                                   TargetConfig,
-                                   TargetSection,
-                                   UpstreamsSection,
-                                   rpo_body,
-                                   split_ssh,
-)
+from helpers.config.models import FrontSection, TargetConfig
+from helpers.config.values import DEFAULT_RPO_BODY, ROLLBACK_TYPES, rpo_body, split_ssh
 
-__all__ = [
-                                   "DEFAULT_RPO_BODY",
-                                   "ROLLBACK_TYPES",
-                                   "AlertSection",
-                                   "CommandsSection",
-                                   "ConfigError",
-                                   "DatabaseSection",
-                                   "DockerSection",
-                                   "FrontSection",
-                                   "NginxSection",
-                                   "PerfSection",
-                                   "ProbeSection",
-                                   "ReportSection",
-                                   "RpoSection",
-                                   "RtoSection",
-                                   "ServicesSection",
-                                   "TargetConfig",
-                                   "TargetSection",
-                                   "UpstreamsSection",
-                                   "is_complete",
-                                   "load_config",
-                                   "overlay",
-                                   "read_toml",
-                                   "rpo_body",
-                                   "split_ssh",
-                                   "validate",
-                                   "validate_overlay",
-]
+__all__ = ["DEFAULT_RPO_BODY", "ROLLBACK_TYPES", "ConfigError", "FrontSection", "TargetConfig", "is_complete",
+           "load_config", "overlay", "read_toml", "rpo_body", "split_ssh", "validate", "validate_overlay"]

@@ -19,7 +19,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from helpers.config.interpolate import InterpolationError, interpolate
-from helpers.config.models import KeyProblems, Kind, TargetConfig, shown
+from helpers.config.models import TargetConfig
+from helpers.config.values import KeyProblems, Kind, shown
 from helpers.redact import MASK, one_line, register_secret
 
 OVERLAY_BASE = "sandbox"  # the one base an overlay can name today
