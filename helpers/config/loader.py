@@ -24,7 +24,8 @@ from helpers.config.values import KeyProblems, Kind, shown
 from helpers.redact import MASK, one_line, register_secret
 
 OVERLAY_BASE = "sandbox"  # the one base an overlay can name today
-Origins = dict[tuple[str, str], Path]
+Origins = dict[tuple[str, str], Path]   # (section, key) -> the file it came from
+Unfilled = dict[tuple[str, str], str]   # (section, key) -> why its value could not be filled in
 
 
 class ConfigError(Exception):
@@ -88,9 +89,10 @@ def _kind(section: str, key: str) -> Any:
     return next((m.name for m in model.model_fields[key].metadata if isinstance(m, Kind)), None)
 
 
-def _interpolated(raw: Mapping[str, Any], path: Path) -> tuple[dict[str, Any], list[str]]:
-    """(`raw` with every string value filled in, the secrets taken from the environment)."""
-    problems: list[str] = []
+def _interpolated(raw: Mapping[str, Any], path: Path) -> tuple[dict[str, Any], list[str], Unfilled]:
+    """(`raw` with every string value filled in, the secrets taken from the environment, a line for
+    each value that could not be filled, by its key)."""
+    unfilled: Unfilled = {}
     secrets: list[str] = []
 
     def fill(value: Any, section: str, key: str) -> Any:
@@ -104,15 +106,13 @@ def _interpolated(raw: Mapping[str, Any], path: Path) -> tuple[dict[str, Any], l
         try:
             filled, taken = interpolate(value, kind)
         except InterpolationError as e:
-            problems.append(one_line(f"{_where((section, key))}: {e} (in {path})"))
+            unfilled[(section, key)] = one_line(f"{_where((section, key))}: {e} (in {path})")
             return value
         secrets.extend(taken if kind is None else ())
         return filled
 
     out = {s: ({k: fill(v, s, k) for k, v in t.items()} if isinstance(t, dict) else t) for s, t in raw.items()}
-    if problems:
-        raise ConfigError(problems)
-    return out, secrets
+    return out, secrets, unfilled
 
 
 def _origins_of(raw: Mapping[str, Any], source: Path) -> Origins:
@@ -144,39 +144,51 @@ def load_config(path: str | os.PathLike[str] | None = None, *,
     raw: dict[str, Any] = {}
     origins: Origins = {}
     secrets: list[str] = []
+    unfilled: Unfilled = {}
     for source, data in files:
-        filled, taken = _interpolated(data, source)
+        filled, taken, not_filled = _interpolated(data, source)
         raw, secrets = overlay(raw, filled), secrets + taken
         origins.update(_origins_of(data, source))
-    cfg = validate(raw, origins=origins, sources=tuple(p for p, _ in files), env_secrets=secrets)
+        unfilled.update(not_filled)
+    cfg = _checked(raw, origins, tuple(p for p, _ in files), secrets, unfilled)
+    assert cfg is not None
     if register_secrets:
         for secret in cfg.secrets():
             register_secret(secret)
     return cfg
 
 
-def validate(raw: Mapping[str, Any], *, origins: Origins | None = None, sources: tuple[Path, ...] = (),
-             env_secrets: list[str] | None = None) -> TargetConfig:
+def validate(raw: Mapping[str, Any], *, origins: Origins | None = None,
+             sources: tuple[Path, ...] = ()) -> TargetConfig:
     """Check every section and key of `raw`; return the typed config or raise ConfigError."""
-    try:
-        cfg = TargetConfig.model_validate(raw)
-    except ValidationError as e:
-        raise ConfigError(_lines(e, raw, origins or {}, sources, env_secrets or [])) from None
-    cfg._sources, cfg._env_secrets = sources, tuple(env_secrets or ())
+    cfg = _checked(raw, origins or {}, sources, [], {})
+    assert cfg is not None
     return cfg
 
 
 def validate_overlay(path: str | os.PathLike[str]) -> None:
     """Check an overlay on its own, before any base exists: `extends` given, every section and key
     known, every value that is given of the right kind. Raises ConfigError."""
-    raw, secrets = _interpolated(_sections_of(read_toml(path), Path(path)), Path(path))
+    raw, secrets, unfilled = _interpolated(_sections_of(read_toml(path), Path(path)), Path(path))
+    _checked(raw, {}, (Path(path),), secrets, unfilled, overlay=True)
+
+
+def _checked(raw: Mapping[str, Any], origins: Origins, sources: tuple[Path, ...], secrets: list[str],
+             unfilled: Unfilled, *, overlay: bool = False) -> TargetConfig | None:
+    """The config, or ConfigError with every problem: the values that could not be filled in, then
+    the models' (an overlay's missing keys are the base's business)."""
+    problems = list(unfilled.values())
     try:
-        TargetConfig.model_validate(raw, context={"overlay": True})
+        cfg = TargetConfig.model_validate(raw, context={"overlay": overlay})
     except ValidationError as e:
-        errors = [err for err in e.errors() if err["type"] != "missing"]
-        if errors:
-            raise ConfigError(_lines(ValidationError.from_exception_data(e.title, errors),  # type: ignore[arg-type]
-                                     raw, {}, (Path(path),), secrets)) from None
+        errors = [err for err in e.errors() if not (overlay and err["type"] == "missing")]
+        problems += [line for key, line in _lines(errors, raw, origins, sources, secrets) if key not in unfilled]
+        cfg = None
+    if problems:
+        raise ConfigError(problems)
+    if cfg is not None:
+        cfg._sources, cfg._env_secrets = sources, tuple(secrets)
+    return cfg
 
 
 # -- pydantic's errors as one line each ---------------------------------------------------------
@@ -230,10 +242,11 @@ def _text(err: Any, raw: Mapping[str, Any]) -> tuple[tuple[Any, ...], str]:
     return loc, re.sub(r"^Input should be ", "expected ", err["msg"]) + f", got {shown(value)}"
 
 
-def _lines(e: ValidationError, raw: Mapping[str, Any], origins: Origins, sources: tuple[Path, ...],
-           secrets: list[str]) -> list[str]:
+def _lines(errors: list[Any], raw: Mapping[str, Any], origins: Origins, sources: tuple[Path, ...],
+           secrets: list[str]) -> list[tuple[tuple[str, str], str]]:
+    """((section, key), line) for each problem pydantic found."""
     found: list[tuple[tuple[Any, ...], str]] = []
-    for err in e.errors():
+    for err in errors:
         error = (err.get("ctx") or {}).get("error")
         if isinstance(error, KeyProblems):
             found += [(tuple(err["loc"]) + where, text) for where, text in error.found]
@@ -241,10 +254,11 @@ def _lines(e: ValidationError, raw: Mapping[str, Any], origins: Origins, sources
             found.append(_text(err, raw))
     lines = []
     for loc, text in found:
-        source = origins.get((loc[0], str(loc[1]) if len(loc) > 1 else "")) or origins.get((loc[0], ""))
+        key = (str(loc[0]), str(loc[1]) if len(loc) > 1 else "")
+        source = origins.get(key) or origins.get((key[0], ""))
         source = source or (sources[-1] if sources else None)
         line = f"{_where(loc)}: {text}" + (f" (in {source})" if source else "")
         for secret in secrets:
             line = line.replace(secret, MASK)
-        lines.append(one_line(line))
+        lines.append((key, one_line(line)))
     return lines

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from helpers.config import ConfigError, is_complete, load_config
+from helpers.config import ConfigError, is_complete, load_config, validate_overlay
 from helpers.reachability import check_reachable
 from helpers.redact import redact
 
@@ -138,6 +138,26 @@ def test_partial_config_without_base_is_an_error(tmp_path):
         load_config(over)
 
 
+def test_an_overlay_must_say_it_extends_the_sandbox(tmp_path, target):
+    """A staging.toml that forgot [target] must not drill the sandbox with the team's own commands."""
+    base = write(tmp_path, "base.toml", target)
+    forgot = write(tmp_path, "staging.toml", {"commands": {"rollback": target["commands"]["rollback"]}})
+    other = write(tmp_path, "other.toml", {"extends": "production", "rto": {"image": 5}})
+    for path in (forgot, other):
+        for load, args in ((load_config, {"base": base}), (validate_overlay, {})):
+            with pytest.raises(ConfigError) as e:
+                load(path, **args)
+            line = str(e.value)
+            assert line.startswith(f"{path}: ") and "\n" not in line and len(e.value.problems) == 1
+            assert "add [target]" in line and 'extends = "sandbox"' in line, line  # both ways out
+
+
+def test_extends_with_target_is_an_error(tmp_path, target):
+    path = write(tmp_path, "drill.toml", {"extends": "sandbox", **target})
+    with pytest.raises(ConfigError, match=r"drill.toml: has both \[target\] and extends"):
+        load_config(path, base=write(tmp_path, "base.toml", target))
+
+
 def test_complete_config_ignores_the_base_and_must_have_every_required_key(tmp_path, target):
     base = write(tmp_path, "base.toml", target)
     del target["commands"]["migrate"]
@@ -242,6 +262,7 @@ def test_each_invalid_value_is_one_line_naming_its_key(tmp_path, target, mutate,
     assert message.startswith(expected.format(tmp=tmp_path)), message
     assert message.endswith(f"(in {path})")
     assert len(e.value.problems) == 1, e.value.problems
+    assert not any(w in message for w in ("validation error", "Input should", "type=", "errors.pydantic.dev"))
 
 
 def test_a_bad_database_url_is_reported_without_its_password(tmp_path, target):
