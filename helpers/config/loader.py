@@ -73,7 +73,7 @@ def _sections_of(raw: Mapping[str, Any], path: Path) -> dict[str, Any]:
     extends = raw.get("extends")
     if "target" in raw and "extends" in raw:
         raise ConfigError(f"{path}: has both [target] and extends: a file with [target] is a complete config "
-                          f'and extends nothing; remove one of them')
+                          'and extends nothing; remove one of them')
     if "target" not in raw and extends != OVERLAY_BASE:
         found = f"extends = {shown(extends)} is not a base to overlay; " if "extends" in raw else "has no [target]: "
         raise ConfigError(f"{path}: {found}add [target] (with every required section) for a complete config, "

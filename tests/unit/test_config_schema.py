@@ -132,3 +132,15 @@ def test_the_config_the_sandbox_builds_validates(validator, tmp_path):
     sections = config_file.build(layout, docker_url="unix:///x/podman.sock", image_repository="aura-api",
                                  database_url="postgresql://aura:pw@127.0.0.1:18084/aura", nginx_bin="/usr/sbin/nginx")
     validator.validate(tomllib.loads(config_file.dumps(sections)))
+
+
+def test_every_key_has_its_readme_line():
+    """Adding a key is one Field and one README line: this test asks for the line."""
+    readme = (PROJECT / "README.md").read_text()
+    defs = json.loads(SCHEMA_FILE.read_text())["$defs"]
+    lines = []
+    for section, prop in defs["CompleteConfig"]["properties"].items():
+        keys = defs[prop["$ref"].rsplit("/", 1)[1]]["properties"] if "$ref" in prop else ['"TAG"']
+        lines += [f"[{section}] {key}" for key in keys]
+    assert [line for line in lines if f"| `{line}` |" not in readme] == []
+    assert "#:schema ./docs/config.schema.json" in readme
