@@ -208,6 +208,7 @@ def _a(value: object) -> str:
 
 
 _WANTED = {"int_type": "an integer", "float_type": "a number", "string_type": "a string", "bool_type": "a boolean",
+           "is_instance_of": "a string",  # a path: strict mode wants a Path, which only a string becomes
            "model_type": "a table", "dict_type": "a table", "tuple_type": "an array", "list_type": "an array"}
 _BOUND = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
 

@@ -43,9 +43,14 @@ def shown(v: object) -> str:
 
 
 def _check(test: Any, what: str) -> Any:
-    """A validator that refuses a value `test` rejects, saying it is not `what`."""
+    """A validator that refuses a value `test` rejects (returns false or raises ValueError), saying
+    it is not `what`."""
     def check(v: Any) -> Any:
-        if not test(v):
+        try:
+            ok = test(v)
+        except ValueError:
+            ok = False
+        if not ok:
             raise ValueError(f"{shown(v)} is not {what}")
         return v
     return AfterValidator(check)
@@ -90,11 +95,8 @@ def _existing(p: Path) -> Path:
 
 
 def _url_ok(v: str, schemes: tuple[str, ...], need_host: bool = True) -> bool:
-    try:
-        parts = urlsplit(v)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        return False
+    parts = urlsplit(v)
+    parts.port  # noqa: B018 - raises ValueError on a bad port
     if parts.scheme in ("unix", "npipe") and "unix" in schemes:
         return parts.path not in ("", "/")
     return not any(c.isspace() for c in v) and parts.scheme in schemes and (bool(parts.hostname) or not need_host)
@@ -115,13 +117,6 @@ def split_ssh(v: str) -> tuple[str | None, str, int]:
     if not 1 <= (number := int(port) if port else 22) <= 65535:
         raise ValueError(v)
     return (user or None), host, number
-
-
-def _ssh_ok(v: str) -> bool:
-    try:
-        return bool(split_ssh(v))
-    except ValueError:
-        return False
 
 
 def _host_port(v: str) -> str:
@@ -167,7 +162,7 @@ PgUrl = Annotated[Text, _check(lambda v: _url_ok(v, ("postgresql", "postgres"), 
 DockerUrl = Annotated[Text, _check(lambda v: _url_ok(v, ("unix", "tcp", "http", "https", "ssh")),
                                    "a Docker host URL (unix:///path/to.sock or tcp://host:port)")]
 HostPort = Annotated[Text, AfterValidator(_host_port)]
-SshSpec = Annotated[Text, _check(_ssh_ok, '"user@host:port" (user and port optional)')]
+SshSpec = Annotated[Text, _check(split_ssh, '"user@host:port" (user and port optional)')]
 Strings = Annotated[tuple[str, ...], BeforeValidator(_tuple)]
 TableName = Annotated[Text, _check(re.compile(rf"{_NAME}(\.{_NAME})?").fullmatch, "a table name (name or schema.name)")]
 Column = Annotated[Text, _check(re.compile(_NAME).fullmatch, "a column name")]

@@ -63,6 +63,22 @@ def test_an_overlay_typo_is_refused_before_the_sandbox_is_started(tmp_path, main
     assert '"healthy": true' not in running.stdout.replace("\n", "").replace("  ", " ")
 
 
+def test_an_overlay_without_extends_is_refused_and_touches_nothing(tmp_path, main_sandbox):
+    """A staging.toml that forgot [target] must not drill the sandbox with the team's commands."""
+    sandbox_down()
+    forgot = tmp_path / "staging.toml"
+    forgot.write_text('[commands]\nrollback = "/bin/true"\n')
+    reports = fresh_reports_dir()
+    r = run_drills("--drill-config", str(forgot), reports=reports)
+    assert r.returncode == 4 and "Traceback" not in r.stdout + r.stderr
+    line = the_error(r)
+    assert f"{forgot}: has no [target]: add [target]" in line and 'extends = "sandbox"' in line, line
+    assert list(reports.iterdir()) == []
+    running = subprocess.run([sys.executable, "-m", "sandbox", "status", "--json"], cwd=PROJECT,
+                             capture_output=True, text=True)
+    assert '"healthy": true' not in running.stdout.replace("\n", "").replace("  ", " ")
+
+
 @pytest.fixture
 def sandbox_up(main_sandbox) -> Path:
     return sandbox_config_path()  # up again: the typo test may have stopped it

@@ -309,3 +309,11 @@ def test_check_reachable_names_each_unreachable_endpoint_redacted(tmp_path, targ
     assert problems[3].startswith(f"[database] url: postgresql://aura:***@127.0.0.1:{port}/aura")
     assert not any("Zq8-unit-pw" in p for p in problems)
     assert all("\n" not in p for p in problems)
+
+
+def test_a_path_that_is_not_a_string_names_its_key(tmp_path, target):
+    target["nginx"]["conf"] = 42
+    path = write(tmp_path, "drill.toml", target)
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert e.value.problems == [f"[nginx] conf: expected a string, got an integer (42) (in {path})"]
