@@ -1,6 +1,7 @@
 """The target config's sections, one pydantic model each: every key declared once, as one Field.
 
-Adding a key is one line here (type, default, constraint, description) and one line in the README.
+Adding a key is one line here (type, default, constraint, description), its line in the README's
+"The keys" and, as DESIGN.md asks, its value in what `sandbox up` writes (tests ask for both).
 What needs the machine (a file exists, a command is executable) is checked by the value types,
 except for the `[nginx]` paths: they are the front host's when `[front] ssh` is set, so that rule is
 `TargetConfig`'s model validator.
@@ -41,6 +42,8 @@ __all__ = ["DEFAULT_RPO_BODY", "ROLLBACK_TYPES", "TargetConfig"]
 
 
 class Section(BaseModel):
+    """A table of the file: an unknown key is refused, no value is converted ("50" is no integer),
+    and the loaded config cannot change."""
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
