@@ -25,7 +25,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from helpers import table_rows
@@ -34,10 +33,9 @@ from helpers.table_rows import Manifest, RestoreReport, RowDamage
 if TYPE_CHECKING:
     from helpers.config import TargetConfig
 
-__all__ = ["ContainerState", "Fingerprint", "RestoreReport", "RowDamage", "diff", "canonical_row",
-           "rows_digest", "sha256_file", "active_pool", "read_containers", "read_db_revision",
-           "read_rows", "read_fingerprint", "snapshot_rows_damage", "snapshot", "backup_rows", "load_backup",
-           "restore_rows"]
+__all__ = ["ContainerState", "Fingerprint", "RestoreReport", "RowDamage", "active_pool", "backup_rows",
+           "canonical_row", "diff", "load_backup", "read_containers", "read_db_revision", "read_fingerprint",
+           "read_rows", "restore_rows", "rows_digest", "sha256_file", "snapshot", "snapshot_rows_damage"]
 
 DB_TIMEOUT_S = table_rows.CONNECT_TIMEOUT_S
 DB_STATEMENT_TIMEOUT_S = table_rows.STATEMENT_TIMEOUT_S  # one statement; a chunk's at the most
@@ -76,7 +74,7 @@ class Fingerprint:
                 "rows_digest": self.rows_digest, "row_count": self.row_count}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Fingerprint":
+    def from_dict(cls, data: Mapping[str, Any]) -> Fingerprint:
         return cls(containers={k: ContainerState(**v) for k, v in data["containers"].items()},
                    nginx_conf_sha256=data["nginx_conf_sha256"],
                    upstream_include_sha256=data["upstream_include_sha256"],
@@ -225,7 +223,7 @@ def read_rows(url: str, table: str, pk: str = "id",
         return [canonical_row(r) for r in conn.execute(query, params).fetchall()]
 
 
-def _fingerprint(cfg: "TargetConfig", digest: str, row_count: int) -> Fingerprint:
+def _fingerprint(cfg: TargetConfig, digest: str, row_count: int) -> Fingerprint:
     from helpers.front import front_of  # the nginx files are the front host's (local or over SSH)
 
     front = front_of(cfg)
@@ -251,7 +249,7 @@ def _manifest(backup: str | os.PathLike[str] | Manifest) -> Manifest:
     return backup if isinstance(backup, Manifest) else table_rows.load(backup)
 
 
-def read_fingerprint(cfg: "TargetConfig", *, backup: str | os.PathLike[str] | Manifest | None = None
+def read_fingerprint(cfg: TargetConfig, *, backup: str | os.PathLike[str] | Manifest | None = None
                      ) -> Fingerprint:
     """Everything afresh from the target. `backup`: the snapshot's row backup; the rows it holds
     are digested as they are now (rows written since are left out, as they were at snapshot time).
@@ -262,7 +260,7 @@ def read_fingerprint(cfg: "TargetConfig", *, backup: str | os.PathLike[str] | Ma
     return _fingerprint(cfg, digest, count)
 
 
-def snapshot(cfg: "TargetConfig", backup_path: str | os.PathLike[str], pk: str = "id"
+def snapshot(cfg: TargetConfig, backup_path: str | os.PathLike[str], pk: str = "id"
              ) -> Fingerprint:
     """Back up the table's rows, then fingerprint the target with their digest (digest and backup
     are read in one database snapshot: they cannot disagree)."""

@@ -58,7 +58,7 @@ from helpers.redact import one_line
 if TYPE_CHECKING:
     from helpers.config import FrontSection, TargetConfig
 
-__all__ = ["FrontError", "Front", "LocalFront", "SshFront", "front_of", "close_all", "path_problems"]
+__all__ = ["Front", "FrontError", "LocalFront", "SshFront", "close_all", "front_of", "path_problems"]
 
 SSH = shutil.which("ssh") or "/usr/bin/ssh"   # the OpenSSH client (./aura installs openssh-client)
 CONNECT_TIMEOUT_S = 5
@@ -191,12 +191,12 @@ def _set_pdeathsig() -> None:  # pragma: no cover - runs in the child before exe
         pass
 
 
-def _classify(stderr: str, front: "SshFront") -> str:
+def _classify(stderr: str, front: SshFront) -> str:
     """One line naming the [front] key behind an SSH failure (ssh's own words kept at the end)."""
     text = " ".join(stderr.split())
     said = one_line(stderr.strip().splitlines()[-1] if stderr.strip() else "ssh exited 255", limit=200)
     low = text.lower()
-    if "remote host identification has changed" in low or "host key for" in low and "has changed" in low:
+    if "remote host identification has changed" in low or ("host key for" in low and "has changed" in low):
         return (f"[front] known_hosts: the host key of {front.hostport} does not match "
                 f"{front.known_hosts} (strict host key checking; ssh: {said})")
     if "host key verification failed" in low or "no matching host key" in low or "is not known" in low:
@@ -214,7 +214,7 @@ class SshFront(Front):
     """The front host over one OpenSSH control master (see the module's docstring)."""
     remote = True
 
-    def __init__(self, spec: "FrontSection", *, connect_timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    def __init__(self, spec: FrontSection, *, connect_timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         user, host, port = spec.parts()
         self.user, self.host, self.port = user, host, port
         self.dest = f"{user}@{host}" if user else host
@@ -245,7 +245,7 @@ class SshFront(Front):
             opts += ["-o", "IdentitiesOnly=yes", "-i", self.identity_file]
         return opts
 
-    def connect(self) -> "SshFront":
+    def connect(self) -> SshFront:
         """Open the run's connection (the control master); FrontError naming the key if not."""
         with self._lock:
             if self.master is not None and self.master.poll() is None:
@@ -253,10 +253,8 @@ class SshFront(Front):
             started = time.monotonic()
             self._stderr.seek(0)
             self._stderr.truncate()
-            try:  # a master that was killed leaves its socket behind
-                os.unlink(self.control_path)
-            except FileNotFoundError:
-                pass
+            # a master that was killed leaves its socket behind
+            Path(self.control_path).unlink(missing_ok=True)
             # Its own session: a Ctrl-C meant for the run must not cut the connection its restore
             # still needs; it ends with the run's process anyway (PR_SET_PDEATHSIG) or at close().
             self.master = subprocess.Popen(
@@ -444,7 +442,7 @@ _FRONTS: dict[tuple[str, str | None, str | None], SshFront] = {}
 _FRONTS_LOCK = threading.Lock()
 
 
-def front_of(cfg: "TargetConfig") -> Front:
+def front_of(cfg: TargetConfig) -> Front:
     """The run's transport to the front host of `cfg`, made once per `[front]` (connected on first
     use, kept until `close_all`). No `[front] ssh`: the local one."""
     spec = getattr(cfg, "front", None)
@@ -470,7 +468,7 @@ def close_all() -> None:
 atexit.register(close_all)
 
 
-def path_problems(cfg: "TargetConfig") -> list[str]:
+def path_problems(cfg: TargetConfig) -> list[str]:
     """The `[nginx]` paths and commands as the front host sees them, one line per problem."""
     n = cfg.nginx
     checks = [PathCheck("[nginx] conf", str(n.conf), "file"),

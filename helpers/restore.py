@@ -88,13 +88,13 @@ class ContainerMemo:
         return {"settings": {k: v.to_dict() for k, v in self.settings.items()}, "ids": sorted(self.ids)}
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> "ContainerMemo":
+    def from_dict(cls, data: dict | None) -> ContainerMemo:
         data = data or {}
         return cls({k: ContainerSettings.from_dict(v) for k, v in (data.get("settings") or {}).items()},
                    frozenset(data.get("ids") or ()))
 
     @classmethod
-    def read(cls, cfg: TargetConfig) -> "ContainerMemo":
+    def read(cls, cfg: TargetConfig) -> ContainerMemo:
         from helpers.docker_runtime import container_id, container_settings
 
         settings, ids = {}, set()

@@ -22,7 +22,6 @@ from . import owner
 from .errors import SandboxError
 from .layout import Layout
 
-
 LOCK_WAIT_S = 600  # a cold `up` takes seconds; ten minutes means the holder is stuck
 
 
@@ -61,7 +60,6 @@ def state_lock(layout: Layout):
 
 def cmd_up(layout: Layout, hosts: bool = False) -> int:
     from . import lifecycle
-
     from .drill_lock import holder
 
     started = time.monotonic()

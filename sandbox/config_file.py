@@ -6,7 +6,7 @@ import os
 import shlex
 from pathlib import Path
 
-from .layout import (BAD_TAG, PROJECT_DIR, RELEASES, REVISION_BAD, STABLE_TAG, Layout)
+from .layout import BAD_TAG, PROJECT_DIR, RELEASES, REVISION_BAD, STABLE_TAG, Layout
 
 SCRIPTS = PROJECT_DIR / "sandbox" / "scripts"
 DEPLOY = PROJECT_DIR / "sandbox" / "deploy"

@@ -13,8 +13,8 @@ one has (PostgreSQL, images, API containers and the alert receiver are shared an
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from . import alerts, nginx, postgres
 from .config_file import build, write
@@ -291,4 +291,4 @@ def status(layout: Layout) -> list[dict]:
     return rows
 
 
-__all__ = ["up", "down", "status", "SandboxError", "STABLE_TAG"]
+__all__ = ["STABLE_TAG", "SandboxError", "down", "status", "up"]

@@ -32,8 +32,8 @@ def _alembic_config(url: str):
 
 
 def ordered_revisions() -> list[str]:
-    from alembic.script import ScriptDirectory
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -11,8 +11,8 @@ import pwd
 import shlex
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .config_file import write_private
 from .errors import SandboxError

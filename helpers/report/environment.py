@@ -24,8 +24,8 @@ from typing import Any
 
 from helpers.redact import one_line
 
-__all__ = ["python_version", "package_version", "nginx_version", "engine_version", "image_tags",
-           "git_revision", "collect", "collect_for_config"]
+__all__ = ["collect", "collect_for_config", "engine_version", "git_revision", "image_tags", "nginx_version",
+           "package_version", "python_version"]
 
 TIMEOUT_S = 5.0
 
@@ -33,7 +33,7 @@ TIMEOUT_S = 5.0
 def _safe(fn: Callable[[], str]) -> str:
     try:
         return one_line(fn(), limit=300)
-    except Exception as e:  # noqa: BLE001 - the report shows why, the run goes on
+    except Exception as e:  # the report shows why, the run goes on
         return one_line(f"unavailable: {type(e).__name__}: {e}", limit=300)
 
 
@@ -135,7 +135,7 @@ def collect(*, nginx: str | None = None, docker_url: str | None = None,
         if services:
             try:
                 tags = image_tags(docker_url, services)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 why = one_line(f"unavailable: {type(e).__name__}: {e}", limit=300)
                 tags = {s: why for s in services}
             for service, value in tags.items():

@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import jsonschema  # type: ignore[import-untyped]  # no stubs in the lock
+import jsonschema
 
 from tests.drills.suite_runner import FAST, PROJECT, run_suite, sandbox_at_baseline, suite_state_dir, toml_file
 

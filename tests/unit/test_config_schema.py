@@ -7,7 +7,7 @@ import subprocess
 import sys
 import tomllib
 
-import jsonschema  # type: ignore[import-untyped]  # no stubs in the lock
+import jsonschema
 import pytest
 
 from helpers.config import ConfigError, load_config
