@@ -13,8 +13,8 @@ Reachability (HTTP, database, engine) is separate (`check_reachable`): it talks 
 belongs to preflight, after the whole file is known to be well-formed.
 
 With `[front] ssh` set, the `[nginx]` paths and `test_cmd` / `reload_cmd` are the front host's:
-loading checks only their form (absolute paths, a command line that splits), and
-`check_reachable` connects to the front (strict host key) and asks it for each of them.
+loading checks only their form (absolute paths, a command line that splits); the target's front
+(helpers/front/) connects (strict host key) and asks the host for each of them.
 """
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ class FrontSection:
 
     Unset (the default): the `[nginx]` paths are local files and its commands run here, as on a
     single host. Set: every `[nginx]` path names a file on that host and `test_cmd` / `reload_cmd`
-    are command lines run there, over one SSH connection for the run (helpers/front.py), strict
+    are command lines run there, over one SSH connection for the run (helpers/front/), strict
     about the host key (`known_hosts`)."""
     ssh: str | None = None
     identity_file: Path | None = None
@@ -442,7 +442,7 @@ def _column(v: str) -> tuple[Any, str | None]:
 
 def _front_command(v: str) -> tuple[Any, str | None]:
     """A command line for the front host: it must split and start with an absolute path; whether
-    that exists is asked on the front (check_reachable), not here."""
+    that exists is asked on the front (helpers.front.unreachable), not here."""
     from helpers.commands import CommandError, split_command
 
     try:
@@ -524,7 +524,7 @@ SCHEMA: dict[str, dict[str, tuple[Check, Any]]] = {
     },
 }
 # With [front] ssh set, the [nginx] paths and commands are the front host's: only their form is
-# checked here; check_reachable asks the front whether they exist.
+# checked here; helpers.front.unreachable asks the front whether they exist.
 _FRONT_NGINX: dict[str, tuple[Check, Any]] = {
     "conf": (_then(_string, _absolute), _REQUIRED),
     "backup": (_then(_string, _absolute), _REQUIRED),
@@ -752,10 +752,6 @@ def check_reachable(cfg: TargetConfig, *, timeout_s: float = 3.0) -> list[str]:
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    # The front host first, in this thread: the connection it opens is the run's.
-    front = _front_unreachable(cfg) if cfg.front.remote else []
-    if front:
-        return front
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="reachability") as pool:
         asked = [pool.submit(check, cfg, timeout_s) for check in (_http_unreachable, _database_unreachable,
                                                                    _engine_unreachable)]
@@ -764,18 +760,6 @@ def check_reachable(cfg: TargetConfig, *, timeout_s: float = 3.0) -> list[str]:
 
 def _unreachable(key: str, shown: str, exc: BaseException) -> str:
     return one_line(f"{key}: {shown} unreachable: {type(exc).__name__}: {exc}")
-
-
-def _front_unreachable(cfg: TargetConfig) -> list[str]:
-    """Connect to `[front] ssh` (strict host key), then ask it for every `[nginx]` path and command
-    in one round trip: one line per problem, naming the key."""
-    from helpers.front import FrontError, front_of, path_problems
-
-    try:
-        front_of(cfg).connect()
-        return path_problems(cfg)
-    except FrontError as e:
-        return [str(e)]
 
 
 def _http_unreachable(cfg: TargetConfig, timeout_s: float) -> list[str]:

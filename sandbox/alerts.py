@@ -10,7 +10,7 @@ from typing import Callable
 
 import httpx
 
-from .config_file import write_private
+from .private_file import write_private
 from .errors import SandboxError
 from .layout import PROJECT_DIR, Layout
 from .owner import current as current_owner

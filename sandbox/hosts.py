@@ -18,7 +18,8 @@ import shutil
 from typing import Callable
 
 from . import engine_tcp, front_host, ssh_keys
-from .config_file import alerting_text, build_hosts, dumps, write_hosts
+from .config_file import dumps
+from .hosts_config import alerting_text, build_hosts, write_hosts
 from .errors import SandboxError
 from .layout import Layout
 

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Callable
 
-from .config_file import write_private
+from .private_file import write_private
 from .errors import SandboxError
 from .layout import DATABASE_NAME, DATABASE_USER, Layout
 from .procs import alive, command_line, read_pid, stop_pid

@@ -4,7 +4,8 @@ from __future__ import annotations
 import secrets
 import tomllib
 
-from .config_file import dumps, write_private
+from .config_file import dumps
+from .private_file import write_private
 from .layout import Layout
 
 

@@ -19,7 +19,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config_file import write_private
+from .private_file import write_private
 from .errors import SandboxError
 from .layout import Layout
 
