@@ -29,7 +29,7 @@ import docker.errors
 from . import ssh_keys
 from .errors import SandboxError
 from .layout import Layout
-from .nginx import TEMP_PATHS, render_conf_at, render_include
+from .nginx import TEMP_PATHS, _children, render_conf_at, render_include
 from .procs import command_line
 
 Log = Callable[[str], None]
@@ -256,8 +256,6 @@ def our_process_roots(layout: Layout) -> set[tuple[int, int]]:
     """Root filesystems of our front container's processes, found through its conmon (whose
     command line names the container; sshd and nginx rewrite their own command line and
     environment, so neither can be trusted to say whose they are)."""
-    from .nginx import _children
-
     name = f"-n {layout.front_container} "
     roots = set()
     for entry in Path("/proc").iterdir():

@@ -35,6 +35,7 @@ import docker
 import docker.errors
 
 from . import distro, images
+from .engine import clean_upload_leftovers
 from .errors import SandboxError
 from .layout import PROJECT_DIR, SANDBOX_DIR, Layout
 
@@ -180,8 +181,6 @@ def ensure_image(client: docker.DockerClient, layout: Layout, log: Log) -> str:
                 "CMD [\"/usr/sbin/sshd\", \"-D\", \"-e\"]"])
             image_id = images._imported_id(out)
         finally:
-            from .engine import clean_upload_leftovers
-
             clean_upload_leftovers(layout)
             tarball.unlink(missing_ok=True)  # one image per hash: the tarball is not reused
         if image_id is None:

@@ -13,6 +13,9 @@ import sys
 import tomllib
 from pathlib import Path
 
+from .tools.cli import refuse_undecodable
+from .tools.errors import UsageError
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -32,8 +35,8 @@ def _alembic_config(url: str):
 
 
 def ordered_revisions() -> list[str]:
-    from alembic.script import ScriptDirectory
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -77,9 +80,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="migrate.sh", description="Move the schema to exactly REVISION.")
     parser.add_argument("--config", required=True, help="the target config (TOML) naming [database] url")
     parser.add_argument("revision")
-    from .tools.cli import refuse_undecodable
-    from .tools.errors import UsageError
-
     try:
         refuse_undecodable(sys.argv[1:] if argv is None else argv)
     except UsageError as exc:
