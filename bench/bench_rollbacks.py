@@ -26,8 +26,8 @@ from machine_info import describe as describe_machine  # noqa: E402  (bench/ is 
 
 PROJECT = Path(__file__).resolve().parents[1]
 PY = str(PROJECT / ".venv" / "bin" / "python") if (PROJECT / ".venv" / "bin" / "python").exists() else sys.executable
-ROLLBACK = PROJECT / "sandbox" / "scripts" / "rollback.sh"
-SWITCH = PROJECT / "sandbox" / "deploy" / "switch_upstream.sh"
+ROLLBACK = PROJECT / "sandbox" / "auraflow" / "scripts" / "rollback.sh"
+SWITCH = PROJECT / "sandbox" / "auraflow" / "deploy" / "switch_upstream.sh"
 SANDBOX_ENV = {"AURA_SANDBOX_STATE": "/var/tmp/aura-scripts", "AURA_SANDBOX_PORT_BASE": "18280",
                "AURA_SANDBOX_PREFIX": "aura-scripts"}
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from .layout import (BAD_TAG, PROJECT_DIR, RELEASES, REVISION_BAD, STABLE_TAG, Layout)
 from .private_file import write_private
 
-SCRIPTS = PROJECT_DIR / "sandbox" / "scripts"
-DEPLOY = PROJECT_DIR / "sandbox" / "deploy"
+SCRIPTS = PROJECT_DIR / "sandbox" / "auraflow" / "scripts"
+DEPLOY = PROJECT_DIR / "sandbox" / "auraflow" / "deploy"
 
 
 def alerting_path(layout: Layout) -> Path:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from . import engine
+from . import podman_service as engine
 from .errors import SandboxError
 from .layout import Layout
 from .procs import alive, command_line, stop_pid

@@ -29,7 +29,7 @@ import docker.errors
 from . import ssh_keys
 from .errors import SandboxError
 from .layout import Layout
-from .nginx import TEMP_PATHS, _children, render_conf_at, render_include
+from .nginx_process import TEMP_PATHS, _children, render_conf_at, render_include
 from .procs import command_line
 
 Log = Callable[[str], None]
@@ -51,8 +51,8 @@ class FrontPaths:
     tools_config = f"{FRONT_ETC}/tools.toml"  # the scripts' --config; its audit log is next to it
     alerting = f"{FRONT_ETC}/alerting.toml"
     audit_log = f"{FRONT_ETC}/rollback-audit.log"
-    scripts = "/opt/aura/sandbox/scripts"
-    deploy = "/opt/aura/sandbox/deploy"
+    scripts = "/opt/aura/sandbox/auraflow/scripts"
+    deploy = "/opt/aura/sandbox/auraflow/deploy"
 
     test_cmd = f"{NGINX_BIN} -t -c {conf} -p {FRONT_ETC}"
     reload_cmd = f"{NGINX_BIN} -s reload -c {conf} -p {FRONT_ETC}"

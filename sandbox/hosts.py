@@ -22,7 +22,7 @@ from .config_file import dumps
 from .errors import SandboxError
 from .hosts_config import alerting_text, build_hosts, write_hosts
 from .layout import Layout
-from .nginx import render_include
+from .nginx_process import render_include
 
 Log = Callable[[str], None]
 

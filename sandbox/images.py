@@ -34,7 +34,7 @@ import docker
 import docker.errors
 
 from . import distro
-from .engine import clean_upload_leftovers
+from .podman_service import clean_upload_leftovers
 from .errors import SandboxError
 from .layout import (BAD_TAG, IMAGE_REPOSITORY, NEXT_VERSION, RELEASES, SANDBOX_DIR, STABLE_TAG,
                      STABLE_VERSION, Layout)
@@ -42,8 +42,8 @@ from .layout import image_repository as repository_name
 
 Log = Callable[[str], None]
 
-APP_SOURCE = SANDBOX_DIR / "app" / "aura_api.py"
-PACKAGES_FILE = SANDBOX_DIR / "app" / "packages.txt"
+APP_SOURCE = SANDBOX_DIR / "auraflow" / "app" / "aura_api.py"
+PACKAGES_FILE = SANDBOX_DIR / "auraflow" / "app" / "packages.txt"
 BUILD_LABEL = "aura.build"
 VERSION_LABEL = "aura.version"
 CMD = ["/usr/bin/python3", "-u", "/app/aura_api.py"]  # the distribution's python3, any version

@@ -16,13 +16,15 @@ import hashlib
 from pathlib import Path
 from typing import Callable
 
-from . import alerts, engine, engine_tcp, nginx, postgres
+from . import alerts, engine_tcp, postgres
+from . import nginx_process as nginx
+from . import podman_service as engine
+from .auraflow.tools.migrate import current_revision, migrate_to
 from .config_file import alerting_path, build, write
 from .engine_client import docker_client
 from .errors import SandboxError
 from .layout import NEXT_VERSION, REVISION_GOOD, STABLE_TAG, STABLE_VERSION, Layout
 from .listeners import listening_pids_by_port
-from .migrate import current_revision, migrate_to
 from .owner import current as current_owner
 from .procs import command_line, pids_holding_files_under, port_in_use
 from .secrets_store import load_or_create

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(shutil.which("apt-cache") is None, reason="no ap
 DEBIAN_12 = distro.os_identity().split()[:2] == ["debian", "12"] if shutil.which("apt-cache") else False
 only_debian_12 = pytest.mark.skipif(not DEBIAN_12, reason="the hand lists are Debian 12's names")
 
-# sandbox/app/packages.txt before resolution (Debian 12 names).
+# sandbox/auraflow/app/packages.txt before resolution (Debian 12 names).
 OLD_API = """libc6 libgcc-s1 zlib1g libexpat1 libffi8 libssl3 python3.11-minimal libpython3.11-minimal
 libpython3.11-stdlib python3-psycopg2 libpq5 libgssapi-krb5-2 libkrb5-3 libkrb5support0 libk5crypto3
 libcom-err2 libkeyutils1 libldap-2.5-0 libsasl2-2 libgnutls30 libgmp10 libhogweed6 libnettle8

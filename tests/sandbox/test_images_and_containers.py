@@ -26,7 +26,8 @@ try:  # the project root is not on sys.path without a root conftest or `pythonpa
 except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from sandbox import containers, engine, images  # noqa: E402
+from sandbox import containers, images  # noqa: E402
+from sandbox import podman_service as engine  # noqa: E402
 from sandbox.errors import SandboxError  # noqa: E402
 from sandbox.layout import BAD_TAG, Layout  # noqa: E402
 
