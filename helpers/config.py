@@ -32,11 +32,11 @@ from urllib.parse import unquote, urlsplit
 from helpers.commands import command_problem
 from helpers.redact import one_line, redact, register_secret
 
-__all__ = ["ConfigError", "TargetConfig", "TargetSection", "CommandsSection", "NginxSection",
-           "FrontSection", "RpoSection", "DockerSection", "ServicesSection", "UpstreamsSection", "DatabaseSection",
-           "AlertSection", "RtoSection", "ProbeSection", "PerfSection", "ReportSection",
-           "ROLLBACK_TYPES", "read_toml", "is_complete", "overlay", "load_config", "validate", "validate_overlay",
-           "check_reachable"]
+__all__ = ["ROLLBACK_TYPES", "AlertSection", "CommandsSection", "ConfigError", "DatabaseSection",
+           "DockerSection", "FrontSection", "NginxSection", "PerfSection", "ProbeSection", "ReportSection",
+           "RpoSection", "RtoSection", "ServicesSection", "TargetConfig", "TargetSection", "UpstreamsSection",
+           "check_reachable", "is_complete", "load_config", "overlay", "read_toml", "validate",
+           "validate_overlay"]
 
 ROLLBACK_TYPES = ("image", "nginx", "database", "upstream", "full")  # also the [rto] keys
 
@@ -368,7 +368,7 @@ def _split_ssh(v: str) -> tuple[str | None, str, int]:
         if not close:
             raise ValueError(v)
     else:
-        host, colon, port = rest.partition(":")
+        host, _, port = rest.partition(":")
     if not host or (at and not user) or any(c.isspace() for c in v) or (port and not port.isdigit()):
         raise ValueError(v)
     number = int(port) if port else 22
@@ -547,8 +547,8 @@ _REQUIRED_SECTIONS = ("target", "commands", "nginx", "docker", "services", "upst
 _SECTION_TYPES = {"target": TargetSection, "commands": CommandsSection, "nginx": NginxSection,
                   "docker": DockerSection, "services": ServicesSection,
                   "upstreams": UpstreamsSection, "database": DatabaseSection,
-                  "front": FrontSection, "rpo": RpoSection, "alert": AlertSection, "rto": RtoSection, "probe": ProbeSection,
-                  "perf": PerfSection, "report": ReportSection}
+                  "front": FrontSection, "rpo": RpoSection, "alert": AlertSection, "rto": RtoSection,
+                  "probe": ProbeSection, "perf": PerfSection, "report": ReportSection}
 
 Origins = dict[tuple[str, str], Path]
 

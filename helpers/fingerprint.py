@@ -25,7 +25,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from helpers import table_rows
@@ -37,10 +36,9 @@ from helpers.table_rows import Manifest, RestoreReport, RowDamage
 if TYPE_CHECKING:
     from helpers.config import TargetConfig
 
-__all__ = ["ContainerState", "Fingerprint", "RestoreReport", "RowDamage", "diff", "canonical_row",
-           "rows_digest", "sha256_file", "active_pool", "read_containers", "read_db_revision",
-           "read_rows", "read_fingerprint", "snapshot_rows_damage", "snapshot", "backup_rows", "load_backup",
-           "restore_rows"]
+__all__ = ["ContainerState", "Fingerprint", "RestoreReport", "RowDamage", "active_pool", "backup_rows",
+           "canonical_row", "diff", "load_backup", "read_containers", "read_db_revision", "read_fingerprint",
+           "read_rows", "restore_rows", "rows_digest", "sha256_file", "snapshot", "snapshot_rows_damage"]
 
 DB_TIMEOUT_S = table_rows.CONNECT_TIMEOUT_S
 DB_STATEMENT_TIMEOUT_S = table_rows.STATEMENT_TIMEOUT_S  # one statement; a chunk's at the most
@@ -79,7 +77,7 @@ class Fingerprint:
                 "rows_digest": self.rows_digest, "row_count": self.row_count}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Fingerprint":
+    def from_dict(cls, data: Mapping[str, Any]) -> Fingerprint:
         return cls(containers={k: ContainerState(**v) for k, v in data["containers"].items()},
                    nginx_conf_sha256=data["nginx_conf_sha256"],
                    upstream_include_sha256=data["upstream_include_sha256"],
@@ -243,9 +241,10 @@ def _manifest(backup: str | os.PathLike[str] | Manifest) -> Manifest:
 
 def read_fingerprint(cfg: TargetConfig, front: Front, *,
                      backup: str | os.PathLike[str] | Manifest | None = None) -> Fingerprint:
-    """Everything afresh from the target (the nginx files from its `front`). `backup`: the snapshot's row backup; the rows it holds
-    are digested as they are now (rows written since are left out, as they were at snapshot time).
-    Without it the rows are left out altogether (preflight, end-state checks)."""
+    """Everything afresh from the target (the nginx files from its `front`). `backup`: the snapshot's
+    row backup; the rows it holds are digested as they are now (rows written since are left out, as
+    they were at snapshot time). Without it the rows are left out altogether (preflight, end-state
+    checks)."""
     if backup is None:
         return _fingerprint(cfg, front, table_rows.empty_digest(), 0)
     digest, count = table_rows.fresh_digest(cfg.database.url, _manifest(backup))

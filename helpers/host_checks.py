@@ -37,9 +37,8 @@ from helpers.redact import one_line
 if TYPE_CHECKING:
     from helpers.config import TargetConfig
 
-__all__ = ["HostCheck", "nginx_processes", "port_listening", "nginx_config_matches_backup",
-           "nginx_config_includes", "container_checks", "front_and_pool_ports", "host_checks",
-           "failed"]
+__all__ = ["HostCheck", "container_checks", "failed", "front_and_pool_ports", "host_checks",
+           "nginx_config_includes", "nginx_config_matches_backup", "nginx_processes", "port_listening"]
 
 _PID = re.compile(r"^\s*pid\s+([^\s;]+)\s*;", re.MULTILINE)
 
@@ -240,7 +239,7 @@ def container_checks(docker_url: str, services: Iterable[tuple[str, str]],
     return out
 
 
-def front_and_pool_ports(cfg: "TargetConfig") -> list[tuple[str, str, int]]:
+def front_and_pool_ports(cfg: TargetConfig) -> list[tuple[str, str, int]]:
     """(what, host, port) for the front (base_url) and each upstream pool."""
     parts = urlsplit(cfg.target.base_url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -251,7 +250,7 @@ def front_and_pool_ports(cfg: "TargetConfig") -> list[tuple[str, str, int]]:
     return out
 
 
-def host_checks(front: Front, cfg: "TargetConfig", *, backup: bool = True,
+def host_checks(front: Front, cfg: TargetConfig, *, backup: bool = True,
                 containers: bool = True,
                 expected_image_ids: Mapping[str, str] | None = None) -> list[HostCheck]:
     """Every host check for `cfg`: nginx processes, front and pool ports, nginx config (equal to

@@ -22,7 +22,7 @@ from helpers import http_clients
 from helpers.clock import REAL, Clock
 from helpers.redact import one_line
 
-__all__ = ["Sample", "ProbeSummary", "Probe", "parse_status", "longest_outage", "summarize"]
+__all__ = ["Probe", "ProbeSummary", "Sample", "longest_outage", "parse_status", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,7 @@ class Probe:
                 due = now
             self.clock.wait(self._stop, due - now)
 
-    def start(self) -> "Probe":
+    def start(self) -> Probe:
         if self._thread is not None:
             raise RuntimeError("probe already started")
         self._thread = threading.Thread(target=self._run, name="aura-probe", daemon=True)
@@ -186,7 +186,7 @@ class Probe:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def __enter__(self) -> "Probe":
+    def __enter__(self) -> Probe:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

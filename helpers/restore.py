@@ -13,8 +13,14 @@ from pathlib import Path
 
 from helpers import commands, nginx_ops
 from helpers.config import TargetConfig
-from helpers.docker_runtime import (ContainerSettings, container_id, container_settings, leftovers_beside,
-                                    remove_container, restore_image)
+from helpers.docker_runtime import (
+    ContainerSettings,
+    container_id,
+    container_settings,
+    leftovers_beside,
+    remove_container,
+    restore_image,
+)
 from helpers.file_digest import sha256_file
 from helpers.fingerprint import Fingerprint, load_backup, read_db_revision, restore_rows
 from helpers.front import Front
@@ -89,13 +95,13 @@ class ContainerMemo:
         return {"settings": {k: v.to_dict() for k, v in self.settings.items()}, "ids": sorted(self.ids)}
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> "ContainerMemo":
+    def from_dict(cls, data: dict | None) -> ContainerMemo:
         data = data or {}
         return cls({k: ContainerSettings.from_dict(v) for k, v in (data.get("settings") or {}).items()},
                    frozenset(data.get("ids") or ()))
 
     @classmethod
-    def read(cls, cfg: TargetConfig) -> "ContainerMemo":
+    def read(cls, cfg: TargetConfig) -> ContainerMemo:
         settings, ids = {}, set()
         for key, name in cfg.services.items():
             found = container_settings(cfg.docker.url, name)

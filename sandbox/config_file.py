@@ -5,7 +5,7 @@ import json
 import shlex
 from pathlib import Path
 
-from .layout import (BAD_TAG, PROJECT_DIR, RELEASES, REVISION_BAD, STABLE_TAG, Layout)
+from .layout import BAD_TAG, PROJECT_DIR, RELEASES, REVISION_BAD, STABLE_TAG, Layout
 from .private_file import write_private
 
 SCRIPTS = PROJECT_DIR / "sandbox" / "auraflow" / "scripts"

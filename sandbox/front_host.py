@@ -13,6 +13,7 @@ first process (the child of the conmon that names our container).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -20,8 +21,8 @@ import shlex
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import docker
 import docker.errors
@@ -195,7 +196,8 @@ def ensure_container(client: docker.DockerClient, layout: Layout, image_id: str,
         remove_container(client, layout, lambda _: None)
     client.containers.run(
         image_id, name=name, detach=True, network_mode="host", restart_policy={"Name": "no"},
-        command=["/bin/sh", "-c", f"mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e -f {ssh_keys.SSHD_MOUNT}/sshd_config"],
+        command=["/bin/sh", "-c",
+                 f"mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e -f {ssh_keys.SSHD_MOUNT}/sshd_config"],
         environment={"LANG": "C.UTF-8"},
         labels={"aura.sandbox": str(layout.state), "aura.role": "front", CONFIG_LABEL: want},
         volumes={str(k.sshd_dir): {"bind": ssh_keys.SSHD_MOUNT, "mode": "ro"}},
@@ -225,14 +227,10 @@ def remove_container(client: docker.DockerClient, layout: Layout, log: Log) -> N
     c = _get(client, layout.front_container)
     if c is None:
         return
-    try:
+    with contextlib.suppress(docker.errors.APIError):
         c.stop(timeout=2)
-    except docker.errors.APIError:
-        pass
-    try:
+    with contextlib.suppress(docker.errors.NotFound):
         c.remove(force=True)
-    except docker.errors.NotFound:
-        pass
     log(f"front: removed {layout.front_container}")
 
 

@@ -21,6 +21,7 @@ the runner's Python X.Y, recipe), tagged aura-front:<hash>; a current one is reu
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata as md
 import re
@@ -28,16 +29,16 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import docker
 import docker.errors
 
 from . import distro, images
-from .podman_service import clean_upload_leftovers
 from .errors import SandboxError
 from .layout import PROJECT_DIR, SANDBOX_DIR, Layout
+from .podman_service import clean_upload_leftovers
 
 Log = Callable[[str], None]
 
@@ -196,10 +197,8 @@ def _prune_outdated(client: docker.DockerClient, keep_id: str) -> None:
     (another state folder's) refuses removal, and stays."""
     for image in client.images.list(filters={"label": images.BUILD_LABEL}):
         if image.id != keep_id and any(t.rpartition(":")[0].endswith(REPOSITORY) for t in image.tags):
-            try:
+            with contextlib.suppress(docker.errors.APIError):
                 client.images.remove(image.id)
-            except docker.errors.APIError:
-                pass
 
 
 def _rootfs(layout: Layout, bhash: str, log: Log) -> Path:

@@ -6,8 +6,7 @@ import shlex
 from pathlib import Path
 
 from .config_file import alerting_path, build, dumps
-from .front_host import FRONT_ETC, NGINX_BIN
-from .front_host import FrontPaths as F
+from .front_host import FRONT_ETC, NGINX_BIN, FrontPaths as F
 from .layout import Layout
 from .private_file import write_private
 from .ssh_keys import keys

@@ -52,7 +52,7 @@ class Ports:
     engine_tcp: int  # the engine's API over TCP (hosts layout only)
 
     @classmethod
-    def from_base(cls, base: int) -> "Ports":
+    def from_base(cls, base: int) -> Ports:
         # base+7..+9 stay free for what a later layout needs: each instance keeps to its block of ten.
         return cls(front=base, api_v1=base + 1, api_v2=base + 2, alerts=base + 3, postgres=base + 4,
                    ssh=base + 5, engine_tcp=base + 6)
@@ -85,7 +85,7 @@ class Layout:
     container_prefix: str
 
     @classmethod
-    def from_env(cls) -> "Layout":
+    def from_env(cls) -> Layout:
         state = Path(os.environ.get("AURA_SANDBOX_STATE", "/var/tmp/aura-sandbox"))
         raw_base = os.environ.get("AURA_SANDBOX_PORT_BASE", "18080")
         if not raw_base.isdigit() or not 1024 <= int(raw_base) <= 65530:

@@ -13,12 +13,10 @@ one has (PostgreSQL, images, API containers and the alert receiver are shared an
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from . import alerts, engine_tcp, postgres
-from . import nginx_process as nginx
-from . import podman_service as engine
+from . import alerts, engine_tcp, nginx_process as nginx, podman_service as engine, postgres
 from .auraflow.tools.migrate import current_revision, migrate_to
 from .config_file import alerting_path, build, write
 from .engine_client import docker_client
@@ -100,8 +98,7 @@ def recorded_layout(layout: Layout) -> str | None:
 
 
 def up(layout: Layout, log: Log, hosts: bool = False) -> Path:
-    from . import containers, images  # the docker SDK: only here
-    from . import hosts as hosts_layout
+    from . import containers, hosts as hosts_layout, images  # the docker SDK: only here
 
     _preflight_binaries()
     if hosts:
@@ -172,8 +169,7 @@ def _hand_over_files(layout: Layout) -> None:
 
 
 def down(layout: Layout, log: Log) -> None:
-    from . import containers
-    from . import hosts as hosts_layout
+    from . import containers, hosts as hosts_layout
 
     alerts.stop_receiver(layout, log)
     nginx.stop_nginx(layout, log)
@@ -232,8 +228,7 @@ def _image_id(client, reference: str) -> str | None:
 
 
 def status(layout: Layout) -> list[dict]:
-    from . import containers
-    from . import hosts as hosts_layout
+    from . import containers, hosts as hosts_layout
 
     rows = []
     secrets_ok = layout.secrets_path.exists()
@@ -290,4 +285,4 @@ def status(layout: Layout) -> list[dict]:
     return rows
 
 
-__all__ = ["up", "down", "status", "SandboxError", "STABLE_TAG"]
+__all__ = ["STABLE_TAG", "SandboxError", "down", "status", "up"]

@@ -10,6 +10,7 @@ only if it answers `GET /_ping`.
 """
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import shutil
@@ -17,8 +18,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlparse
 
 from .errors import SandboxError
@@ -147,10 +148,8 @@ def _tail(path: Path, lines: int = 15) -> str:
 
 def _clean_stale(layout: Layout) -> None:
     for p in (_pid_file(layout), layout.podman_socket):
-        try:
+        with contextlib.suppress(FileNotFoundError):
             p.unlink()
-        except FileNotFoundError:
-            pass
 
 
 # -- public API ---------------------------------------------------------------------------------
@@ -218,20 +217,16 @@ def stop_engine(layout: Layout, log: Log) -> None:
     pid = _read_pid(layout)
     if pid is not None and _is_podman(pid, layout):
         log(f"engine: stopping podman service (pid {pid})")
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         deadline = time.monotonic() + STOP_TIMEOUT_S
         while time.monotonic() < deadline and _is_podman(pid, layout):
             _reap(pid)
             time.sleep(0.05)
         if _is_podman(pid, layout):
             log(f"engine: podman pid {pid} ignored SIGTERM for {STOP_TIMEOUT_S:.0f} s; SIGKILL")
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             for _ in range(40):
                 _reap(pid)
                 if not _is_podman(pid, layout):
@@ -243,10 +238,8 @@ def stop_engine(layout: Layout, log: Log) -> None:
 
 def _reap(pid: int) -> None:
     """Collect the exit status if we are the parent (same process started it), else no-op."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def engine_status(layout: Layout) -> tuple[bool, str]:

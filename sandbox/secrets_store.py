@@ -5,8 +5,8 @@ import secrets
 import tomllib
 
 from .config_file import dumps
-from .private_file import write_private
 from .layout import Layout
+from .private_file import write_private
 
 
 def load_or_create(layout: Layout) -> dict[str, str]:

@@ -27,7 +27,6 @@ appends those as one JSON line to FILE when it closes (bench/bench_drills.py --h
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shlex
@@ -38,6 +37,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from helpers import commands
@@ -127,8 +127,8 @@ class SshFront:
             started = time.monotonic()
             self._stderr.seek(0)
             self._stderr.truncate()
-            with contextlib.suppress(FileNotFoundError):  # a master that was killed leaves its socket behind
-                os.unlink(self.control_path)
+            # a master that was killed leaves its socket behind
+            Path(self.control_path).unlink(missing_ok=True)
             # Its own session: a Ctrl-C meant for the run must not cut the connection its restore
             # still needs; it ends with the run's process anyway (PR_SET_PDEATHSIG) or at close().
             self.master = subprocess.Popen(

@@ -22,13 +22,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from helpers.docker_runtime import container_info
-from helpers.docker_runtime import engine_version as version_info
+from helpers.docker_runtime import container_info, engine_version as version_info
 from helpers.front import Front
 from helpers.redact import one_line
 
-__all__ = ["python_version", "package_version", "nginx_version", "engine_version", "image_tags",
-           "git_revision", "collect", "collect_for_config"]
+__all__ = ["collect", "collect_for_config", "engine_version", "git_revision", "image_tags", "nginx_version",
+           "package_version", "python_version"]
 
 TIMEOUT_S = 5.0
 
@@ -36,7 +35,7 @@ TIMEOUT_S = 5.0
 def _safe(fn: Callable[[], str]) -> str:
     try:
         return one_line(fn(), limit=300)
-    except Exception as e:  # noqa: BLE001 - the report shows why, the run goes on
+    except Exception as e:  # the report shows why, the run goes on
         return one_line(f"unavailable: {type(e).__name__}: {e}", limit=300)
 
 
@@ -135,7 +134,7 @@ def collect(*, nginx: str | None = None, nginx_v: Callable[[], str] | None = Non
         if services:
             try:
                 tags = image_tags(docker_url, services)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 why = one_line(f"unavailable: {type(e).__name__}: {e}", limit=300)
                 tags = {s: why for s in services}
             for service, value in tags.items():

@@ -11,8 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.drills.suite_runner import (PROJECT, drills_command, fresh_reports_dir, sandbox_at_baseline,
-                                       sandbox_config_path, sandbox_down)
+from tests.drills.suite_runner import (
+    PROJECT,
+    drills_command,
+    fresh_reports_dir,
+    sandbox_at_baseline,
+    sandbox_config_path,
+    sandbox_down,
+)
 
 
 def run_drills(*args: str, reports: Path | None = None) -> subprocess.CompletedProcess:

@@ -9,7 +9,6 @@ files, folders and commands, each missing and present.
 from __future__ import annotations
 
 import hashlib
-import os
 import shlex
 import tomllib
 import uuid
@@ -25,11 +24,8 @@ from tests.sandbox.sandbox_cli import Instance
 
 pytestmark = pytest.mark.sandbox
 
-# A private hosts-layout instance beside this run's own sandbox (its state folder, a port block
-# 40 above the run's, its own container prefix), so it never touches the run's main sandbox.
-_BASE = int(os.environ.get("AURA_SANDBOX_PORT_BASE", "18080"))
-HOSTS = Instance(state=os.environ.get("AURA_SANDBOX_STATE", "/var/tmp/aura-sandbox") + "-front-contract",
-                 port_base=_BASE + 40, prefix=os.environ.get("AURA_SANDBOX_PREFIX", "aura-api") + "-fc")
+# A private hosts-layout instance beside this run's own sandbox (tests/sandbox_ids.py names it).
+HOSTS = Instance.named("front-contract")
 TIMEOUT_S = 15
 
 

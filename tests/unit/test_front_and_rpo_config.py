@@ -45,7 +45,8 @@ def test_front_makes_the_nginx_paths_the_front_hosts(tmp_path, target):  # noqa:
     ({"ssh": "root@h:99999", "known_hosts": "KNOWN"}, "[front] ssh:"),
     ({"ssh": "root@h:22"}, "[front] known_hosts: missing (required with ssh"),
     ({"ssh": "root@h", "known_hosts": "/nope/known_hosts"}, "[front] known_hosts: /nope/known_hosts does not exist"),
-    ({"ssh": "root@h", "known_hosts": "KNOWN", "identity_file": "/nope/id"}, "[front] identity_file: /nope/id does not exist"),
+    ({"ssh": "root@h", "known_hosts": "KNOWN", "identity_file": "/nope/id"},
+     "[front] identity_file: /nope/id does not exist"),
     ({"known_hosts": "KNOWN"}, "[front] ssh: missing"),
     ({"sssh": "root@h"}, "[front] sssh: unknown key"),
 ])
@@ -164,7 +165,8 @@ def test_default_ack_compares_item_and_quantity():
      "Host key verification failed.\n", "[front] known_hosts: /k/known_hosts has no host key for [10.0.0.5]:2222"),
     ("@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@\nHost key verification failed.\n",
      "[front] known_hosts: the host key of [10.0.0.5]:2222 does not match /k/known_hosts"),
-    ("deploy@10.0.0.5: Permission denied (publickey).\n", "[front] identity_file: /k/id not accepted by deploy@10.0.0.5:2222"),
+    ("deploy@10.0.0.5: Permission denied (publickey).\n",
+     "[front] identity_file: /k/id not accepted by deploy@10.0.0.5:2222"),
     ("ssh: connect to host 10.0.0.5 port 2222: Connection refused\n", "[front] ssh: deploy@10.0.0.5:2222 unreachable"),
 ])
 def test_ssh_failures_name_the_front_key(stderr, start):

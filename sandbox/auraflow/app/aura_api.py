@@ -13,6 +13,7 @@ answers and is at one of them. That is what lets a drill see a bad migration or 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -99,20 +100,16 @@ class Pool:
                     result = fn(cur)
             except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
                 if conn is not None:
-                    try:
+                    with contextlib.suppress(Exception):
                         conn.close()
-                    except Exception:
-                        pass
                 if pooled and attempt == 0:
                     continue  # stale pooled connection: try once with a fresh one
                 # libpq's messages name host/port/user, never the password.
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise DatabaseUnavailable(first) from None
             except Exception:
-                try:
+                with contextlib.suppress(Exception):
                     conn.close()
-                except Exception:
-                    pass
                 raise
             with self._lock:
                 if len(self._idle) < self.MAX_IDLE and not conn.closed:
@@ -156,7 +153,7 @@ def health() -> tuple[bool, str | None, str]:
 
 
 def _row(cols, row) -> dict:
-    d = dict(zip(cols, row))
+    d = dict(zip(cols, row, strict=True))
     if d.get("created_at") is not None:
         d["created_at"] = d["created_at"].isoformat()
     d.setdefault("customer", None)
@@ -215,7 +212,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         self._status = status
 
-    def log_message(self, format, *args):  # noqa: A002 - silence the default stderr logging
+    def log_message(self, format, *args):  # silence the default stderr logging
         pass
 
     def _handle(self, method: str) -> None:
@@ -228,10 +225,8 @@ class Handler(BaseHTTPRequestHandler):
             self._send(503, {"error": f"database unavailable: {exc}"})
         except Exception as exc:  # a bug must give a 500 and a log line, not a dead thread
             log(f"error {method} {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-            try:
+            with contextlib.suppress(OSError):
                 self._send(500, {"error": type(exc).__name__})
-            except OSError:
-                pass
         finally:
             count(method, path, self._status)
             log(f'{self.client_address[0]} "{method} {path}" {self._status} '

@@ -65,7 +65,7 @@ def payload(event: str, component: str, severity: str, title: str, message: str,
             now: dt.datetime | None = None) -> bytes:
     body = {"event": clean(event), "component": clean(component), "severity": clean(severity),
             "title": clean(title), "message": clean(message),
-            "timestamp": (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds"),
+            "timestamp": (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds"),
             "host": socket.gethostname()}
     return json.dumps(body, ensure_ascii=False).encode("utf-8")
 

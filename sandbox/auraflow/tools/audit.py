@@ -28,7 +28,7 @@ def _value(v: object) -> str:
 
 
 def format_line(tool: str, fields: dict[str, object], now: dt.datetime | None = None) -> str:
-    when = (now or dt.datetime.now(dt.timezone.utc)).isoformat(timespec="seconds")
+    when = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
     return " ".join([when, tool] + [f"{k}={_value(v)}" for k, v in fields.items()]) + "\n"
 
 

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
-from typing import Callable, NoReturn
+from collections.abc import Callable
+from typing import NoReturn
 
-from .errors import (EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, Terminated, ToolError,
-                     UsageError)
+from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, Terminated, ToolError, UsageError
 from .redaction import scrub
 
 
@@ -40,16 +41,12 @@ def refuse_undecodable(args: list[str]) -> None:
 
 def main_wrapper(prog: str, body: Callable[[list[str]], int], argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(errors="backslashreplace")  # type: ignore[attr-defined]
-        except (AttributeError, ValueError):
-            pass
     # SIGTERM (the drill suite ending a timed-out command's process group) unwinds like Ctrl-C,
     # through every `finally`, instead of ending the process where it stands.
-    try:
+    with contextlib.suppress(ValueError):  # not the main thread (called from a test): leave SIGTERM as it is
         signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:  # not the main thread (called from a test): leave SIGTERM as it is
-        pass
     try:
         args = sys.argv[1:] if argv is None else argv
         refuse_undecodable(args)
@@ -78,4 +75,4 @@ def say(prog: str, message: str) -> None:
     print(scrub(f"{prog}: {message}"), flush=True)
 
 
-__all__ = ["Parser", "main_wrapper", "refuse_undecodable", "say", "EXIT_USAGE"]
+__all__ = ["EXIT_USAGE", "Parser", "main_wrapper", "refuse_undecodable", "say"]

@@ -21,7 +21,7 @@ class Config:
         self.data = data
 
     @classmethod
-    def load(cls, path: str | Path | None) -> "Config":
+    def load(cls, path: str | Path | None) -> Config:
         if not path:
             raise UsageError("--config PATH is required (the target's TOML config)")
         p = Path(path).expanduser()

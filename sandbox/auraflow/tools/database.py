@@ -56,21 +56,21 @@ class Database:
             raise PreconditionError(f"[commands] migrate: {exe} is not executable")
 
     def migrate(self, revision: str) -> None:
-        argv = self.migrate_argv + [revision]
+        argv = [*self.migrate_argv, revision]
         try:
             r = subprocess.run(argv, capture_output=True, text=True, timeout=MIGRATE_TIMEOUT_S,
                                stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             raise ToolError(f"migrate to {revision} timed out after {MIGRATE_TIMEOUT_S} s", EXIT_FAILED) from None
         if r.returncode != 0:
-            lines = [l for l in (r.stderr + r.stdout).splitlines() if l.strip()][-3:]
-            detail = "\n  ".join(_scrub(l, self.url) for l in lines) or "(no output)"
+            lines = [line for line in (r.stderr + r.stdout).splitlines() if line.strip()][-3:]
+            detail = "\n  ".join(_scrub(line, self.url) for line in lines) or "(no output)"
             raise ToolError(f"migrate to {revision} failed (exit {r.returncode}):\n  {detail}", EXIT_FAILED)
 
 
 def _first(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
-    lines = [l for l in text.splitlines() if l.strip()]
+    lines = [line for line in text.splitlines() if line.strip()]
     # libpq: "connection failed: connection to server at "127.0.0.1", port 1 failed: Connection refused"
     return (lines[0] if lines else text).strip()[:240]
 

@@ -8,12 +8,14 @@ new one never gets healthy, remove it and put the old one back exactly as it was
 """
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from .errors import EXIT_FAILED, PreconditionError, ToolError, VerifyError
 from . import web
+from .errors import EXIT_FAILED, PreconditionError, ToolError, VerifyError
 
 STOP_TIMEOUT_S = 5
 PREV_SUFFIX = "-rollback-prev"
@@ -171,10 +173,8 @@ def log_tail(container, lines: int = 5) -> str:
 
 
 def _quiet_remove(container) -> None:
-    try:
+    with contextlib.suppress(Exception):
         container.remove(force=True)
-    except Exception:
-        pass
 
 
 def _wait_healthy(container, health_url: str, timeout_s: float) -> tuple[bool, str]:

@@ -6,6 +6,7 @@ on [target] base_url's port: the commands themselves carry no pid-file knowledge
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -15,9 +16,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from . import web
 from .config import Config
 from .errors import EXIT_FAILED, PreconditionError, ToolError, UsageError
-from . import web
 
 CMD_TIMEOUT_S = 30
 _SERVER = re.compile(r"^\s*server\s+([^\s;]+)")
@@ -45,20 +46,18 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
 
 
 def _error_line(output: str) -> str:
     """The line of nginx's output that says what is wrong."""
-    lines = [l.strip() for l in output.splitlines() if l.strip()]
-    for l in lines:
-        if "[emerg]" in l or "[alert]" in l or "[crit]" in l or "[error]" in l:
-            l = l.split("] ", 1)[-1] if "] " in l else l
-            return re.sub(r"^\d+#\d+: ", "", l)
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for line in lines:
+        if "[emerg]" in line or "[alert]" in line or "[crit]" in line or "[error]" in line:
+            message = line.split("] ", 1)[-1] if "] " in line else line
+            return re.sub(r"^\d+#\d+: ", "", message)
     return lines[-1] if lines else "(no output)"
 
 

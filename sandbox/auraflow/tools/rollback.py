@@ -51,18 +51,31 @@ version on pool api_v1, the database revision, the config equal to its backup, `
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from . import audit, web
 from .cli import Parser, main_wrapper, say
 from .config import Config
 from .database import Database
-from .errors import (EXIT_CODES_HELP, EXIT_FAILED, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_NAMES, EXIT_OK,
-                     EXIT_TERMINATED, PreconditionError, Terminated, ToolError, UsageError, VerifyError)
+from .errors import (
+    EXIT_CODES_HELP,
+    EXIT_FAILED,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_NAMES,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    PreconditionError,
+    Terminated,
+    ToolError,
+    UsageError,
+    VerifyError,
+)
 from .nginx import Nginx, sha256, write_atomic
 from .switch_upstream import check_target, front_pool, switch
 
@@ -113,10 +126,8 @@ class Context:
 
     def close(self) -> None:
         if self._client is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._client.close()
-            except Exception:
-                pass
 
 
 @dataclass
@@ -153,7 +164,7 @@ def revision_for(ctx: Context, tag: str) -> tuple[str, str]:
     if tag in releases:
         return tag, releases[tag]
     try:
-        ctx.client
+        _ = ctx.client  # connects: the stable tag needs the engine
     except PreconditionError as exc:
         if tag != cfg.get("docker", "stable_tag", default="stable"):
             raise PreconditionError(f"{exc.message}; cannot tell which release {tag!r} is: pass --tag "
@@ -339,8 +350,10 @@ def plan_full(ctx: Context, tag: str) -> Plan:
     backup = check_backup(ctx)
     summary = [
         f"full rollback to {tag} = {release.ref} ({release.version}), schema {revision}:",
-        f"  1. nginx config: {'already known-good' if sha256(nginx.conf) == sha256(nginx.backup) else 'restore from backup'}",
-        f"  2. database: {current_rev} -> {revision}" if current_rev != revision else f"  2. database: already at {revision}",
+        "  1. nginx config: " + ("already known-good" if sha256(nginx.conf) == sha256(nginx.backup)
+                                 else "restore from backup"),
+        (f"  2. database: {current_rev} -> {revision}" if current_rev != revision
+         else f"  2. database: already at {revision}"),
         (f"  3. image: {name} already on {release.ref}" if container is not None
          and same_image(container, release.image_id) and container.status == "running"
          else f"  3. image: {name} -> {release.ref}"),
@@ -464,7 +477,7 @@ def _argv_value(argv: list[str], flag: str) -> str:
 
 def _lock(cfg: Config):
     try:
-        f = open(cfg.lock_file, "a")
+        f = open(cfg.lock_file, "a")  # noqa: SIM115 - held open: the open file is the lock
     except OSError:
         return None  # a read-only config folder: no lock, as no audit log
     try:

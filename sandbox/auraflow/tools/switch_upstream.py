@@ -12,8 +12,19 @@ import time
 from . import audit, web
 from .cli import Parser, main_wrapper, say
 from .config import Config
-from .errors import (EXIT_CODES_HELP, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_NAMES, EXIT_OK, EXIT_TERMINATED,
-                     PreconditionError, Terminated, ToolError, UsageError, VerifyError)
+from .errors import (
+    EXIT_CODES_HELP,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NAMES,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    PreconditionError,
+    Terminated,
+    ToolError,
+    UsageError,
+    VerifyError,
+)
 from .nginx import Nginx, write_atomic
 
 PROG = "switch_upstream"

@@ -64,7 +64,7 @@ def get(url: str, timeout: float = 3.0) -> Response:
 
 
 def _short(reason: object) -> str:
-    if isinstance(reason, socket.timeout) or isinstance(reason, TimeoutError):
+    if isinstance(reason, TimeoutError):  # socket.timeout is TimeoutError
         return "timed out"
     if isinstance(reason, ConnectionRefusedError):
         return "connection refused"
