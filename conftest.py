@@ -9,6 +9,8 @@ pytest_plugins = [
     "fixtures.progress",  # first: the others import it
     "fixtures.target",
     "fixtures.snapshot",
+    "fixtures.preflight",
+    "fixtures.preflight_only",  # after fixtures.target: its run loop is asked first
     "fixtures.probe",
     "fixtures.rpo",
     "fixtures.faults",

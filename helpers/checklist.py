@@ -13,18 +13,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from helpers import commands, nginx_ops
 from helpers.baseline import differences
 from helpers.config import TargetConfig
+from helpers.docker_runtime import image_id_of, leftovers_beside
 from helpers.fingerprint import Fingerprint, read_fingerprint
+from helpers.front import Front
 from helpers.http_clients import HttpClients
 from helpers.metrics import fetch as fetch_metrics
 from helpers.outcome import MANUAL_ITEMS, Check
-from helpers.probe import StatusFields
+from helpers.probe import StatusFields, front_status
 
-__all__ = ["COMMAND_KEYS", "Checklist", "before_drill", "front_status", "learn_pools"]
+__all__ = ["COMMAND_KEYS", "Checklist", "before_drill", "learn_pools"]
 
 COMMAND_KEYS = ("rollback", "switch_upstream", "verify", "alert", "migrate")
 
@@ -43,17 +43,6 @@ class Checklist:
         self.checks.append(Check("before", item, result, detail))
 
 
-def front_status(http: HttpClients, status: StatusFields, base_url: str) -> tuple[int | None, str | None, str | None]:
-    """(/healthz status, version, pool) as the front shows them now (None: not shown)."""
-    try:
-        with http.client(base_url=base_url, timeout=3) as client:
-            health = client.get("/healthz").status_code
-            version, pool = status.parse(client.get("/status").content)
-            return health, version, pool
-    except (httpx.HTTPError, ValueError):
-        return None, None, None
-
-
 def learn_pools(cfg: TargetConfig, fp: Fingerprint, status: StatusFields) -> StatusFields:
     """For an app whose `/status` shows no pool: the release each pool's container runs (by image
     ID, from the engine), so that an answer's version names its pool when the two releases
@@ -61,8 +50,6 @@ def learn_pools(cfg: TargetConfig, fp: Fingerprint, status: StatusFields) -> Sta
     alone shows where traffic goes, and an upstream fault is latent."""
     if status.pool_field:
         return status
-    from helpers.docker_runtime import image_id_of
-
     by_id: dict[str, str] = {}
     for tag in cfg.releases:
         image_id = image_id_of(cfg.docker.url, f"{cfg.docker.image}:{tag}")
@@ -75,8 +62,8 @@ def learn_pools(cfg: TargetConfig, fp: Fingerprint, status: StatusFields) -> Sta
     return StatusFields(status.version_field, "", {release: pool for pool, release in serves.items() if release})
 
 
-def before_drill(cfg: TargetConfig, *, http: HttpClients, status: StatusFields, state_dir: Path, stable: str,
-                 stable_image_id: str | None, journal_pending: bool,
+def before_drill(cfg: TargetConfig, *, front: Front, http: HttpClients, status: StatusFields, state_dir: Path,
+                 stable: str, stable_image_id: str | None, journal_pending: bool,
                  alert: Callable[[], str] | None = None) -> Checklist:
     """Every item of the checklist and every problem. `alert` is awaited after the reads and
     returns the team_notified detail (None: no alert is sent, as in `--preflight-only`)."""
@@ -85,15 +72,15 @@ def before_drill(cfg: TargetConfig, *, http: HttpClients, status: StatusFields, 
                     if (problem := commands.command_problem(getattr(cfg.commands, key)))]
     if cfg.commands.perf_smoke and (problem := commands.command_problem(cfg.commands.perf_smoke)):
         not_runnable.append(f"perf_smoke: {problem}")
-    fp = read_fingerprint(cfg)  # without the rows: they are read by the snapshot
+    fp = read_fingerprint(cfg, front)  # without the rows: they are read by the snapshot
     status = learn_pools(cfg, fp, status)
     health, version, pool = front_status(http, status, cfg.target.base_url)
     out.add("staging_available", health == 200, f"{cfg.target.base_url}/healthz -> {health}; version {version}, "
             f"pool {pool if status.shows_pool else '(not shown by /status; include: ' + str(fp.active_pool) + ')'}")
     out.add("rollback_executable", not not_runnable,
             "; ".join(not_runnable) or "every [commands] entry starts with an executable file")
-    test = nginx_ops.config_test(cfg)
-    out.add("backups_complete", *_backups_possible(cfg, state_dir))
+    test = nginx_ops.config_test(front, cfg)
+    out.add("backups_complete", *_backups_possible(front, cfg, state_dir))
     if cfg.metrics.enabled:
         out.add("monitoring_ok", fetch_metrics(cfg.target.api_url, http=http) is not None,
                 f"{cfg.target.api_url}/metrics")
@@ -103,7 +90,8 @@ def before_drill(cfg: TargetConfig, *, http: HttpClients, status: StatusFields, 
     out.fingerprint, out.version, out.pool, out.status = fp, version, pool, status
     front_pool = pool if status.shows_pool else fp.active_pool  # no pool in /status: the include says
     diffs = differences(cfg, fp, stable=stable, stable_image_id=stable_image_id, front_version=version,
-                        front_pool=front_pool, nginx_test_ok=test.ok, journal_pending=journal_pending)
+                        front_pool=front_pool, nginx_test_ok=test.ok,
+                        nginx_backup_sha256=front.sha256(cfg.nginx.backup), journal_pending=journal_pending)
     diffs += _leftover_containers(cfg)
     if diffs:
         out.problems.append(f"preflight: target {cfg.target.name} is not at its baseline: " + "; ".join(diffs))
@@ -114,18 +102,14 @@ def before_drill(cfg: TargetConfig, *, http: HttpClients, status: StatusFields, 
 def _leftover_containers(cfg: TargetConfig) -> list[str]:
     """Containers set aside beside a service by a swap that never finished: the suite removes its
     own when it restores; anything else is named, for a person to look at."""
-    from helpers.docker_runtime import leftovers_beside
-
     return [f"leftover container {left.name} beside {name}"
             + ("" if left.ours else " (not set aside by this suite: inspect and remove it by hand)")
             for _key, name in cfg.services.items() for left in leftovers_beside(cfg.docker.url, name)]
 
 
-def _backups_possible(cfg: TargetConfig, state_dir: Path) -> tuple[bool, str]:
-    """The runbook's "backup files complete": the known-good nginx backup exists, and the suite
-    can write its own snapshot copies (tried, not assumed)."""
-    from helpers.front import front_of
-
+def _backups_possible(front: Front, cfg: TargetConfig, state_dir: Path) -> tuple[bool, str]:
+    """The runbook's "backup files complete": the known-good nginx backup exists on the front, and
+    the suite can write its own snapshot copies (tried, not assumed)."""
     probe_file = state_dir / ".write-test"
     try:
         probe_file.write_text("ok")
@@ -133,6 +117,6 @@ def _backups_possible(cfg: TargetConfig, state_dir: Path) -> tuple[bool, str]:
         writable = True
     except OSError:
         writable = False
-    present = front_of(cfg).exists(cfg.nginx.backup)
+    present = front.exists(cfg.nginx.backup)
     return present and writable, (f"nginx backup {cfg.nginx.backup} {'present' if present else 'MISSING'}; "
                                   f"snapshot folder {state_dir} {'writable' if writable else 'NOT writable'}")

@@ -106,6 +106,19 @@ def parse_status(body: bytes | str, fields: StatusFields = DEFAULT_STATUS) -> tu
     return fields.parse(body)
 
 
+def front_status(http: HttpClients, status: StatusFields, base_url: str,
+                 timeout_s: float = 3) -> tuple[int | None, str | None, str | None]:
+    """(/healthz status, /status version, /status pool) the front serves now, /status read where
+    `status` says; all None when it does not answer (or /status is not JSON)."""
+    try:
+        with http.client(base_url=base_url, timeout=timeout_s) as client:
+            health = client.get("/healthz").status_code
+            version, pool = status.parse(client.get("/status").content)
+            return health, version, pool
+    except (httpx.HTTPError, ValueError):
+        return None, None, None
+
+
 def longest_outage(samples: Iterable[Sample]) -> float:
     """Longest span of consecutive unhealthy samples, in seconds.
 

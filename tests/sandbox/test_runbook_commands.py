@@ -33,19 +33,19 @@ import pytest
 from tests.sandbox_ids import extra, scratch_path
 
 PROJECT = Path(__file__).resolve().parents[2]
-SCRIPTS = PROJECT / "sandbox" / "scripts"
+SCRIPTS = PROJECT / "sandbox" / "auraflow" / "scripts"
 ROLLBACK = SCRIPTS / "rollback.sh"
 VERIFY = SCRIPTS / "verify-deploy.sh"
 ALERT = SCRIPTS / "alert-webhook.sh"
-SWITCH = PROJECT / "sandbox" / "deploy" / "switch_upstream.sh"
+SWITCH = PROJECT / "sandbox" / "auraflow" / "deploy" / "switch_upstream.sh"
 PY = str(PROJECT / ".venv" / "bin" / "python") if (PROJECT / ".venv" / "bin" / "python").exists() else sys.executable
 
 SANDBOX_ENV = extra("scripts").env()  # tests/sandbox_ids.py: derived from the run's AURA_SANDBOX_*
 NO_ENGINE = f"unix://{scratch_path('scripts-no-engine.sock')}"  # a socket nothing listens on
 
 sys.path.insert(0, str(PROJECT))  # for the pure tests of sandbox.tools only
-from sandbox.tools import alert, audit, engine, verify, web  # noqa: E402
-from sandbox.tools.config import Config  # noqa: E402
+from sandbox.auraflow.tools import alert, audit, engine, verify, web  # noqa: E402
+from sandbox.auraflow.tools.config import Config  # noqa: E402
 from tests import target_http  # noqa: E402
 
 
@@ -155,7 +155,7 @@ def test_spec_keeps_what_was_set_for_the_container_not_the_image():
 
 
 def test_nginx_start_command_is_test_command_without_t(tmp_path):
-    from sandbox.tools.nginx import Nginx
+    from sandbox.auraflow.tools.nginx import Nginx
 
     cfg_file = tmp_path / "c.toml"
     cfg_file.write_text('[target]\nbase_url = "http://127.0.0.1:9"\n[nginx]\nconf = "/x/n.conf"\n'

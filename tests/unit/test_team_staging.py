@@ -9,6 +9,7 @@ import pytest
 
 from fixtures.drill import post_budget_bounds
 from helpers import commands, perf
+from helpers.front import LocalFront
 from helpers.http_clients import HttpClients, certificate_error, problem, reason
 from helpers.plan import FAULTS, plan_for, rollback_args
 from helpers.probe import Probe, StatusFields
@@ -154,14 +155,14 @@ def test_a_team_smoke_is_bound_by_its_own_timeout():
 
 
 def _switch_cfg(tmp_path, make_executable, writes: str):
-    from helpers.config import UpstreamsSection
+    from helpers.config.models import UpstreamsSection
 
     include = tmp_path / "upstream.conf"
     include.write_text("server 127.0.0.1:18081;\n")
     switch = make_executable("switch.sh", f'echo "server {writes};" > {include}')
     cfg = SimpleNamespace(commands=SimpleNamespace(switch_upstream=str(switch)),
                           nginx=SimpleNamespace(upstream_include=include),
-                          upstreams=UpstreamsSection("127.0.0.1:18081", "127.0.0.1:18082"),
+                          upstreams=UpstreamsSection(api_v1="127.0.0.1:18081", api_v2="127.0.0.1:18082"),
                           probe=SimpleNamespace(healthy_streak=3))
     return cfg, include
 
@@ -172,7 +173,7 @@ def test_an_upstream_switch_no_answer_can_show_is_latent_in_the_include(tmp_path
 
     cfg, include = _switch_cfg(tmp_path, make_executable, "127.0.0.1:18082")
     blind = SimpleNamespace(status=StatusFields(pool_field=""))  # no probe answer can name a pool
-    seen = faults.switch_traffic(cfg, blind)
+    seen = faults.switch_traffic(cfg, LocalFront(), blind)
     assert seen.observed == "latent" and "the upstream include names api_v2" in seen.detail
     assert seen.gone() is None
     include.write_text("server 127.0.0.1:18081;\n")  # healed by someone else before t0
@@ -183,5 +184,5 @@ def test_an_upstream_switch_that_did_nothing_is_not_observed(tmp_path, make_exec
     from helpers import faults
 
     cfg, _ = _switch_cfg(tmp_path, make_executable, "127.0.0.1:18081")
-    seen = faults.switch_traffic(cfg, SimpleNamespace(status=StatusFields(pool_field="")))
+    seen = faults.switch_traffic(cfg, LocalFront(), SimpleNamespace(status=StatusFields(pool_field="")))
     assert seen.observed == "none" and "names api_v1, not api_v2" in seen.detail
