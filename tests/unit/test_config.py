@@ -365,3 +365,18 @@ def test_a_path_that_is_not_a_string_names_its_key(tmp_path, target):
     with pytest.raises(ConfigError) as e:
         load_config(path)
     assert e.value.problems == [f"[nginx] conf: expected a string, got an integer (42) (in {path})"]
+
+
+def test_an_optional_path_from_the_environment_is_no_secret(tmp_path, target, monkeypatch):
+    """`[http] ca_file = "${RUNNER_TEMP}/drill/ca.pem"`: a path (optional keys keep their kind), so
+    the runner's temp folder is not masked in every line the run writes; the token still is."""
+    (tmp_path / "drill").mkdir()
+    (tmp_path / "drill" / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("H4_RUNNER_TEMP", str(tmp_path))
+    monkeypatch.setenv("H4_API_TOKEN", "tok-from-env-0xA11CE")
+    path = tmp_path / "team.toml"
+    path.write_text(to_toml(target) + '[http]\nca_file = "${H4_RUNNER_TEMP}/drill/ca.pem"\n'
+                    'headers = { Authorization = "Bearer ${H4_API_TOKEN}" }\n')
+    cfg = load_config(path)
+    assert cfg.http.ca_file == tmp_path / "drill" / "ca.pem"
+    assert str(tmp_path) not in cfg.secrets() and "tok-from-env-0xA11CE" in cfg.secrets()
