@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import httpx
 
-from helpers.http_clients import AUTH_REFUSED, HttpClients, reason
+from helpers.http_clients import AUTH_REFUSED, HttpClients, certificate_error, reason
 from helpers.redact import one_line, redact
 
 __all__ = ["access_problems"]
@@ -47,7 +47,11 @@ def access_problems(cfg, http: HttpClients, *, timeout_s: float = 3.0) -> list[s
                 else:  # an empty body: no write is possible (see the docstring)
                     status = client.post(url, content=b"", headers={"Content-Type": "application/json"}).status_code
             except httpx.HTTPError as e:
-                problems.append(one_line(redact(f"{key}: {method} {url}: {reason(e)}")))
+                # A certificate that does not verify refuses the suite as a 401 does; any other
+                # failure of this one request is no verdict on the credentials (the endpoints
+                # answered the reachability pass; the drill's own checks will say more).
+                if certificate_error(e) is not None:
+                    problems.append(one_line(redact(f"{key}: {method} {url}: {reason(e)}")))
                 continue
             if status in AUTH_REFUSED:
                 problems.append(_refused(method, url, status))

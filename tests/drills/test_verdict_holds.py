@@ -106,10 +106,11 @@ def test_a_bad_migration_the_release_still_accepts_is_latent_and_the_drill_goes_
     # Going down to 0001_base drops the `customer` column, so the rollback brings the schema back
     # but not those values: the drill recovers and then fails on exactly that, and the restore
     # puts the rows back from its backup. One order with a customer makes sure there is one to lose.
-    import httpx
+    from tests import target_http
 
     order = {"item": "verdict-test", "quantity": 1, "customer": "Han Meimei"}
-    assert httpx.post(sandbox["target"]["base_url"] + "/api/orders", json=order, timeout=5).status_code in (200, 201)
+    with target_http.client(sandbox, timeout=5) as http:  # the front's CA and the API's token
+        assert http.post(sandbox["target"]["base_url"] + "/api/orders", json=order).status_code in (200, 201)
     run = run_suite("--drill-config", overlay(tmp_path, database={"bad_revision": "0001_base"}), "-k", "database")
     d = run.drill("test_database_rollback")
     assert d["fault"]["observed"] == "latent", d
