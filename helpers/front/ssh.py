@@ -46,7 +46,7 @@ from helpers.front.protocol import FrontError, PathCheck, PathLike, path_problem
 from helpers.redact import one_line
 
 if TYPE_CHECKING:
-    from helpers.config import FrontSection
+    from helpers.config.models import FrontSection
 
 __all__ = ["SshFront"]
 

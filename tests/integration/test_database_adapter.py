@@ -57,7 +57,7 @@ def test_a_lost_session_is_replaced_once(database, db_url):
     database.revision()
     lost = _backend_pid(database)
     with psycopg.connect(db_url, autocommit=True) as conn:
-        assert conn.execute("SELECT pg_terminate_backend(%s)", (lost,)).fetchone()[0]
+        assert conn.execute("SELECT pg_terminate_backend(%s)", (lost,)).fetchone() == (True,)
     assert database.revision() == read_db_revision(db_url)
     assert _backend_pid(database) != lost
 
@@ -75,8 +75,8 @@ def test_close_ends_the_session_and_refuses_later_reads(db_url):
     pid = _backend_pid(db)
     db.close()
     with psycopg.connect(db_url, autocommit=True) as conn:
-        alive = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()[0]
-    assert alive == 0
+        alive = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
+    assert alive == (0,)
     with pytest.raises(RuntimeError, match="closed"):
         db.revision()
 
