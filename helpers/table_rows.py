@@ -34,7 +34,6 @@ import hashlib
 import os
 import shutil
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -43,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers.atomic import atomic_write_json
+from helpers.wait import Countdown, Wait
 
 __all__ = ["CHUNK_ROWS", "PASS_BOUND_S", "Chunk", "Manifest", "RowDamage", "RestoreReport",
            "backup", "load", "fresh_digest", "damage", "restore", "empty_digest"]
@@ -173,7 +173,7 @@ def _readers(url: str, n: int = CONNECTIONS) -> Iterator[list[Any]]:
 
 
 def _side_by_side(conns: Sequence[Any], jobs: Sequence[Callable[[Any], Any]],
-                  deadline: float | None = None) -> list[Any]:
+                  deadline: Countdown | None = None) -> list[Any]:
     """Run `jobs` (each takes a connection) spread over `conns`, one thread per connection; the
     results in the jobs' order. The first error stops the others between two jobs."""
     results: list[Any] = [None] * len(jobs)
@@ -183,7 +183,7 @@ def _side_by_side(conns: Sequence[Any], jobs: Sequence[Callable[[Any], Any]],
         for j in range(i, len(jobs), len(conns)):
             if stop.is_set():
                 return
-            if deadline is not None and time.monotonic() > deadline:
+            if deadline is not None and deadline.expired():
                 stop.set()
                 raise TimeoutError(f"a pass over the table's {len(jobs)} chunks took more than its bound")
             try:
@@ -335,7 +335,7 @@ def backup(url: str, table: str, folder: str | os.PathLike[str], pk: str = "id",
 
 # -- afresh -----------------------------------------------------------------------------------
 
-def _fresh_ranges(url: str, m: Manifest, deadline: float | None = None
+def _fresh_ranges(url: str, m: Manifest, deadline: Countdown | None = None
                   ) -> tuple[tuple[tuple[str, str], ...], list[tuple[int, str]]]:
     """The columns now and each chunk's range digest now (rows written since included, if any)."""
     with _readers(url) as conns:
@@ -474,7 +474,7 @@ class _Tally:
         self.changed_count += len(changed)
 
 
-def _differing(url: str, m: Manifest, deadline: float | None = None) -> list[Chunk]:
+def _differing(url: str, m: Manifest, deadline: Countdown | None = None) -> list[Chunk]:
     """The chunks whose range digest is not the snapshot's. With other columns than the snapshot's
     (the schema not at its revision) rows cannot be compared: every one would look changed, and a
     restore would rewrite them all."""
@@ -489,14 +489,14 @@ def _differing(url: str, m: Manifest, deadline: float | None = None) -> list[Chu
 def damage(url: str, m: Manifest, *, bound_s: float | None = PASS_BOUND_S) -> RowDamage:
     """Which snapshot rows are lost or changed now: chunk digests compared, then only the chunks
     that differ looked at row by row. Nothing is written."""
-    deadline = None if bound_s is None else time.monotonic() + bound_s
+    deadline = None if bound_s is None else Wait("a pass over the table's chunks", bound_s).start()
     differing = _differing(url, m, deadline)
     tally = _Tally()
     if differing:
         with _connect(url) as conn:
             loaded = _Loaded(conn, m)
             for chunk in differing:
-                if deadline is not None and time.monotonic() > deadline:
+                if deadline is not None and deadline.expired():
                     raise TimeoutError(f"looking at {len(differing)} differing chunks row by row "
                                        f"took more than {bound_s:g}s")
                 loaded.load(chunk)

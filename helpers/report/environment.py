@@ -17,12 +17,12 @@ import platform
 import shlex
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from helpers.redact import one_line
+from helpers.wait import Wait
 
 __all__ = ["python_version", "package_version", "nginx_version", "engine_version", "image_tags",
            "git_revision", "collect", "collect_for_config"]
@@ -109,9 +109,9 @@ def _later(info: dict[str, str], key: str, fn: Callable[[], str]) -> None:
 
 def finish_pending(timeout_s: float = TIMEOUT_S) -> None:
     """Wait (at most `timeout_s` in all) for the values collect(background=True) is still asking."""
-    deadline = time.monotonic() + timeout_s
+    left = Wait("the environment's answers", timeout_s).start()
     while _PENDING:
-        _PENDING.pop().join(max(0.0, deadline - time.monotonic()))
+        _PENDING.pop().join(left.remaining())
 
 
 def collect(*, nginx: str | None = None, docker_url: str | None = None,
