@@ -7,13 +7,12 @@ import json
 import os
 import signal
 import subprocess
-import time
 import tomllib
 
 import pytest
 
 from tests.drills.suite_runner import (FAST, PROJECT, drills_command, executable, fresh_reports_dir, run_suite,
-                                       sandbox_at_baseline, suite_state_dir, toml_overlay)
+                                       sandbox_at_baseline, suite_state_dir, toml_overlay, wait_for_log)
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +32,8 @@ def start_run(tmp_path, rollback_body: str):
 
 
 def wait_for_line(proc, log, text: str, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while text not in (log.read_text() if log.exists() else ""):
-        assert time.monotonic() < deadline and proc.poll() is None, f"the run never logged {text!r}"
-        time.sleep(0.05)
+    __tracebackhide__ = True
+    wait_for_log(proc, log, text, f"the run to log {text!r}", timeout_s)
 
 
 def cancel_like_ci(proc) -> list[str]:
