@@ -62,7 +62,7 @@ def test_ignored_errors_are_not_yet_and_become_what_was_seen():
 def test_an_error_not_ignored_goes_through_at_once():
     clock = FakeClock(start=0.0)
     with pytest.raises(KeyError):
-        Wait("a key", 5, 0.1, clock).poll(lambda: {}["missing"])
+        Wait("a key", 5, 0.1, clock).poll(lambda: dict[str, str]()["missing"])
     assert clock.sleeps == []
 
 
