@@ -9,9 +9,7 @@ recovered has no soak: `problems()` then runs them at once.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures import wait as wait_futures
+from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout, wait as wait_futures
 
 from helpers.verdict import guarded
 

@@ -38,11 +38,11 @@ from typing import Any
 
 from helpers.redact import one_line, redact
 
-__all__ = ["DockerRuntimeError", "ContainerSettings", "ContainerInfo", "RecreateResult",
-           "recreate_with_image", "restore_image", "container_info", "logs_tail", "image_id_of",
-           "image_env", "ping", "own_entries", "normalize_image_id", "ENGINE_ENV_KEYS", "SUITE_LABEL",
-           "container_settings", "Leftover", "leftovers_beside", "remove_container", "container_id",
-           "engine_version", "api_version"]
+__all__ = ["ENGINE_ENV_KEYS", "SUITE_LABEL", "ContainerInfo", "ContainerSettings", "DockerRuntimeError",
+           "Leftover", "RecreateResult", "api_version", "container_id", "container_info",
+           "container_settings", "engine_version", "image_env", "image_id_of", "leftovers_beside",
+           "logs_tail", "normalize_image_id", "own_entries", "ping", "recreate_with_image",
+           "remove_container", "restore_image"]
 
 API_TIMEOUT_S = 30          # per engine request; a stop adds its own stop_timeout to this
 # A container the suite creates as a fault carries this label; with the set-aside name pattern it is
@@ -101,7 +101,7 @@ class ContainerSettings:
                 "extra_hosts": list(self.extra_hosts)}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "ContainerSettings":
+    def from_dict(cls, data: Mapping[str, Any]) -> ContainerSettings:
         return cls(name=data["name"], env=dict(data.get("env") or {}),
                    labels=dict(data.get("labels") or {}),
                    network_mode=data.get("network_mode") or "",

@@ -8,6 +8,7 @@ ran. It is never the source of truth for "restored": the fingerprint is read afr
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -18,7 +19,7 @@ from typing import Any
 from helpers.atomic import atomic_write_json
 from helpers.clock import REAL, Clock, iso_utc
 
-__all__ = ["JournalError", "JournalEntry", "Journal"]
+__all__ = ["Journal", "JournalEntry", "JournalError"]
 
 JOURNAL_FORMAT = 1
 
@@ -43,7 +44,7 @@ class JournalEntry:
                 "written_at": self.written_at, "pid": self.pid, "extra": dict(self.extra)}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "JournalEntry":
+    def from_dict(cls, data: Mapping[str, Any]) -> JournalEntry:
         if data.get("format") != JOURNAL_FORMAT:
             raise JournalError(f"unknown journal format {data.get('format')!r}")
         try:
@@ -97,10 +98,8 @@ class Journal:
             raise JournalError(f"{self.path}: {e}") from None
 
     def clear(self) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
-        except FileNotFoundError:
-            pass
 
     def _describe_pending(self) -> str:
         try:

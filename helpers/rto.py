@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from helpers.probe import Sample
 
-__all__ = ["Recovery", "SoakResult", "first_streak_at", "compute_recovery", "check_soak"]
+__all__ = ["Recovery", "SoakResult", "check_soak", "compute_recovery", "first_streak_at"]
 
 
 def first_streak_at(samples: Iterable[Sample], t0: float, streak: int, *,

@@ -60,7 +60,7 @@ def backup(url: str, table: str, folder: str | os.PathLike[str], pk: str = "id",
     with pg.readers(url) as conns:
         columns = pg.columns(conns[0], table)
         his = pg.boundaries(conns[0], table, pk, chunk_rows)
-        ranges = list(zip([None, *his[:-1]], his, strict=False))
+        ranges = list(zip([None, *his[:-1]], his, strict=True))
         files = [f"chunk-{i:06d}.copy" for i in range(len(ranges))]
 
         def dump(i: int) -> Callable[[Any], None]:
@@ -78,7 +78,7 @@ def backup(url: str, table: str, folder: str | os.PathLike[str], pk: str = "id",
         hashes = [done[2 * i + (1 if i % 2 == 0 else 0)] for i in range(len(ranges))]
     manifest = Manifest(folder, table, pk, columns,
                         tuple(Chunk(hi, rows, sum_, name)
-                              for hi, (rows, sum_), name in zip(his, hashes, files, strict=False)))
+                              for hi, (rows, sum_), name in zip(his, hashes, files, strict=True)))
     manifest.save()
     return manifest
 
@@ -101,7 +101,7 @@ def fresh_digest(url: str, m: Manifest) -> tuple[str, int]:
     columns, now = _fresh_ranges(url, m)
     parts: list[tuple[str, int, str]] = []
     differing = []
-    for i, ((rows, sum_), chunk) in enumerate(zip(now, m.chunks, strict=False)):
+    for i, ((rows, sum_), chunk) in enumerate(zip(now, m.chunks, strict=True)):
         parts.append((chunk.hi, rows, sum_))
         if (rows, sum_) != (chunk.rows, chunk.hash):
             differing.append(i)
@@ -167,7 +167,7 @@ def _differing(url: str, m: Manifest, deadline: Countdown | None = None) -> list
         raise ValueError(f"the columns of {m.table} are not the snapshot's "
                          f"({', '.join(n for n, _ in columns)} instead of {', '.join(n for n, _ in m.columns)}): "
                          "rows cannot be compared")
-    return [c for c, got in zip(m.chunks, now, strict=False) if got != (c.rows, c.hash)]
+    return [c for c, got in zip(m.chunks, now, strict=True) if got != (c.rows, c.hash)]
 
 
 def damage(url: str, m: Manifest, *, bound_s: float | None = PASS_BOUND_S) -> RowDamage:

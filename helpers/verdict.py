@@ -13,6 +13,7 @@ from typing import Any
 from helpers import commands, nginx_ops
 from helpers.commands import CommandResult
 from helpers.fingerprint import Fingerprint
+from helpers.front import Front
 from helpers.outcome import DrillOutcome
 from helpers.rto import Recovery, SoakResult
 
@@ -83,8 +84,7 @@ def functional_problems(cfg: Any, outcome: DrillOutcome, version: str | None) ->
 
 
 def performance_and_monitoring_problems(cfg: Any, outcome: DrillOutcome, version: str | None) -> list[str]:
-    from helpers.metrics import build_info_version, request_counters, total_requests
-    from helpers.metrics import fetch as fetch_metrics
+    from helpers.metrics import build_info_version, fetch as fetch_metrics, request_counters, total_requests
     from helpers.perf import perf_smoke
 
     problems = []
@@ -111,16 +111,14 @@ def performance_and_monitoring_problems(cfg: Any, outcome: DrillOutcome, version
     return problems
 
 
-def host_problems(cfg: Any, front: Any, expected_image_id: str | None) -> list[str]:
+def host_problems(cfg: Any, front: Front, expected_image_id: str | None) -> list[str]:
     """testinfra checks of the front host (this one, or `[front]` through testinfra's ssh
     backend over the run's connection) and the engine's view of containers."""
-    from urllib.parse import urlparse
-
     from helpers.host_checks import container_checks, failed, host_checks
 
     want = {"api_v1": expected_image_id or ""}
-    if front.remote or urlparse(cfg.target.base_url).hostname in ("127.0.0.1", "localhost", "::1"):
-        checks = host_checks(front.testinfra_host(), cfg, expected_image_ids=want)
+    if front.checks_host_of(cfg.target.base_url):
+        checks = host_checks(front, cfg, expected_image_ids=want)
     else:  # no shell on a remote host from here: the engine's view still counts
         checks = container_checks(cfg.docker.url, cfg.services.items(), want)
     return [f"host check failed: {c.name}: {c.detail}" for c in failed(checks)]
@@ -157,7 +155,7 @@ def rpo_problems(cfg: Any, outcome: DrillOutcome, writer: Any, backup_rows: Any)
     return problems
 
 
-def attach_troubleshooting(cfg: Any, outcome: DrillOutcome) -> None:
+def attach_troubleshooting(cfg: Any, outcome: DrillOutcome, front: Front) -> None:
     """What the runbook's troubleshooting asks for: the rollback's stderr, logs."""
     from helpers.docker_runtime import logs_tail
 
@@ -168,4 +166,4 @@ def attach_troubleshooting(cfg: Any, outcome: DrillOutcome) -> None:
         outcome.attachments["api_v1 container log (tail)"] = logs_tail(cfg.docker.url, cfg.services.api_v1, 40)
     except Exception as e:  # an attachment that cannot be read says why instead
         outcome.attachments["api_v1 container log (tail)"] = f"(unavailable: {e})"
-    outcome.attachments["nginx error log (tail)"] = nginx_ops.error_log_tail(cfg, 30)
+    outcome.attachments["nginx error log (tail)"] = nginx_ops.error_log_tail(front, cfg, 30)

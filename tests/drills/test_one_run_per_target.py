@@ -13,8 +13,18 @@ import tomllib
 
 import pytest
 
-from tests.drills.suite_runner import (FAST, PROJECT, drills_command, executable, fresh_reports_dir, reports_snapshot,
-                                       run_suite, sandbox_at_baseline, toml_overlay, wait_for_log)
+from tests.drills.suite_runner import (
+    FAST,
+    PROJECT,
+    drills_command,
+    executable,
+    fresh_reports_dir,
+    reports_snapshot,
+    run_suite,
+    sandbox_at_baseline,
+    toml_overlay,
+    wait_for_log,
+)
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,17 @@ import tomllib
 
 import pytest
 
-from tests.drills.suite_runner import (FAST, PROJECT, drills_command, executable, run_suite, sandbox_at_baseline,
-                                       toml_overlay, wait_for_log)
+from tests.drills.suite_runner import (
+    FAST,
+    PROJECT,
+    drills_command,
+    executable,
+    run_suite,
+    sandbox_at_baseline,
+    toml_overlay,
+    wait_for_log,
+)
+
 # -k expressions that select exactly one drill of each rollback type
 ONE_DRILL = {"upstream": "upstream", "nginx": "invalid_config", "image": "image",
              "database": "database", "full": "test_full", "emergency": "emergency"}

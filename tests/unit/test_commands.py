@@ -4,8 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.commands import (CommandError, build_argv, command_problem, kill_group, run, start,
-                              split_command)
+from helpers.commands import CommandError, build_argv, command_problem, kill_group, run, split_command, start
 from helpers.wait import Wait
 from tests.procfs import process_alive
 

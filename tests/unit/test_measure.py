@@ -36,7 +36,7 @@ class ScriptedProbe:
         return out
 
     def wait_past(self, t, timeout_s):
-        self.clock.advance(max(0.0, min(t + 0.01, self.clock.monotonic() + timeout_s) - self.clock.monotonic()))
+        self.clock.advance(max(0.0, min(t + 0.01 - self.clock.monotonic(), timeout_s)))
         return True
 
 
