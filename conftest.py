@@ -21,17 +21,6 @@ pytest_plugins = [
 ]
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items):
-    # pyproject's `timeout` (a hang detector for the project's own tests) would otherwise apply to a
-    # drill's whole protocol, setup (a cold `sandbox up`) and restore included: pytest-timeout
-    # reads it before the `outcome` fixture has added the drill's own func_only marker. Until then
-    # a drill has no timer; the fixture's marker (put in front of this one) sets the real one.
-    for item in items:
-        if item.get_closest_marker("drill_type") is not None and item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(0, func_only=True))
-
-
 def pytest_addoption(parser):
     group = parser.getgroup("drills", "rollback drills")
     group.addoption("--drill-config", metavar="FILE", default=None,

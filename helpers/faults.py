@@ -22,6 +22,7 @@ from helpers.docker_runtime import container_info, image_id_of, recreate_with_im
 from helpers.front import Front
 from helpers.probe import Probe, Sample
 from helpers.readiness import STEADY_S
+from helpers.wait import Wait
 
 OBSERVE_TIMEOUT_S = 10.0
 SWITCH_TIMEOUT_S = 60
@@ -46,13 +47,8 @@ class Observation:
 
 
 def _wait_for_sample(probe: Probe, since: float, predicate, timeout_s: float, clock: Clock = REAL):
-    deadline = clock.monotonic() + timeout_s
-    while clock.monotonic() < deadline:
-        for s in probe.samples(since=since):
-            if predicate(s):
-                return s
-        clock.sleep(probe.interval_s)
-    return None
+    return Wait("a probe answer showing the fault", timeout_s, probe.interval_s, clock).poll(
+        lambda: next((s for s in probe.samples(since=since) if predicate(s)), None))
 
 
 def healed_steadily(probe: Probe, healed, streak: int, clock: Clock = REAL,
@@ -62,14 +58,12 @@ def healed_steadily(probe: Probe, healed, streak: int, clock: Clock = REAL,
     is not enough: after a reload nginx's old workers answer for ~100 ms more, so single answers
     from the same moment disagree (seen: healthz 200 from an old worker, /status 503 from a new)."""
     now = clock.monotonic()
-    deadline = now + timeout_s
-    while clock.monotonic() < deadline:
+    for _ in Wait(f"{streak} answers showing the target healed", timeout_s, probe.interval_s, clock).rounds():
         fresh = [s for s in probe.samples(since=now) if s.sent_at >= now]
         if any(not healed(s) for s in fresh[:streak]):
             return None
         if len(fresh) >= streak:
             return fresh[streak - 1]
-        clock.sleep(probe.interval_s)
     return None
 
 
@@ -84,9 +78,8 @@ def watch_after_change(probe: Probe, since: float, *, streak: int, grace_s: floa
     """How the front behaves after a change at `since`, judged on answers to requests sent after it:
     ("bad", s) the service answered unhealthy; ("green", s) `streak` consecutive healthy answers;
     ("unanswering", last) no answer from the service for `grace_s`."""
-    deadline = clock.monotonic() + grace_s
     last = None
-    while True:
+    for _ in Wait("the service to answer after the change", grace_s, probe.interval_s, clock).rounds():
         run = 0
         for s in probe.samples():
             if s.sent_at < since:
@@ -100,9 +93,7 @@ def watch_after_change(probe: Probe, since: float, *, streak: int, grace_s: floa
                 return "bad", s
             else:
                 run = 0
-        if clock.monotonic() >= deadline:
-            return "unanswering", last
-        clock.sleep(probe.interval_s)
+    return "unanswering", last
 
 
 # -- upstream ---------------------------------------------------------------------------------
@@ -145,8 +136,7 @@ def first_failure_unless_steady(probe: Probe, since: float, streak: int, steady_
     """The first unhealthy answer after `since`; None once the front stayed green: `streak`
     consecutive healthy answers to requests sent after `since`, spanning at least `steady_s`
     (the time old nginx workers go on answering after a reload), or at `timeout_s`."""
-    deadline = clock.monotonic() + timeout_s
-    while True:
+    for _ in Wait("a failure, or the front steady", timeout_s, probe.interval_s, clock).rounds():
         run: list[Sample] = []
         for s in probe.samples(since=since):
             if not s.healthy:
@@ -155,9 +145,7 @@ def first_failure_unless_steady(probe: Probe, since: float, streak: int, steady_
                 run.append(s)
         if len(run) >= streak and run[-1].t - run[0].t >= steady_s:
             return None
-        if clock.monotonic() >= deadline:
-            return None
-        clock.sleep(probe.interval_s)
+    return None
 
 
 def nginx_invalid_config(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, front: Front) -> Observation:
