@@ -16,6 +16,7 @@ from pathlib import Path
 from helpers import commands, nginx_ops
 from helpers.baseline import differences
 from helpers.config import TargetConfig
+from helpers.database import Database
 from helpers.docker_runtime import image_id_of, leftovers_beside
 from helpers.fingerprint import Fingerprint, read_fingerprint
 from helpers.front import Front
@@ -62,8 +63,8 @@ def learn_pools(cfg: TargetConfig, fp: Fingerprint, status: StatusFields) -> Sta
     return StatusFields(status.version_field, "", {release: pool for pool, release in serves.items() if release})
 
 
-def before_drill(cfg: TargetConfig, *, front: Front, http: HttpClients, status: StatusFields, state_dir: Path,
-                 stable: str, stable_image_id: str | None, journal_pending: bool,
+def before_drill(cfg: TargetConfig, *, front: Front, database: Database, http: HttpClients, status: StatusFields,
+                 state_dir: Path, stable: str, stable_image_id: str | None, journal_pending: bool,
                  alert: Callable[[], str] | None = None) -> Checklist:
     """Every item of the checklist and every problem. `alert` is awaited after the reads and
     returns the team_notified detail (None: no alert is sent, as in `--preflight-only`)."""
@@ -72,7 +73,7 @@ def before_drill(cfg: TargetConfig, *, front: Front, http: HttpClients, status: 
                     if (problem := commands.command_problem(getattr(cfg.commands, key)))]
     if cfg.commands.perf_smoke and (problem := commands.command_problem(cfg.commands.perf_smoke)):
         not_runnable.append(f"perf_smoke: {problem}")
-    fp = read_fingerprint(cfg, front)  # without the rows: they are read by the snapshot
+    fp = read_fingerprint(cfg, front, database)  # without the rows: they are read by the snapshot
     status = learn_pools(cfg, fp, status)
     health, version, pool = front_status(http, status, cfg.target.base_url)
     out.add("staging_available", health == 200, f"{cfg.target.base_url}/healthz -> {health}; version {version}, "

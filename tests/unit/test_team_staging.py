@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from fixtures.drill import post_budget_bounds
 from helpers import commands, perf
+from helpers.drill_bounds import PostBudgetBounds
 from helpers.front import LocalFront
 from helpers.http_clients import HttpClients, certificate_error, problem, reason
 from helpers.plan import FAULTS, plan_for, rollback_args
@@ -150,8 +150,8 @@ def test_a_team_smoke_is_bound_by_its_own_timeout():
                           perf=SimpleNamespace(smoke_timeout_s=900), **base)
     built_in = SimpleNamespace(commands=SimpleNamespace(perf_smoke=None), perf=SimpleNamespace(smoke_timeout_s=900),
                                **base)
-    assert post_budget_bounds(own, "image")["performance smoke"] == 900 + commands.KILL_BOUND_S
-    assert post_budget_bounds(built_in, "image")["performance smoke"] == perf.BOUND_S
+    assert PostBudgetBounds.of(own, "image").perf_smoke_s == 900 + commands.KILL_BOUND_S
+    assert PostBudgetBounds.of(built_in, "image").perf_smoke_s == perf.BOUND_S
 
 
 def _switch_cfg(tmp_path, make_executable, writes: str):
@@ -173,7 +173,7 @@ def test_an_upstream_switch_no_answer_can_show_is_latent_in_the_include(tmp_path
 
     cfg, include = _switch_cfg(tmp_path, make_executable, "127.0.0.1:18082")
     blind = SimpleNamespace(status=StatusFields(pool_field=""))  # no probe answer can name a pool
-    seen = faults.switch_traffic(cfg, LocalFront(), blind)
+    seen = faults.switch_traffic(cfg, blind, front=LocalFront())
     assert seen.observed == "latent" and "the upstream include names api_v2" in seen.detail
     assert seen.gone() is None
     include.write_text("server 127.0.0.1:18081;\n")  # healed by someone else before t0
@@ -184,5 +184,5 @@ def test_an_upstream_switch_that_did_nothing_is_not_observed(tmp_path, make_exec
     from helpers import faults
 
     cfg, _ = _switch_cfg(tmp_path, make_executable, "127.0.0.1:18081")
-    seen = faults.switch_traffic(cfg, LocalFront(), SimpleNamespace(status=StatusFields(pool_field="")))
+    seen = faults.switch_traffic(cfg, SimpleNamespace(status=StatusFields(pool_field="")), front=LocalFront())
     assert seen.observed == "none" and "names api_v1, not api_v2" in seen.detail
