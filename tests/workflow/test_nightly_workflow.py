@@ -223,9 +223,11 @@ def test_what_the_runner_user_reads_is_that_users_alone(night):
 def test_a_failed_night_still_keeps_the_history_and_state_and_leaks_no_secret(nights):
     second = nights.second
     by_name = {r.name: r for r in second.results}
-    drills = by_name["Rollback drills"]
-    assert drills.ran and drills.exit_code not in (0, None), "a broken target config must fail the night"
-    log = drills.log.read_text()
+    # The --preflight-only step refuses it (exit 4) before any drill starts.
+    preflight = by_name["Preflight only"]
+    assert preflight.ran and preflight.exit_code == 4, "a broken target config must fail the night"
+    assert not by_name["Rollback drills"].ran
+    log = preflight.log.read_text()
     # One line naming the bad key and the file it came from.
     assert re.search(r"^ERROR: drill config: \[target\] \S+: missing \(required\) \(in \S+/drill-config\.toml\)$",
                      log, re.MULTILINE), log[-1500:]
