@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.stash_keys import reports_dir
+from helpers.config import ConfigError, read_toml
 
 pytest_plugins = [
     "fixtures.progress",  # first: the others import it
@@ -49,8 +50,6 @@ def pytest_configure(config):
     # A config file that does not exist or is not TOML is a usage error before anything runs.
     given = config.getoption("drill_config")
     if given:
-        from helpers.config import ConfigError, read_toml
-
         try:
             read_toml(given)
         except ConfigError as e:

@@ -4,8 +4,9 @@ An injector changes the target; an observer looks at the target (probe answers, 
 the engine) and says whether the fault is visible, latent or not there at all. The injector's own
 exit status proves nothing: a fault that did nothing must leave the drill failing.
 
-Every injector takes the same arguments: the target's config, its front (where the nginx files
-live and nginx's commands run), the probe, and the clock.
+Every injector takes the target's config, the probe and the clock, and names the Target's adapters
+it acts through as keyword-only parameters (`front`: where the nginx files live and nginx's
+commands run; `database`: the schema's revision); the fault fixture hands it those.
 """
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from dataclasses import dataclass, field
 from helpers import commands, nginx_ops
 from helpers.clock import REAL, Clock
 from helpers.config import TargetConfig
+from helpers.database import Database
 from helpers.docker_runtime import container_info, image_id_of, recreate_with_image
-from helpers.fingerprint import read_db_revision
 from helpers.front import Front
 from helpers.probe import Probe, Sample
 from helpers.readiness import STEADY_S
@@ -105,8 +106,7 @@ def _front_on(probe: Probe, pool: str, streak: int, clock: Clock):
     return recheck
 
 
-def switch_traffic(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL, *,
-                   pool: str = "api_v2") -> Observation:
+def switch_traffic(cfg: TargetConfig, probe: Probe, pool: str = "api_v2", clock: Clock = REAL) -> Observation:
     """The runbook's `deploy/switch_upstream.sh --target api_v2`; seen when the front answers from it."""
     since = clock.monotonic()
     result = commands.run(cfg.commands.switch_upstream, ["--target", pool], timeout=SWITCH_TIMEOUT_S)
@@ -148,7 +148,7 @@ def first_failure_unless_steady(probe: Probe, since: float, streak: int, steady_
     return None
 
 
-def nginx_invalid_config(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL) -> Observation:
+def nginx_invalid_config(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, front: Front) -> Observation:
     """The runbook's own scenario: append `invalid_config`, `nginx -s reload`. nginx refuses the
     broken config and serves on with the old one: latent (it bites at the next restart). Visible
     if the probe sees a failure before the front has answered healthy `healthy_streak` times over
@@ -179,7 +179,7 @@ def _front_unhealthy(probe: Probe, streak: int, clock: Clock):
     return recheck
 
 
-def nginx_breaks_serving(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL) -> Observation:
+def nginx_breaks_serving(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, front: Front) -> Observation:
     """A config that passes `nginx -t` but answers 503 to everything: every server block returns
     503 before any location is chosen. Visible as soon as nginx reloads."""
     original = front.read_text(cfg.nginx.conf)
@@ -210,7 +210,7 @@ def _verdict(seen: str, sample: Sample | None, grace_s: float, where: str, how: 
     return "latent", f"{where} ({how}) while the front stays green ({sample.describe()})"
 
 
-def bad_image(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL) -> Observation:
+def bad_image(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observation:
     """api_v1 recreated from [docker] bad_tag through the Docker API (name, env, port, pool kept).
     The engine must run the bad image; the probe then shows it visible (the new container answers
     badly, or not at all past a boot grace period) or latent (the front stays green)."""
@@ -240,18 +240,18 @@ def bad_image(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL
     return Observation(observed, detail, recheck)
 
 
-def bad_migration(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL) -> Observation:
+def bad_migration(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, database: Database) -> Observation:
     """The migrate command to [database] bad_revision; SQL must read the revision back; the probe
     then shows it visible (/healthz fails) or latent (the front stays green)."""
     bad = cfg.database.bad_revision
     result = commands.run(cfg.commands.migrate, [bad], timeout=120)
     since = clock.monotonic()  # failures while the migration ran are not the bad revision's
-    revision = read_db_revision(cfg.database.url)
+    revision = database.revision()
     if revision != bad:
         return Observation("none", f"migrate exit {result.exit_code}; the database is at {revision}, not {bad}")
 
     def recheck() -> str | None:
-        now = read_db_revision(cfg.database.url)
+        now = database.revision()
         return None if now == bad else f"the database is at {now}, not {bad}"
 
     seen, sample = watch_after_change(probe, since, streak=cfg.probe.healthy_streak, grace_s=OBSERVE_TIMEOUT_S,
@@ -260,14 +260,17 @@ def bad_migration(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = 
     return Observation(observed, detail, recheck)
 
 
-def bad_release(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL) -> Observation:
+def bad_release(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, database: Database) -> Observation:
     """A bad release: bad image on api_v1, bad migration, and traffic on api_v2 — all three seen."""
     # Order matters for observing each part: the bad image is seen while traffic is on api_v1;
     # the switch happens while api_v2 is still healthy (a deploy tool refuses an unhealthy
     # target); the bad migration is then seen failing api_v2 as well.
     parts: list[Observation] = []
-    for inject in (bad_image, switch_traffic, bad_migration):
-        parts.append(inject(cfg, front, probe, clock))
+    steps: list[Callable[[], Observation]] = [lambda: bad_image(cfg, probe, clock),
+                                               lambda: switch_traffic(cfg, probe, "api_v2", clock),
+                                               lambda: bad_migration(cfg, probe, clock, database=database)]
+    for step in steps:
+        parts.append(step())
         if parts[-1].observed == "none":
             break
     unseen = [p.detail for p in parts if p.observed == "none"]

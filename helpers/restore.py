@@ -13,6 +13,7 @@ from pathlib import Path
 
 from helpers import commands, nginx_ops
 from helpers.config import TargetConfig
+from helpers.database import Database
 from helpers.docker_runtime import (
     ContainerSettings,
     container_id,
@@ -22,7 +23,7 @@ from helpers.docker_runtime import (
     restore_image,
 )
 from helpers.file_digest import sha256_file
-from helpers.fingerprint import Fingerprint, load_backup, read_db_revision, restore_rows
+from helpers.fingerprint import Fingerprint, load_backup, restore_rows
 from helpers.front import Front
 
 MIGRATE_TIMEOUT_S = 120
@@ -113,19 +114,20 @@ class ContainerMemo:
         return cls(settings, frozenset(ids))
 
 
-def restore(cfg: TargetConfig, front: Front, snap: Fingerprint, saved: SavedFiles,
+def restore(cfg: TargetConfig, front: Front, database: Database, snap: Fingerprint, saved: SavedFiles,
             memo: ContainerMemo | None = None) -> RestoreLog:
     log = RestoreLog()
     memo = memo or ContainerMemo({}, frozenset())
-    _restore_database(cfg, snap, saved, log)
+    _restore_database(cfg, database, snap, saved, log)
     _restore_containers(cfg, snap, memo, log)
     _restore_nginx(cfg, front, saved, log)
     return log
 
 
-def _restore_database(cfg: TargetConfig, snap: Fingerprint, saved: SavedFiles, log: RestoreLog) -> None:
+def _restore_database(cfg: TargetConfig, database: Database, snap: Fingerprint, saved: SavedFiles,
+                      log: RestoreLog) -> None:
     try:
-        current = read_db_revision(cfg.database.url)
+        current = database.revision()
         if snap.db_revision and current != snap.db_revision:
             r = commands.run(cfg.commands.migrate, [snap.db_revision], timeout=MIGRATE_TIMEOUT_S)
             (log.did if r.ok else log.failed)(f"migrate {current} -> {snap.db_revision}: exit {r.exit_code}")

@@ -30,6 +30,7 @@ import httpx
 
 from helpers import http_clients
 from helpers.clock import REAL, Clock
+from helpers.config import rpo_body
 from helpers.fingerprint import read_rows
 from helpers.redact import one_line, redact
 from helpers.wait import Wait
@@ -200,8 +201,6 @@ class OrderWriter:
             payload: Any = {"item": item, "quantity": n}
             ok_status = (201,)
         else:
-            from helpers.config import rpo_body
-
             payload = rpo_body(self.body, n, self.run_id)
             fields = {k: v for k, v in payload.items() if isinstance(v, (str, int, float, bool)) or v is None}
             ok_status = tuple(range(200, 300))

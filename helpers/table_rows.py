@@ -60,7 +60,8 @@ def backup(url: str, table: str, folder: str | os.PathLike[str], pk: str = "id",
     with pg.readers(url) as conns:
         columns = pg.columns(conns[0], table)
         his = pg.boundaries(conns[0], table, pk, chunk_rows)
-        ranges = list(zip([None, *his[:-1]], his, strict=True))
+        # (lo, hi] per chunk; an empty table has no boundary and no chunk (so not strict: [None] vs [])
+        ranges = list(zip([None, *his[:-1]], his, strict=False))
         files = [f"chunk-{i:06d}.copy" for i in range(len(ranges))]
 
         def dump(i: int) -> Callable[[Any], None]:

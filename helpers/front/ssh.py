@@ -47,7 +47,7 @@ from helpers.redact import one_line
 from helpers.wait import Wait
 
 if TYPE_CHECKING:
-    from helpers.config import FrontSection
+    from helpers.config.models import FrontSection
 
 __all__ = ["SshFront"]
 
