@@ -26,11 +26,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from helpers.commands import command_problem
 from helpers.redact import one_line, redact, register_secret
+
+if TYPE_CHECKING:
+    from helpers.engine_api import Engine
 
 __all__ = ["ConfigError", "TargetConfig", "TargetSection", "CommandsSection", "NginxSection",
            "FrontSection", "RpoSection", "DockerSection", "ServicesSection", "UpstreamsSection", "DatabaseSection",
@@ -742,7 +745,7 @@ def _check_releases(table: Mapping[str, Any],
 
 # -- reachability (talks to the target) -------------------------------------------------------
 
-def check_reachable(cfg: TargetConfig, *, timeout_s: float = 3.0) -> list[str]:
+def check_reachable(cfg: TargetConfig, engine: Engine, *, timeout_s: float = 3.0) -> list[str]:
     """One line per endpoint that does not answer, naming its key; [] when all answer.
 
     "Answers" means reachable, not healthy: any HTTP status counts (health is preflight's
@@ -757,8 +760,8 @@ def check_reachable(cfg: TargetConfig, *, timeout_s: float = 3.0) -> list[str]:
     if front:
         return front
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="reachability") as pool:
-        asked = [pool.submit(check, cfg, timeout_s) for check in (_http_unreachable, _database_unreachable,
-                                                                   _engine_unreachable)]
+        asked = [pool.submit(_http_unreachable, cfg, timeout_s), pool.submit(_database_unreachable, cfg, timeout_s),
+                 pool.submit(_engine_unreachable, cfg, engine, timeout_s)]
         return [line for future in asked for line in future.result()]
 
 
@@ -807,11 +810,11 @@ def _database_unreachable(cfg: TargetConfig, timeout_s: float) -> list[str]:
     return []
 
 
-def _engine_unreachable(cfg: TargetConfig, timeout_s: float) -> list[str]:
-    from helpers.docker_runtime import DockerRuntimeError, ping
+def _engine_unreachable(cfg: TargetConfig, engine: Engine, timeout_s: float) -> list[str]:
+    from helpers.engine_api import DockerRuntimeError
 
     try:
-        ping(cfg.docker.url, timeout_s)  # the run's one cached client per engine, as every later call
+        engine.ping(timeout_s)  # the run's own engine adapter: its client serves every later call
     except DockerRuntimeError as e:
         return [_unreachable("[docker] url", redact(cfg.docker.url), e)]
     return []

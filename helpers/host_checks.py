@@ -3,7 +3,7 @@
 Written against a pytest-testinfra host (`testinfra.get_host("local://")`, or `ssh://…` for a real
 staging host) using only the modules that need no init system: `host.process` (`ps`),
 `host.socket` (`ss` from iproute2, else `netstat`) and `host.file`. `host.service` needs systemd and
-is not used. Container checks go through the Docker Engine API (helpers.docker_runtime).
+is not used. Container checks go through the Docker Engine API (helpers.engine_api).
 
 Each check returns a `HostCheck(name, ok, detail)`; nothing raises for a failed check, so a drill
 can record them all and fail on the first.
@@ -34,6 +34,7 @@ from helpers.redact import one_line
 
 if TYPE_CHECKING:
     from helpers.config import TargetConfig
+    from helpers.engine_api import Engine
 
 __all__ = ["HostCheck", "nginx_processes", "port_listening", "nginx_config_matches_backup",
            "nginx_config_includes", "container_checks", "front_and_pool_ports", "host_checks",
@@ -214,17 +215,18 @@ def nginx_config_includes(host: Any, conf: str | Path, include: str | Path) -> H
     return _check(name, False, f"no active 'include {include};' in {conf}")
 
 
-def container_checks(docker_url: str, services: Iterable[tuple[str, str]],
+def container_checks(engine: Engine, services: Iterable[tuple[str, str]],
                      expected_image_ids: Mapping[str, str] | None = None) -> list[HostCheck]:
     """Each service container exists under its name, runs, and (if given) on the expected image
     ID (`{"api_v1": "sha256:…"}`)."""
-    from helpers.docker_runtime import DockerRuntimeError, container_info, normalize_image_id
+    from helpers.container_definition import normalize_image_id
+    from helpers.engine_api import DockerRuntimeError
 
     out = []
     for key, name in services:
         label = f"container {key} ({name})"
         try:
-            info = container_info(docker_url, name)
+            info = engine.container_info(name)
         except DockerRuntimeError as e:
             out.append(_check(f"{label} running", False, str(e)))
             continue
@@ -251,11 +253,11 @@ def front_and_pool_ports(cfg: "TargetConfig") -> list[tuple[str, str, int]]:
     return out
 
 
-def host_checks(host: Any, cfg: "TargetConfig", *, backup: bool = True,
-                containers: bool = True,
+def host_checks(host: Any, cfg: "TargetConfig", *, engine: Engine | None = None, backup: bool = True,
                 expected_image_ids: Mapping[str, str] | None = None) -> list[HostCheck]:
     """Every host check for `cfg`: nginx processes, front and pool ports, nginx config (equal to
-    its backup when `backup`, includes the upstream file), and the service containers."""
+    its backup when `backup`, includes the upstream file), and the service containers (through
+    `engine`; none without it)."""
     checks = nginx_processes(host, cfg.nginx.conf)
     front = getattr(cfg, "front", None)
     front_host = front.parts()[1] if front is not None and front.remote else None
@@ -267,8 +269,8 @@ def host_checks(host: Any, cfg: "TargetConfig", *, backup: bool = True,
     if backup:
         checks.append(nginx_config_matches_backup(host, cfg.nginx.conf, cfg.nginx.backup))
     checks.append(nginx_config_includes(host, cfg.nginx.conf, cfg.nginx.upstream_include))
-    if containers:
-        checks.extend(container_checks(cfg.docker.url, cfg.services.items(), expected_image_ids))
+    if engine is not None:
+        checks.extend(container_checks(engine, cfg.services.items(), expected_image_ids))
     return checks
 
 
