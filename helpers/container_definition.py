@@ -22,7 +22,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["COMPOSE_OWNED_LABELS", "DEFINITION_FORMAT", "PODMAN_ENGINE_ENV_KEYS", "SUITE_LABEL", "SUITE_LABEL_VALUE", "changes",
+__all__ = ["COMPOSE_OWNED_LABELS", "DEFINITION_FORMAT", "PODMAN_ENGINE_ENV_KEYS", "SUITE_LABEL", "SUITE_LABEL_VALUE",
+           "changes",
            "create_body", "definition_of", "digest", "env_dict", "normalize_image_id", "rollback_changes"]
 
 # Bumped whenever what a definition holds changes: a journal keeps definitions (helpers.journal).
@@ -130,13 +131,13 @@ def definition_of(attrs: Mapping[str, Any], image: Mapping[str, Any] | None, *, 
                         if not (k in image_labels and image_labels[k] == v)}
     for key in HOST_CONFIG_DENY:
         host.pop(key, None)
-    if podman and host.get("NanoCpus") and host.get("CpuPeriod"):
-        # Podman turns NanoCpus into CpuPeriod + CpuQuota and reports all three, then refuses a
-        # create that names all three ("NanoCpus conflicts with CpuPeriod and CpuQuota"): the
-        # period and quota it derived are its own.
-        if host.get("CpuQuota") == host["NanoCpus"] * host["CpuPeriod"] // 1_000_000_000:
-            host.pop("CpuPeriod")
-            host.pop("CpuQuota", None)
+    # Podman turns NanoCpus into CpuPeriod + CpuQuota and reports all three, then refuses a create
+    # that names all three ("NanoCpus conflicts with CpuPeriod and CpuQuota"): the period and quota
+    # it derived are its own.
+    if (podman and host.get("NanoCpus") and host.get("CpuPeriod")
+            and host.get("CpuQuota") == host["NanoCpus"] * host["CpuPeriod"] // 1_000_000_000):
+        host.pop("CpuPeriod")
+        host.pop("CpuQuota", None)
     if host.get("Ulimits"):
         host["Ulimits"] = sorted(({**u, "Name": _ulimit_name(str(u.get("Name", "")))} for u in host["Ulimits"]),
                                  key=lambda u: u["Name"])
@@ -170,12 +171,14 @@ def _flatten(value: Any, prefix: str) -> dict[str, Any]:
 def changes(before: Mapping[str, Any], after: Mapping[str, Any], *, ignore_labels: Iterable[str] = ()) -> list[str]:
     """One line per setting that differs, `HostConfig.PidsLimit: 128 -> None` (before: the
     snapshot's), Env compared by key. `ignore_labels`: labels left out of the comparison."""
-    def flat(d: Mapping[str, Any]) -> dict[str, Any]:
-        d = copy.deepcopy(dict(d))
+    ignored = set(ignore_labels)
+
+    def flat(given: Mapping[str, Any]) -> dict[str, Any]:
+        d: dict[str, Any] = copy.deepcopy(dict(given))
         config = d.setdefault("Config", {})
         config["Env"] = env_dict(config.get("Env"))
-        config["Labels"] = {k: v for k, v in (config.get("Labels") or {}).items() if k not in set(ignore_labels)}
-        return {k: v for k, v in _flatten(d, "").items()}
+        config["Labels"] = {k: v for k, v in (config.get("Labels") or {}).items() if k not in ignored}
+        return _flatten(d, "")
     a, b = flat(before), flat(after)
     return [f"{key}: {a.get(key)} -> {b.get(key)}" for key in sorted(set(a) | set(b))
             if a.get(key) != b.get(key)]

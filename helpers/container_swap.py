@@ -21,8 +21,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from helpers.container_definition import (COMPOSE_OWNED_LABELS, SUITE_LABEL, SUITE_LABEL_VALUE, create_body,
-                                          normalize_image_id)
+from helpers.container_definition import (
+    COMPOSE_OWNED_LABELS,
+    SUITE_LABEL,
+    SUITE_LABEL_VALUE,
+    create_body,
+    normalize_image_id,
+)
 from helpers.engine_api import API_TIMEOUT_S, ASIDE_INFIX, ContainerDefinition, DockerRuntimeError, Engine
 from helpers.redact import one_line
 

@@ -25,8 +25,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from helpers.container_definition import (SUITE_LABEL, SUITE_LABEL_VALUE, env_dict, definition_of,
-                                          digest, normalize_image_id)
+from helpers.container_definition import (
+    SUITE_LABEL,
+    SUITE_LABEL_VALUE,
+    definition_of,
+    digest,
+    env_dict,
+    normalize_image_id,
+)
 from helpers.redact import one_line, redact
 
 __all__ = ["API_TIMEOUT_S", "ASIDE_INFIX", "ContainerDefinition", "ContainerInfo", "DockerRuntimeError", "Engine",

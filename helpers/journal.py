@@ -120,10 +120,7 @@ class Journal:
             raise JournalError(f"{self.path}: {e}") from None
 
     def clear(self) -> None:
-        try:
-            self.path.unlink()
-        except FileNotFoundError:
-            pass
+        self.path.unlink(missing_ok=True)
 
     def _describe_pending(self) -> str:
         try:

@@ -2,9 +2,10 @@
 
 Order: database revision (migrate command), rows (by primary key from the backup), service
 containers (exact image by ID, each a clone of its snapshot's definition, through the engine's
-API), nginx files (+ `nginx -t` + reload, or start when down). Each step is bounded and runs even when an earlier one failed; the caller then
-reads the fingerprint afresh and compares it with the snapshot — that comparison, not the steps'
-own success, decides whether the restore worked.
+API), nginx files (+ `nginx -t` + reload, or start when down). Each step is bounded and runs
+even when an earlier one failed; the caller then reads the fingerprint afresh and compares it
+with the snapshot — that comparison, not the steps' own success, decides whether the restore
+worked.
 """
 from __future__ import annotations
 

@@ -6,9 +6,11 @@ is seen losing it: their own entrypoint and command, a non-root user, all capabi
 read-only root filesystem with a tmpfs, a named volume and a read-only bind mount, a pids limit,
 memory and CPU limits, explicit ulimits, a healthcheck, a log driver with options, a stop signal and
 timeout, no-new-privileges, an OOM score and labels (SPEC_VERSION names this set; README "Docker
-Engine and Podman" says what each engine makes of it). A killed run can leave a container behind (stopped, or running an image
-a drill left it on): ensure_* keeps a container only if it matches exactly what the baseline asks
-for and recreates it otherwise. Health is the app's own /healthz, polled from here: Podman's
+Engine and Podman" says what each engine makes of it).
+
+A killed run can leave a container behind (stopped, or running an image a drill left it on):
+ensure_* keeps a container only if it matches exactly what the baseline asks for (the spec label
+included) and recreates it otherwise. Health is the app's own /healthz, polled from here: Podman's
 container healthchecks need systemd timers and never leave `starting` on this machine.
 """
 from __future__ import annotations

@@ -12,13 +12,14 @@ answers `GET /_ping`.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .errors import SandboxError
 from .layout import Layout
@@ -122,7 +123,8 @@ def ensure(layout: Layout, log: Log, ping: Callable[[str], bool]) -> str:
     exited = proc.poll()
     _kill(proc.pid, layout, log)
     state = f"exited with {exited}" if exited is not None else f"no answer in {START_TIMEOUT_S:.0f} s"
-    raise SandboxError(f"dockerd on {socket_path(layout)} {state}: {_tail(_log_file(layout))} (log {_log_file(layout)})")
+    raise SandboxError(f"dockerd on {socket_path(layout)} {state}: {_tail(_log_file(layout))} "
+                       f"(log {_log_file(layout)})")
 
 
 def stop(layout: Layout, log: Log) -> None:
@@ -158,10 +160,9 @@ def _kill(pid: int, layout: Layout, log: Log) -> None:
 
 
 def _reap(pid: int) -> None:
-    try:
+    """Collect the exit status if this process started it (else there is nothing to collect)."""
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def status(layout: Layout, ping: Callable[[str], bool]) -> tuple[bool, str] | None:

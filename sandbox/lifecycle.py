@@ -184,7 +184,7 @@ def _hand_over_engine(layout: Layout, docker_url: str) -> None:
     """Our own engine's socket (Podman service or dockerd) is the owner's alone (the runbook's
     scripts and the suite reach the engine through it); an engine we did not start is left as its
     owner set it."""
-    from . import dockerd, engine
+    from . import dockerd
 
     for ours in (layout.podman_socket, dockerd.socket_path(layout)):
         if docker_url == f"unix://{ours}":

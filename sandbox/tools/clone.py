@@ -64,7 +64,8 @@ def spec_of(client, container) -> Spec:
     podman = _podman(client)
     for key in ("Image", "Hostname", "Domainname"):
         config.pop(key, None)
-    own_entrypoint = not _nothing(config.get("Entrypoint")) and config.get("Entrypoint") != image_config.get("Entrypoint")
+    entrypoint = config.get("Entrypoint")
+    own_entrypoint = not _nothing(entrypoint) and entrypoint != image_config.get("Entrypoint")
     for key in IMAGE_FIELDS:
         if key == "Cmd" and own_entrypoint:
             continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 from .clone import Spec, create_from, spec_of
 from .errors import EXIT_FAILED, PreconditionError, ToolError, VerifyError

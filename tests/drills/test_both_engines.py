@@ -85,9 +85,10 @@ def test_a_clone_carries_settings_no_code_names_and_the_restore_carries_every_la
     (shm size, CPU shares, a memory reservation, an extra group, a second tmpfs) and compose's
     labels: the fault's clone keeps every setting but claims no compose definition; the restore's
     clone is the original again, label for label, without the suite's marker."""
-    engine, cfg = on_engine
+    _engine, cfg = on_engine
     name = cfg["services"]["api_v1"] + "-clone-test"
-    stable, bad = f'{cfg["docker"]["image"]}:{cfg["docker"]["stable_tag"]}', f'{cfg["docker"]["image"]}:{cfg["docker"]["bad_tag"]}'
+    stable = f'{cfg["docker"]["image"]}:{cfg["docker"]["stable_tag"]}'
+    bad = f'{cfg["docker"]["image"]}:{cfg["docker"]["bad_tag"]}'
     with Engine(cfg["docker"]["url"]) as adapter:
         with adapter.call("test container") as api:
             host = api.create_host_config(network_mode="host", shm_size="48m", cpu_shares=512, mem_reservation="64m",

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
-from helpers.container_definition import (COMPOSE_OWNED_LABELS, SUITE_LABEL, changes, create_body, definition_of,
-                                          digest, rollback_changes)
+from helpers.container_definition import (
+    COMPOSE_OWNED_LABELS,
+    SUITE_LABEL,
+    changes,
+    create_body,
+    definition_of,
+    digest,
+    rollback_changes,
+)
 
-IMAGE = {"Id": "sha256:" + "a" * 64,
-         "Config": {"Env": ["AURA_VERSION=v1.0.0", "PYTHONDONTWRITEBYTECODE=1"], "Cmd": ["/usr/bin/python3", "-u", "/app/aura_api.py"],
+IMAGE: dict[str, Any] = {"Id": "sha256:" + "a" * 64,
+         "Config": {"Env": ["AURA_VERSION=v1.0.0", "PYTHONDONTWRITEBYTECODE=1"],
+                    "Cmd": ["/usr/bin/python3", "-u", "/app/aura_api.py"],
                     "Labels": {"aura.build": "cf37", "aura.version": "v1.0.0"}, "Entrypoint": None, "WorkingDir": ""}}
 
 
@@ -81,7 +90,8 @@ def test_a_rollback_to_another_image_is_not_a_definition_change():
     on_bad = container()
     on_bad["Config"]["Env"] = ["AURA_POOL=api_v1", "AURA_VERSION=v1.2.0-bad", "PYTHONDONTWRITEBYTECODE=1"]
     on_bad["Config"]["Labels"]["aura.version"] = "v1.2.0-bad"
-    assert digest(definition_of(on_bad, bad_image, podman=False)) == digest(definition_of(container(), IMAGE, podman=False))
+    on_stable = definition_of(container(), IMAGE, podman=False)
+    assert digest(definition_of(on_bad, bad_image, podman=False)) == digest(on_stable)
 
 
 def test_changes_name_each_setting_and_the_fault_marks_are_not_the_rollbacks():
