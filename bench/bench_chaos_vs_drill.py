@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/bench_chaos_vs_drill.py [--runs 5] [--keep-sandbox] [--drill-config FILE]
 
-Without --drill-config it brings up a private sandbox instance (state /var/tmp/aura-chaos, ports
+Without --drill-config it brings up a private sandbox instance (the "chaos" one of
+tests/sandbox_ids.py, derived from AURA_SANDBOX_*; unset: state /var/tmp/aura-chaos, ports
 19080-19084, containers aura-chaos-*) and, if it started it, purges it at the end (--keep-sandbox
 leaves it up). Chaos Toolkit is not a project dependency: it lives in the benchmark's own venv
 (/var/tmp/aura-bench-chaos-venv, or $AURA_BENCH_CHAOS_VENV), created on first use with
@@ -25,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -44,8 +44,10 @@ from chaos_experiment import build_experiment  # noqa: E402
 from machine_info import describe as describe_machine  # noqa: E402  (bench/ is on the path)
 
 PY = str(PROJECT / ".venv" / "bin" / "python") if (PROJECT / ".venv" / "bin" / "python").exists() else sys.executable
-SANDBOX_ENV = {"AURA_SANDBOX_STATE": "/var/tmp/aura-chaos", "AURA_SANDBOX_PORT_BASE": "19080",
-               "AURA_SANDBOX_PREFIX": "aura-chaos"}
+sys.path.insert(0, str(PROJECT))  # for tests/sandbox_ids.py, where every extra sandbox is named
+from tests.sandbox_ids import extra  # noqa: E402
+
+SANDBOX_ENV = extra("chaos").env()
 VENV = Path(os.environ.get("AURA_BENCH_CHAOS_VENV", "/var/tmp/aura-bench-chaos-venv"))
 PACKAGES = ["chaostoolkit", "chaostoolkit-lib[jsonpath]"]  # jsonpath2: the /status pool tolerance
 TARGET_RATIO = 3.0
@@ -264,8 +266,8 @@ def main() -> int:
                 if r.returncode == 0:
                     dry_walls.append(wall)
             # the suite's own start-up: the same pytest command, collecting only (nothing runs)
-            for i in range(3):
-                wall, r = timed(drill_argv(config, tmp / "reports-collect", tmp / "state") + ["--collect-only"],
+            for _ in range(3):
+                wall, r = timed([*drill_argv(config, tmp / "reports-collect", tmp / "state"), "--collect-only"],
                                 cwd=PROJECT, env=env)
                 if r.returncode == 0:
                     collect_walls.append(wall)

@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/bench_database_size.py [--runs 3] [--rows 1000000]
 
-Brings up a separate sandbox instance (state /var/tmp/aura-bench-dbsize, ports 19680-19684,
-containers aura-bench-dbsize-*), so nobody's sandbox is touched, and purges it at the end. Runs the
+Brings up a separate sandbox instance (the "dbsize" one of tests/sandbox_ids.py, derived from
+AURA_SANDBOX_*; unset: state /var/tmp/aura-bench-dbsize, ports 19680-19684, containers
+aura-bench-dbsize-*), so nobody's sandbox is touched, and purges it at the end. Runs the
 database drill (`pytest drills/ -m staging -k database`, a temporary --reports-dir and --state-dir)
 --runs times on the table as the sandbox has it, then fills `orders` with --rows more rows in SQL
 (`INSERT … SELECT generate_series`), runs the drill --runs times again, and deletes exactly the
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -25,12 +25,15 @@ import tempfile
 import time
 import tomllib
 from pathlib import Path
-from machine_info import describe as describe_machine  # noqa: E402  (bench/ is on the path)
+
+from machine_info import describe as describe_machine
 
 PROJECT = Path(__file__).resolve().parents[1]
 PY = str(PROJECT / ".venv" / "bin" / "python") if (PROJECT / ".venv" / "bin" / "python").exists() else sys.executable
-SANDBOX_ENV = {"AURA_SANDBOX_STATE": "/var/tmp/aura-bench-dbsize", "AURA_SANDBOX_PORT_BASE": "19680",
-               "AURA_SANDBOX_PREFIX": "aura-bench-dbsize"}
+sys.path.insert(0, str(PROJECT))  # for tests/sandbox_ids.py, where every extra sandbox is named
+from tests.sandbox_ids import extra  # noqa: E402
+
+SANDBOX_ENV = extra("dbsize").env()
 ITEM_PREFIX = "bench-dbsize-"
 
 
@@ -80,7 +83,7 @@ def main() -> int:
 
     env = {**os.environ, **SANDBOX_ENV}
     env.pop("AURA_DRILL_STATE_DIR", None)
-    print("bringing up a separate sandbox (aura-bench-dbsize) …", file=sys.stderr)
+    print(f"bringing up a separate sandbox ({SANDBOX_ENV['AURA_SANDBOX_PREFIX']}) …", file=sys.stderr)
     r = subprocess.run([PY, "-m", "sandbox", "up"], cwd=PROJECT, env=env, capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit(f"sandbox up failed: {r.stderr[-1500:]}")
@@ -127,7 +130,8 @@ def main() -> int:
     print(f"{'table':<7}{'rows':>10}{'MiB':>10}{'wall s':>10}{'min':>8}{'max':>8}{'RSS MiB':>10}{'max':>8}")
     print(line("small", small_rows, small_size, small))
     print(line("large", big_rows, big_size, big))
-    print(f"difference: wall {statistics.median([w for w, _ in big]) - statistics.median([w for w, _ in small]):+.2f} s, "
+    wall_delta = statistics.median([w for w, _ in big]) - statistics.median([w for w, _ in small])
+    print(f"difference: wall {wall_delta:+.2f} s, "
           f"peak RSS {max(m for _, m in big) - max(m for _, m in small):+.0f} MiB")
     return 0
 

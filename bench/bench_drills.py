@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -49,9 +48,13 @@ import time
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
-from machine_info import describe as describe_machine  # noqa: E402  (bench/ is on the path)
+
+from machine_info import describe as describe_machine
 
 PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT))  # for tests/sandbox_ids.py, where every extra sandbox is named
+from tests.sandbox_ids import extra  # noqa: E402
+
 PHASES = ("start-up", "preflight", "snapshot", "fault", "rollback", "soak+checks", "restore", "report")
 # The line that ends each phase but the last (which ends with the process).
 PHASE_ENDS = (("start-up", "[drills] target "), ("preflight", "[drills] preflight passed"),
@@ -166,12 +169,10 @@ def sandbox_up(env: dict[str, str], *hosts: str) -> str:
 def hosts_env(args: argparse.Namespace) -> dict[str, str]:
     """The hosts layout's own instance beside the single-host one named by AURA_SANDBOX_*
     (--hosts-state, --hosts-port-base, --hosts-prefix choose another)."""
-    state = os.environ.get("AURA_SANDBOX_STATE", "/var/tmp/aura-sandbox")
-    base = int(os.environ.get("AURA_SANDBOX_PORT_BASE", "18080"))
-    prefix = os.environ.get("AURA_SANDBOX_PREFIX", "aura-api")
-    return {**os.environ, "AURA_SANDBOX_STATE": args.hosts_state or f"{state}-hosts",
-            "AURA_SANDBOX_PORT_BASE": str(args.hosts_port_base or base + 10),
-            "AURA_SANDBOX_PREFIX": args.hosts_prefix or f"{prefix}h"}
+    ident = extra("bench-hosts")  # tests/sandbox_ids.py
+    return {**os.environ, **ident.env(), "AURA_SANDBOX_STATE": args.hosts_state or ident.state,
+            "AURA_SANDBOX_PORT_BASE": str(args.hosts_port_base or ident.port_base),
+            "AURA_SANDBOX_PREFIX": args.hosts_prefix or ident.prefix}
 
 
 def bench_layouts(args: argparse.Namespace) -> int:
@@ -180,7 +181,7 @@ def bench_layouts(args: argparse.Namespace) -> int:
     single = sandbox_up(dict(os.environ))
     hosts = sandbox_up(hosts_env(args), "--hosts")
     ids = drill_ids(k)
-    figures = {name: bench_per_drill(ids, runs, k + ["--drill-config", cfg])[PROJECT]
+    figures = {name: bench_per_drill(ids, runs, [*k, "--drill-config", cfg])[PROJECT]
                for name, cfg in (("single", single), ("hosts", hosts))}
     med = statistics.median
     print(f"\nmachine: {describe_machine()}")

@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/bench_rollbacks.py [--config SANDBOX_TOML] [--runs 5]
 
-Without --config it brings up a separate sandbox instance (state /var/tmp/aura-scripts, ports
-18280-18284, containers aura-scripts-*) and takes it down at the end. The time measured is the
+Without --config it brings up a separate sandbox instance (the "scripts" one of tests/sandbox_ids.py,
+derived from AURA_SANDBOX_*; unset: state /var/tmp/aura-scripts, ports 18280-18284, containers
+aura-scripts-*) and takes it down at the end. The time measured is the
 rollback command's wall time (spawn to exit), which includes its own verification; the fault
 injection and the check that it took effect are outside the timer. Prints figures; asserts nothing
 about time.
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shlex
 import statistics
 import subprocess
@@ -22,14 +22,17 @@ import tomllib
 import urllib.error
 import urllib.request
 from pathlib import Path
-from machine_info import describe as describe_machine  # noqa: E402  (bench/ is on the path)
+
+from machine_info import describe as describe_machine
 
 PROJECT = Path(__file__).resolve().parents[1]
 PY = str(PROJECT / ".venv" / "bin" / "python") if (PROJECT / ".venv" / "bin" / "python").exists() else sys.executable
-ROLLBACK = PROJECT / "sandbox" / "scripts" / "rollback.sh"
-SWITCH = PROJECT / "sandbox" / "deploy" / "switch_upstream.sh"
-SANDBOX_ENV = {"AURA_SANDBOX_STATE": "/var/tmp/aura-scripts", "AURA_SANDBOX_PORT_BASE": "18280",
-               "AURA_SANDBOX_PREFIX": "aura-scripts"}
+ROLLBACK = PROJECT / "sandbox" / "auraflow" / "scripts" / "rollback.sh"
+SWITCH = PROJECT / "sandbox" / "auraflow" / "deploy" / "switch_upstream.sh"
+sys.path.insert(0, str(PROJECT))  # for tests/sandbox_ids.py, where every extra sandbox is named
+from tests.sandbox_ids import extra  # noqa: E402
+
+SANDBOX_ENV = extra("scripts").env()
 
 
 def sh(argv, check=True) -> subprocess.CompletedProcess:
@@ -69,7 +72,7 @@ class Target:
         assert not self.nginx_test_ok()
 
     def fault_database(self) -> None:
-        sh(shlex.split(self.cfg["commands"]["migrate"]) + [self.cfg["database"]["bad_revision"]])
+        sh([*shlex.split(self.cfg["commands"]["migrate"]), self.cfg["database"]["bad_revision"]])
         assert self.healthz() == 503
 
     def fault_upstream(self) -> None:
@@ -100,7 +103,7 @@ def main() -> int:
     started = False
     env = {**os.environ, **SANDBOX_ENV}
     if args.config is None:
-        print("bringing up a separate sandbox (aura-scripts) …", file=sys.stderr)
+        print(f"bringing up a separate sandbox ({SANDBOX_ENV['AURA_SANDBOX_PREFIX']}) …", file=sys.stderr)
         r = subprocess.run([PY, "-m", "sandbox", "up"], cwd=PROJECT, env=env, capture_output=True, text=True)
         if r.returncode != 0:
             raise SystemExit(f"sandbox up failed: {r.stderr[-1500:]}")

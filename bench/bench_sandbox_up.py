@@ -2,8 +2,10 @@
 
     .venv/bin/python bench/bench_sandbox_up.py [--runs 3] [--cold] [--hosts] [--port-base N --state DIR --prefix P]
 
-Uses a private instance (state /var/tmp/aura-bench-up, ports 18680+ or --port-base, containers
-aura-bench-*). Cold runs remove the aura-api images and the package cache first (they download
+Uses a private instance (the "bench-up" one of tests/sandbox_ids.py, derived from AURA_SANDBOX_*;
+unset: state /var/tmp/aura-bench-up, ports 18680+, containers aura-bench-*, package cache
+/var/tmp/aura-bench-cache; or --port-base, --state, --prefix). Cold runs remove the run's API images
+($AURA_SANDBOX_IMAGE_REPOSITORY, unset: aura-api) and the package cache first (they download
 Debian packages again): run --cold with no other sandbox up.
 
 --hosts also times `up --hosts` (the hosts layout: front host over SSH, engine over TCP) beside
@@ -24,8 +26,13 @@ import time
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
-ENV = dict(os.environ, AURA_SANDBOX_STATE="/var/tmp/aura-bench-up", AURA_SANDBOX_PORT_BASE="18680",
-           AURA_SANDBOX_PREFIX="aura-bench", AURA_SANDBOX_CACHE="/var/tmp/aura-bench-cache")
+sys.path.insert(0, str(PROJECT))  # for tests/sandbox_ids.py, where every extra sandbox is named
+from tests.sandbox_ids import extra  # noqa: E402
+
+# its own package cache too (cold runs delete it): beside the run's, or today's default
+_CACHE = os.environ.get("AURA_SANDBOX_CACHE")
+ENV = dict(os.environ, **extra("bench-up").env(),
+           AURA_SANDBOX_CACHE=f"{_CACHE.rstrip('/')}-bench" if _CACHE else "/var/tmp/aura-bench-cache")
 
 
 def use_instance(port_base: int, state: str, prefix: str) -> None:
@@ -38,11 +45,13 @@ def sandbox(*args: str) -> subprocess.CompletedProcess:
 
 
 def remove_images() -> None:
-    """Forget every aura-api image and the package cache, so the next `up` builds from nothing.
+    """Forget every image of the run's repository (aura-api by default) and the package cache, so
+    the next `up` builds from nothing.
     Run it with no other sandbox up: their containers use the same images."""
     sandbox("down")
     cli = shutil.which("podman") or shutil.which("docker")
-    listed = subprocess.run([cli, "images", "-q", "--filter", "reference=*aura-api*"], capture_output=True,
+    repository = ENV["AURA_SANDBOX_IMAGE_REPOSITORY"]
+    listed = subprocess.run([cli, "images", "-q", "--filter", f"reference=*{repository}*"], capture_output=True,
                             text=True).stdout.split()
     if listed:
         subprocess.run([cli, "rmi", "-f", *sorted(set(listed))], capture_output=True)

@@ -40,7 +40,7 @@ def test_emergency_rollback(alert_inbox, bad_release, drill):
         if not sent.ok:
             problems.append(f"alert command failed: {sent.summary()}")
         new = _inbox(alert_inbox)[seen_before:]
-        wanted = dict(zip(ALERT_FIELDS, ALERT))
+        wanted = dict(zip(ALERT_FIELDS, ALERT, strict=True))
         if not any(all(p.get(k) == v for k, v in wanted.items()) for p in new if isinstance(p, dict)):
             problems.append(f"alert not received: {alert_inbox} got {len(new)} new payload(s), none with "
                             f"event={ALERT[0]} severity={ALERT[2]} title={ALERT[3]}")

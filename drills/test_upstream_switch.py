@@ -12,5 +12,6 @@ def test_upstream_switch_rollback(upstream_switched, drill):
     run = drill.rollback("upstream")
     end = drill.outcome.marks.get("soak_end", run.command.ended)
     failed = [s for s in drill.probe.samples(since=run.t0, until=end) if not s.healthy]
-    extra = [f"{len(failed)} probe request(s) failed during the switch, first: {failed[0].describe()}"] if failed else []
+    extra = ([f"{len(failed)} probe request(s) failed during the switch, first: {failed[0].describe()}"]
+             if failed else [])
     drill.assert_rolled_back(run, extra)

@@ -6,13 +6,14 @@ same directory (same filesystem, so the rename is atomic), fsync it, rename it o
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_text", "atomic_write_json"]
+__all__ = ["atomic_write_json", "atomic_write_text"]
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, mode: int = 0o644) -> Path:
@@ -30,10 +31,8 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, mode: int = 0o644
             os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     dir_fd = os.open(target.parent, os.O_RDONLY)
     try:

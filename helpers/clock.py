@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "SystemClock", "FakeClock", "REAL", "iso_utc", "date_utc"]
+__all__ = ["REAL", "Clock", "FakeClock", "SystemClock", "date_utc", "iso_utc"]
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -39,7 +39,7 @@ class SystemClock:
         return time.monotonic()
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def sleep(self, seconds: float) -> None:
         time.sleep(max(0.0, seconds))
@@ -56,13 +56,13 @@ class FakeClock:
     """
 
     def __init__(self, start: float = 1000.0,
-                 wall: datetime = datetime(2025, 1, 6, 12, 0, 0, tzinfo=timezone.utc)) -> None:
+                 wall: datetime = datetime(2025, 1, 6, 12, 0, 0, tzinfo=UTC)) -> None:
         if wall.tzinfo is None:
             raise ValueError("FakeClock wall time must be timezone-aware")
         self._lock = threading.Lock()
         self._start = start
         self._mono = start
-        self._wall0 = wall.astimezone(timezone.utc)
+        self._wall0 = wall.astimezone(UTC)
         self.sleeps: list[float] = []  # every sleep/wait asked for, to assert on polling cadence
 
     def advance(self, seconds: float) -> float:
@@ -99,7 +99,7 @@ def iso_utc(moment: datetime) -> str:
     """ISO-8601 in UTC to the second with a `Z`, e.g. `2025-01-06T12:00:00Z`."""
     if moment.tzinfo is None:
         raise ValueError("iso_utc needs a timezone-aware datetime")
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def date_utc(moment: datetime) -> str:
@@ -107,6 +107,6 @@ def date_utc(moment: datetime) -> str:
 
     Spelled out by hand rather than with strftime("%a %b %e"), which follows the process locale.
     """
-    m = moment.astimezone(timezone.utc)
+    m = moment.astimezone(UTC)
     return (f"{_DAYS[m.weekday()]} {_MONTHS[m.month - 1]} {m.day:2d} "
             f"{m.hour:02d}:{m.minute:02d}:{m.second:02d} UTC {m.year}")

@@ -13,6 +13,7 @@ runs on until a finalizer calls `kill()`.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import signal
@@ -26,8 +27,8 @@ from typing import IO
 from helpers.clock import REAL, Clock
 from helpers.redact import redact_argv
 
-__all__ = ["CommandError", "CommandResult", "RunningCommand", "split_command", "command_problem",
-           "build_argv", "start", "run", "run_verify", "kill_group"]
+__all__ = ["CommandError", "CommandResult", "RunningCommand", "build_argv", "command_problem", "kill_group",
+           "run", "run_verify", "split_command", "start"]
 
 OUTPUT_LIMIT = 1 << 20  # keep the last MiB of each stream: enough for any troubleshooting tail
 
@@ -127,10 +128,8 @@ def _live_members(pgid: int) -> bool | None:
 
 
 def _signal_group(pgid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 KILL_GRACE_S = 2.0   # SIGTERM to SIGKILL
@@ -162,10 +161,8 @@ def kill_group(proc: subprocess.Popen, grace_s: float = KILL_GRACE_S, clock: Clo
             break
         clock.sleep(0.02)
     _signal_group(pgid, signal.SIGKILL)  # harmless when all went; decisive when some ignored TERM
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL not delivered (D state)
         proc.wait(timeout=KILL_REAP_S)
-    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL not delivered (D state)
-        pass
 
 
 class RunningCommand:
@@ -182,8 +179,9 @@ class RunningCommand:
         env = None
         if extra_env:
             env = {**os.environ, **{k: str(v) for k, v in extra_env.items()}}
-        self._out = tempfile.TemporaryFile()
-        self._err = tempfile.TemporaryFile()
+        # Open for the process's whole life: _finish reads and closes them.
+        self._out = tempfile.TemporaryFile()  # noqa: SIM115
+        self._err = tempfile.TemporaryFile()  # noqa: SIM115
         self.started = clock.monotonic()  # t0: just before the spawn
         try:
             self.proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=self._out,
@@ -225,7 +223,7 @@ class RunningCommand:
         """End the whole group (also what the command left running after it exited)."""
         kill_group(self.proc, grace_s=grace_s, clock=self.clock)
 
-    def __enter__(self) -> "RunningCommand":
+    def __enter__(self) -> RunningCommand:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -26,21 +26,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from helpers import table_rows
 from helpers.container_definition import changes
+from helpers.engine_api import Engine
+from helpers.file_digest import sha256_file
+from helpers.front import Front
 from helpers.table_rows import Manifest, RestoreReport, RowDamage
 
 if TYPE_CHECKING:
     from helpers.config import TargetConfig
-    from helpers.engine_api import Engine
 
-__all__ = ["ContainerState", "Fingerprint", "RestoreReport", "RowDamage", "diff", "canonical_row",
-           "rows_digest", "sha256_file", "active_pool", "read_containers", "read_db_revision",
-           "read_rows", "read_fingerprint", "snapshot_rows_damage", "snapshot", "backup_rows", "load_backup",
-           "restore_rows"]
+__all__ = ["ContainerState", "Fingerprint", "RestoreReport", "RowDamage", "active_pool", "backup_rows",
+           "canonical_row", "diff", "load_backup", "read_containers", "read_db_revision", "read_fingerprint",
+           "read_rows", "restore_rows", "rows_digest", "sha256_file", "snapshot", "snapshot_rows_damage"]
 
 DB_TIMEOUT_S = table_rows.CONNECT_TIMEOUT_S
 DB_STATEMENT_TIMEOUT_S = table_rows.STATEMENT_TIMEOUT_S  # one statement; a chunk's at the most
@@ -85,7 +85,7 @@ class Fingerprint:
                 "rows_digest": self.rows_digest, "row_count": self.row_count}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Fingerprint":
+    def from_dict(cls, data: Mapping[str, Any]) -> Fingerprint:
         return cls(containers={k: ContainerState(**v) for k, v in data["containers"].items()},
                    nginx_conf_sha256=data["nginx_conf_sha256"],
                    upstream_include_sha256=data["upstream_include_sha256"],
@@ -167,15 +167,6 @@ def rows_digest(rows: Iterable[Mapping[str, Any]], pk: str = "id") -> str:
     return "sha256:" + h.hexdigest()
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str | None:
-    """sha256 of a file's bytes, None when it does not exist."""
-    try:
-        with open(path, "rb") as f:
-            return "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
-    except FileNotFoundError:
-        return None
-
-
 _SERVER = re.compile(r"^\s*server\s+([^\s;]+)", re.MULTILINE)
 
 
@@ -242,13 +233,11 @@ def read_rows(url: str, table: str, pk: str = "id",
         return [canonical_row(r) for r in conn.execute(query, params).fetchall()]
 
 
-def _fingerprint(cfg: "TargetConfig", engine: Engine, digest: str, row_count: int) -> Fingerprint:
-    from helpers.front import front_of  # the nginx files are the front host's (local or over SSH)
-
-    front = front_of(cfg)
+def _fingerprint(cfg: TargetConfig, front: Front, engine: Engine, digest: str, row_count: int) -> Fingerprint:
     include = cfg.nginx.upstream_include
+    include_bytes: bytes | None
     try:
-        include_bytes: bytes | None = front.read_bytes(include)
+        include_bytes = front.read_bytes(include)
         pool = active_pool(include_bytes.decode("utf-8"), cfg.upstreams.items())
     except FileNotFoundError:
         include_bytes, pool = None, None
@@ -268,23 +257,24 @@ def _manifest(backup: str | os.PathLike[str] | Manifest) -> Manifest:
     return backup if isinstance(backup, Manifest) else table_rows.load(backup)
 
 
-def read_fingerprint(cfg: "TargetConfig", engine: Engine, *, backup: str | os.PathLike[str] | Manifest | None = None
-                     ) -> Fingerprint:
-    """Everything afresh from the target. `backup`: the snapshot's row backup; the rows it holds
-    are digested as they are now (rows written since are left out, as they were at snapshot time).
-    Without it the rows are left out altogether (preflight, end-state checks)."""
+def read_fingerprint(cfg: TargetConfig, front: Front, engine: Engine, *,
+                     backup: str | os.PathLike[str] | Manifest | None = None) -> Fingerprint:
+    """Everything afresh from the target (the nginx files from its `front`). `backup`: the snapshot's
+    row backup; the rows it holds are digested as they are now (rows written since are left out, as
+    they were at snapshot time). Without it the rows are left out altogether (preflight, end-state
+    checks)."""
     if backup is None:
-        return _fingerprint(cfg, engine, table_rows.empty_digest(), 0)
+        return _fingerprint(cfg, front, engine, table_rows.empty_digest(), 0)
     digest, count = table_rows.fresh_digest(cfg.database.url, _manifest(backup))
-    return _fingerprint(cfg, engine, digest, count)
+    return _fingerprint(cfg, front, engine, digest, count)
 
 
-def snapshot(cfg: "TargetConfig", engine: Engine, backup_path: str | os.PathLike[str], pk: str = "id"
+def snapshot(cfg: TargetConfig, front: Front, engine: Engine, backup_path: str | os.PathLike[str], pk: str = "id"
              ) -> Fingerprint:
     """Back up the table's rows, then fingerprint the target with their digest (digest and backup
     are read in one database snapshot: they cannot disagree)."""
     manifest = backup_rows(cfg.database.url, cfg.database.table, backup_path, pk)
-    return _fingerprint(cfg, engine, manifest.digest, manifest.row_count)
+    return _fingerprint(cfg, front, engine, manifest.digest, manifest.row_count)
 
 
 # -- row backup and restore (helpers.table_rows does the work) --------------------------------

@@ -30,15 +30,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
+from helpers.container_definition import normalize_image_id
+from helpers.engine_api import DockerRuntimeError, Engine
+from helpers.front import Front
 from helpers.redact import one_line
 
 if TYPE_CHECKING:
     from helpers.config import TargetConfig
-    from helpers.engine_api import Engine
 
-__all__ = ["HostCheck", "nginx_processes", "port_listening", "nginx_config_matches_backup",
-           "nginx_config_includes", "container_checks", "front_and_pool_ports", "host_checks",
-           "failed"]
+__all__ = ["HostCheck", "container_checks", "failed", "front_and_pool_ports", "host_checks",
+           "nginx_config_includes", "nginx_config_matches_backup", "nginx_processes", "port_listening"]
 
 _PID = re.compile(r"^\s*pid\s+([^\s;]+)\s*;", re.MULTILINE)
 
@@ -219,9 +220,6 @@ def container_checks(engine: Engine, services: Iterable[tuple[str, str]],
                      expected_image_ids: Mapping[str, str] | None = None) -> list[HostCheck]:
     """Each service container exists under its name, runs, and (if given) on the expected image
     ID (`{"api_v1": "sha256:…"}`)."""
-    from helpers.container_definition import normalize_image_id
-    from helpers.engine_api import DockerRuntimeError
-
     out = []
     for key, name in services:
         label = f"container {key} ({name})"
@@ -242,7 +240,7 @@ def container_checks(engine: Engine, services: Iterable[tuple[str, str]],
     return out
 
 
-def front_and_pool_ports(cfg: "TargetConfig") -> list[tuple[str, str, int]]:
+def front_and_pool_ports(cfg: TargetConfig) -> list[tuple[str, str, int]]:
     """(what, host, port) for the front (base_url) and each upstream pool."""
     parts = urlsplit(cfg.target.base_url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -253,23 +251,22 @@ def front_and_pool_ports(cfg: "TargetConfig") -> list[tuple[str, str, int]]:
     return out
 
 
-def host_checks(host: Any, cfg: "TargetConfig", *, engine: Engine | None = None, backup: bool = True,
+def host_checks(front: Front, cfg: TargetConfig, *, engine: Engine | None = None, backup: bool = True,
                 expected_image_ids: Mapping[str, str] | None = None) -> list[HostCheck]:
     """Every host check for `cfg`: nginx processes, front and pool ports, nginx config (equal to
-    its backup when `backup`, includes the upstream file), and the service containers (through
-    `engine`; none without it)."""
+    its backup when `backup`, includes the upstream file), and the service containers, all as
+    testinfra sees them on the `front`."""
+    host = front.testinfra_host()
     checks = nginx_processes(host, cfg.nginx.conf)
-    front = getattr(cfg, "front", None)
-    front_host = front.parts()[1] if front is not None and front.remote else None
     for what, address, port in front_and_pool_ports(cfg):
-        if front_host and what != "front" and address not in (front_host, "127.0.0.1", "localhost", "::1"):
+        if what != "front" and not front.sees_listener(address):
             continue  # a pool on another host than the front: its container check covers it
         checks.append(port_listening(host, port, address,
                                      name=f"{what} port {address}:{port} listening"))
     if backup:
         checks.append(nginx_config_matches_backup(host, cfg.nginx.conf, cfg.nginx.backup))
     checks.append(nginx_config_includes(host, cfg.nginx.conf, cfg.nginx.upstream_include))
-    if engine is not None:
+    if engine is not None:  # the service containers, through the run's engine adapter
         checks.extend(container_checks(engine, cfg.services.items(), expected_image_ids))
     return checks
 

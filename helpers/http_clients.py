@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["tls_context", "client", "get"]
+__all__ = ["client", "get", "tls_context"]
 
 
 @functools.lru_cache(maxsize=1)

@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-__all__ = ["fetch", "MetricSample", "MetricsParseError", "parse_samples", "build_info_versions",
-           "build_info_version", "request_counters", "total_requests"]
+__all__ = ["MetricSample", "MetricsParseError", "build_info_version", "build_info_versions", "fetch",
+           "parse_samples", "request_counters", "total_requests"]
 
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")

@@ -17,7 +17,7 @@ from helpers import http_clients
 from helpers.clock import REAL, Clock
 from helpers.redact import one_line
 
-__all__ = ["PerfResult", "nearest_rank", "perf_smoke", "PATHS"]
+__all__ = ["PATHS", "PerfResult", "nearest_rank", "perf_smoke"]
 
 PATHS = ("/healthz", "/status")
 

@@ -22,7 +22,7 @@ from helpers import http_clients
 from helpers.clock import REAL, Clock
 from helpers.redact import one_line
 
-__all__ = ["Sample", "ProbeSummary", "Probe", "parse_status", "longest_outage", "summarize"]
+__all__ = ["Probe", "ProbeSummary", "Sample", "longest_outage", "parse_status", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,18 @@ def parse_status(body: bytes | str) -> tuple[str | None, str | None]:
         raise ValueError("/status is not a JSON object")
     version, pool = data.get("version"), data.get("pool")
     return (None if version is None else str(version), None if pool is None else str(pool))
+
+
+def front_status(base_url: str, timeout_s: float = 3) -> tuple[int | None, str | None, str | None]:
+    """(/healthz status, /status version, /status pool) the front serves now; all None when it
+    does not answer (or /status is not JSON)."""
+    try:
+        with http_clients.client(base_url=base_url, timeout=timeout_s) as http:
+            health = http.get("/healthz").status_code
+            version, pool = parse_status(http.get("/status").content)
+            return health, version, pool
+    except (httpx.HTTPError, ValueError):
+        return None, None, None
 
 
 def longest_outage(samples: Iterable[Sample]) -> float:
@@ -156,7 +168,7 @@ class Probe:
                 due = now
             self.clock.wait(self._stop, due - now)
 
-    def start(self) -> "Probe":
+    def start(self) -> Probe:
         if self._thread is not None:
             raise RuntimeError("probe already started")
         self._thread = threading.Thread(target=self._run, name="aura-probe", daemon=True)
@@ -174,7 +186,7 @@ class Probe:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def __enter__(self) -> "Probe":
+    def __enter__(self) -> Probe:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

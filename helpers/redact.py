@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterable
 from urllib.parse import quote
 
-__all__ = ["MASK", "Redactor", "DEFAULT", "register_secret", "redact", "redact_argv", "one_line"]
+__all__ = ["DEFAULT", "MASK", "Redactor", "one_line", "redact", "redact_argv", "register_secret"]
 
 MASK = "***"
 MIN_SECRET_LEN = 4  # shorter literals would mask ordinary words; URI rules still cover them

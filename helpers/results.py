@@ -19,8 +19,8 @@ from helpers.config import ROLLBACK_TYPES
 from helpers.probe import ProbeSummary
 from helpers.redact import one_line, redact
 
-__all__ = ["DRILL_TYPES", "STATUSES", "OBSERVED", "FaultInfo", "TargetInfo",
-           "DrillRecord", "RunResults", "write_results", "read_results"]
+__all__ = ["DRILL_TYPES", "OBSERVED", "STATUSES", "DrillRecord", "FaultInfo", "RunResults", "TargetInfo",
+           "read_results", "write_results"]
 
 DRILL_TYPES = (*ROLLBACK_TYPES, "emergency")
 STATUSES = ("passed", "failed", "error", "skipped")
@@ -81,7 +81,7 @@ class DrillRecord:
                              f"(got {self.status!r}): use with_restore_failure()")
         object.__setattr__(self, "problems", tuple(one_line(p) for p in self.problems))
 
-    def with_restore_failure(self, problem: str) -> "DrillRecord":
+    def with_restore_failure(self, problem: str) -> DrillRecord:
         """The restore (or the fingerprint check after it) failed: status error, restored false."""
         return replace(self, status="error", restored=False,
                        problems=(*self.problems, problem))

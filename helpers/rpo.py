@@ -33,7 +33,7 @@ from helpers.clock import REAL, Clock
 from helpers.fingerprint import read_rows
 from helpers.redact import one_line, redact
 
-__all__ = ["MIN_ACKNOWLEDGED", "Ack", "RpoResult", "OrderWriter", "compare", "verify_acks"]
+__all__ = ["MIN_ACKNOWLEDGED", "Ack", "OrderWriter", "RpoResult", "compare", "verify_acks"]
 
 MIN_ACKNOWLEDGED = 5     # below this many acknowledged writes the RPO verdict is "unverified"
 COMPARED_FIELDS = ("item", "quantity")
@@ -250,21 +250,21 @@ class OrderWriter:
         with self._lock:
             self._lock.notify_all()
 
-    def start(self) -> "OrderWriter":
+    def start(self) -> OrderWriter:
         if self._thread is not None:
             raise RuntimeError("writer already started")
         self._thread = threading.Thread(target=self._run, name="aura-rpo-writer", daemon=True)
         self._thread.start()
         return self
 
-    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> "OrderWriter":
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> OrderWriter:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
         self._client.close()
         return self
 
-    def __enter__(self) -> "OrderWriter":
+    def __enter__(self) -> OrderWriter:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from helpers.clock import REAL, Clock
 from helpers.probe import Sample
 
-__all__ = ["Recovery", "SoakResult", "first_streak_at", "compute_recovery", "check_soak",
-           "wait_until", "wait_all"]
+__all__ = ["Recovery", "SoakResult", "check_soak", "compute_recovery", "first_streak_at", "wait_all",
+           "wait_until"]
 
 
 def first_streak_at(samples: Iterable[Sample], t0: float, streak: int, *,

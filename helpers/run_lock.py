@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from helpers.clock import REAL, Clock
 from helpers.redact import one_line
 
-__all__ = ["LockHeld", "RunLock", "lock_key_sql", "holder_name"]
+__all__ = ["LockHeld", "RunLock", "holder_name", "lock_key_sql"]
 
 APP_NAME_MAX_BYTES = 63   # PostgreSQL's NAMEDATALEN - 1: a longer application_name is cut
 POLL_S = 0.5
@@ -42,7 +42,7 @@ def holder_name(drill_type: str, *, pid: int | None = None, host: str | None = N
     """`aura-drill <pid>@<host> <HH:MM:SSZ> <drill type>`, cut to 63 bytes (the host first)."""
     pid = os.getpid() if pid is None else pid
     host = socket.gethostname() if host is None else host
-    at = (started or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%H:%M:%SZ")
+    at = (started or datetime.now(UTC)).astimezone(UTC).strftime("%H:%M:%SZ")
     fixed = f"aura-drill {pid}@ {at} {drill_type}"
     room = APP_NAME_MAX_BYTES - len(fixed.encode())
     host = host.encode()[:max(0, room)].decode(errors="ignore")
@@ -56,7 +56,7 @@ class LockHeld(Exception):
 class RunLock:
     def __init__(self, database_url: str, target_name: str, clock: Clock = REAL) -> None:
         self.url, self.target, self.clock = database_url, target_name, clock
-        self.started = clock.now().astimezone(timezone.utc)
+        self.started = clock.now().astimezone(UTC)
         self._conn = None
 
     @property
@@ -92,7 +92,7 @@ class RunLock:
         name, pid, addr, since = row
         return one_line(f"drill target {self.target} is locked by another run{waited}: {name or '?'} "
                         f"(database session {pid} from {addr or 'local socket'} since "
-                        f"{since.astimezone(timezone.utc):%Y-%m-%d %H:%M:%SZ}); --lock-wait SECONDS waits for it")
+                        f"{since.astimezone(UTC):%Y-%m-%d %H:%M:%SZ}); --lock-wait SECONDS waits for it")
 
     def set_activity(self, activity: str) -> None:
         """Name what the run does now (the drill type) in the holder's application_name."""

@@ -44,8 +44,8 @@ from typing import Any
 
 from helpers.atomic import atomic_write_json
 
-__all__ = ["CHUNK_ROWS", "PASS_BOUND_S", "Chunk", "Manifest", "RowDamage", "RestoreReport",
-           "backup", "load", "fresh_digest", "damage", "restore", "empty_digest"]
+__all__ = ["CHUNK_ROWS", "PASS_BOUND_S", "Chunk", "Manifest", "RestoreReport", "RowDamage", "backup",
+           "damage", "empty_digest", "fresh_digest", "load", "restore"]
 
 CONNECT_TIMEOUT_S = 10
 STATEMENT_TIMEOUT_S = 15      # one statement: one chunk at most, whatever the table's size
@@ -310,7 +310,7 @@ def backup(url: str, table: str, folder: str | os.PathLike[str], pk: str = "id",
     with _readers(url) as conns:
         columns = _columns(conns[0], table)
         his = _boundaries(conns[0], table, pk, chunk_rows)
-        ranges = list(zip([None, *his[:-1]], his))
+        ranges = list(zip([None, *his[:-1]], his, strict=True))
         files = [f"chunk-{i:06d}.copy" for i in range(len(ranges))]
 
         def dump(i: int) -> Callable[[Any], None]:
@@ -328,7 +328,7 @@ def backup(url: str, table: str, folder: str | os.PathLike[str], pk: str = "id",
         hashes = [done[2 * i + (1 if i % 2 == 0 else 0)] for i in range(len(ranges))]
     manifest = Manifest(folder, table, pk, columns,
                         tuple(Chunk(hi, rows, sum_, name)
-                              for hi, (rows, sum_), name in zip(his, hashes, files)))
+                              for hi, (rows, sum_), name in zip(his, hashes, files, strict=True)))
     manifest.save()
     return manifest
 
@@ -417,7 +417,7 @@ def fresh_digest(url: str, m: Manifest) -> tuple[str, int]:
     columns, now = _fresh_ranges(url, m)
     parts = []
     differing = []
-    for i, ((rows, sum_), chunk) in enumerate(zip(now, m.chunks)):
+    for i, ((rows, sum_), chunk) in enumerate(zip(now, m.chunks, strict=True)):
         parts.append([chunk.hi, rows, sum_])
         if (rows, sum_) != (chunk.rows, chunk.hash):
             differing.append(i)
@@ -483,7 +483,7 @@ def _differing(url: str, m: Manifest, deadline: float | None = None) -> list[Chu
         raise ValueError(f"the columns of {m.table} are not the snapshot's "
                          f"({', '.join(n for n, _ in columns)} instead of {', '.join(n for n, _ in m.columns)}): "
                          "rows cannot be compared")
-    return [c for c, got in zip(m.chunks, now) if got != (c.rows, c.hash)]
+    return [c for c, got in zip(m.chunks, now, strict=True) if got != (c.rows, c.hash)]
 
 
 def damage(url: str, m: Manifest, *, bound_s: float | None = PASS_BOUND_S) -> RowDamage:

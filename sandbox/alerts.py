@@ -6,14 +6,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import httpx
 
-from .config_file import write_private
 from .errors import SandboxError
 from .layout import PROJECT_DIR, Layout
 from .owner import current as current_owner
+from .private_file import write_private
 from .procs import alive, command_line, read_pid, stop_pid, wait_for_port
 
 

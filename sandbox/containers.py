@@ -15,14 +15,15 @@ container healthchecks need systemd timers and never leave `starting` on this ma
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import socket
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import docker
 import docker.errors
@@ -153,14 +154,10 @@ def _matches(container, want: dict, image_id: str) -> bool:
 
 
 def _remove(container, log: Log) -> None:
-    try:
+    with contextlib.suppress(docker.errors.APIError):  # already stopped, or gone
         container.stop(timeout=STOP_TIMEOUT_S)
-    except docker.errors.APIError:
-        pass  # already stopped, or gone
-    try:
+    with contextlib.suppress(docker.errors.NotFound):
         container.remove(force=True)
-    except docker.errors.NotFound:
-        pass
     log(f"containers: removed {container.name}")
 
 

@@ -11,12 +11,13 @@ as it is; a unix-only one cannot be reached from another host, which this layout
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from . import engine
 from .errors import SandboxError
@@ -89,10 +90,8 @@ def stop(layout: Layout, log: Log) -> None:
     if pid is not None:
         log(f"engine: stopping tcp service (pid {pid})")
         stop_pid(pid, timeout=5)
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # reap it if this process started it
-        except ChildProcessError:
-            pass
     _pid_file(layout).unlink(missing_ok=True)
 
 

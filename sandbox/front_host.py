@@ -13,6 +13,7 @@ first process (the child of the conmon that names our container).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -20,8 +21,8 @@ import shlex
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import docker
 import docker.errors
@@ -29,7 +30,7 @@ import docker.errors
 from . import ssh_keys
 from .errors import SandboxError
 from .layout import Layout
-from .nginx import TEMP_PATHS, render_conf_at, render_include
+from .nginx_process import TEMP_PATHS, _children, render_conf_at, render_include
 from .procs import command_line
 
 Log = Callable[[str], None]
@@ -51,8 +52,8 @@ class FrontPaths:
     tools_config = f"{FRONT_ETC}/tools.toml"  # the scripts' --config; its audit log is next to it
     alerting = f"{FRONT_ETC}/alerting.toml"
     audit_log = f"{FRONT_ETC}/rollback-audit.log"
-    scripts = "/opt/aura/sandbox/scripts"
-    deploy = "/opt/aura/sandbox/deploy"
+    scripts = "/opt/aura/sandbox/auraflow/scripts"
+    deploy = "/opt/aura/sandbox/auraflow/deploy"
 
     test_cmd = f"{NGINX_BIN} -t -c {conf} -p {FRONT_ETC}"
     reload_cmd = f"{NGINX_BIN} -s reload -c {conf} -p {FRONT_ETC}"
@@ -195,7 +196,8 @@ def ensure_container(client: docker.DockerClient, layout: Layout, image_id: str,
         remove_container(client, layout, lambda _: None)
     client.containers.run(
         image_id, name=name, detach=True, network_mode="host", restart_policy={"Name": "no"},
-        command=["/bin/sh", "-c", f"mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e -f {ssh_keys.SSHD_MOUNT}/sshd_config"],
+        command=["/bin/sh", "-c",
+                 f"mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e -f {ssh_keys.SSHD_MOUNT}/sshd_config"],
         environment={"LANG": "C.UTF-8"},
         labels={"aura.sandbox": str(layout.state), "aura.role": "front", CONFIG_LABEL: want},
         volumes={str(k.sshd_dir): {"bind": ssh_keys.SSHD_MOUNT, "mode": "ro"}},
@@ -225,14 +227,10 @@ def remove_container(client: docker.DockerClient, layout: Layout, log: Log) -> N
     c = _get(client, layout.front_container)
     if c is None:
         return
-    try:
+    with contextlib.suppress(docker.errors.APIError):
         c.stop(timeout=2)
-    except docker.errors.APIError:
-        pass
-    try:
+    with contextlib.suppress(docker.errors.NotFound):
         c.remove(force=True)
-    except docker.errors.NotFound:
-        pass
     log(f"front: removed {layout.front_container}")
 
 
@@ -256,8 +254,6 @@ def our_process_roots(layout: Layout) -> set[tuple[int, int]]:
     """Root filesystems of our front container's processes, found through its conmon (whose
     command line names the container; sshd and nginx rewrite their own command line and
     environment, so neither can be trusted to say whose they are)."""
-    from .nginx import _children
-
     name = f"-n {layout.front_container} "
     roots = set()
     for entry in Path("/proc").iterdir():

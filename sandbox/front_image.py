@@ -3,8 +3,8 @@
 The distribution's packages for the roots in front/packages.txt (sshd, nginx, bash, coreutils,
 dash, python3) and their dependency closure (resolved from apt's metadata by distro.py, as for
 the API images) are unpacked with the API images' builder and cache (images.py); then the
-runbook's scripts and their tools go to /opt/aura/sandbox (scripts/, deploy/, tools/,
-migrate.py, migrations/: the same files the single-host layout runs), and their Python
+runbook's scripts and their tools go to /opt/aura/sandbox/auraflow (scripts/, deploy/, tools/,
+migrations/: the same files the single-host layout runs), and their Python
 dependencies to /opt/aura/site.
 
 Those dependencies are the project's pinned ones, not the distribution's (bookworm's
@@ -21,6 +21,7 @@ the runner's Python X.Y, recipe), tagged aura-front:<hash>; a current one is reu
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata as md
 import re
@@ -28,8 +29,8 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import docker
 import docker.errors
@@ -37,19 +38,20 @@ import docker.errors
 from . import distro, images
 from .errors import SandboxError
 from .layout import PROJECT_DIR, SANDBOX_DIR, Layout
+from .podman_service import clean_upload_leftovers
 
 Log = Callable[[str], None]
 
 REPOSITORY = "aura-front"
 RECIPE = "aura-front-rootfs/2"  # bump when the way the rootfs is assembled changes
 PACKAGES_FILE = SANDBOX_DIR / "front" / "packages.txt"
-APP_DIR = "/opt/aura"  # the runbook's scripts live at /opt/aura/sandbox/scripts/*.sh on the front
+APP_DIR = "/opt/aura"  # the runbook's scripts live at /opt/aura/sandbox/auraflow/scripts/*.sh on the front
 SITE_DIR = "/opt/aura/site"
 # What the tools import; their dependencies follow from each distribution's metadata.
 ROOT_DISTRIBUTIONS = ["docker", "psycopg", "psycopg-binary", "alembic", "sqlalchemy"]
 # The runbook's side of the sandbox package: nothing of the sandbox's own machinery (up/down).
-TOOL_FILES = ["__init__.py", "migrate.py", "scripts", "deploy", "tools", "migrations",
-              "front/front_exec.py"]  # the remote half of the wrapper (front_host.write_wrapper)
+TOOL_FILES = ["__init__.py", "auraflow/__init__.py", "auraflow/scripts", "auraflow/deploy", "auraflow/tools",
+              "auraflow/migrations", "front/front_exec.py"]  # the remote half of the wrapper (front_host.write_wrapper)
 
 # No maintainer scripts run under dpkg -x: the accounts and folders they would have made.
 EXTRA_FILES = {
@@ -180,8 +182,6 @@ def ensure_image(client: docker.DockerClient, layout: Layout, log: Log) -> str:
                 "CMD [\"/usr/sbin/sshd\", \"-D\", \"-e\"]"])
             image_id = images._imported_id(out)
         finally:
-            from .engine import clean_upload_leftovers
-
             clean_upload_leftovers(layout)
             tarball.unlink(missing_ok=True)  # one image per hash: the tarball is not reused
         if image_id is None:
@@ -197,10 +197,8 @@ def _prune_outdated(client: docker.DockerClient, keep_id: str) -> None:
     (another state folder's) refuses removal, and stays."""
     for image in client.images.list(filters={"label": images.BUILD_LABEL}):
         if image.id != keep_id and any(t.rpartition(":")[0].endswith(REPOSITORY) for t in image.tags):
-            try:
+            with contextlib.suppress(docker.errors.APIError):
                 client.images.remove(image.id)
-            except docker.errors.APIError:
-                pass
 
 
 def _rootfs(layout: Layout, bhash: str, log: Log) -> Path:

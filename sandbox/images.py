@@ -27,23 +27,31 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import docker
 import docker.errors
 
 from . import distro
-from .engine import clean_upload_leftovers
 from .errors import SandboxError
-from .layout import (BAD_TAG, IMAGE_REPOSITORY, NEXT_VERSION, RELEASES, SANDBOX_DIR, STABLE_TAG,
-                     STABLE_VERSION, Layout)
-from .layout import image_repository as repository_name
+from .layout import (
+    BAD_TAG,
+    IMAGE_REPOSITORY,
+    NEXT_VERSION,
+    RELEASES,
+    SANDBOX_DIR,
+    STABLE_TAG,
+    STABLE_VERSION,
+    Layout,
+    image_repository as repository_name,
+)
+from .podman_service import clean_upload_leftovers
 
 Log = Callable[[str], None]
 
-APP_SOURCE = SANDBOX_DIR / "app" / "aura_api.py"
-PACKAGES_FILE = SANDBOX_DIR / "app" / "packages.txt"
+APP_SOURCE = SANDBOX_DIR / "auraflow" / "app" / "aura_api.py"
+PACKAGES_FILE = SANDBOX_DIR / "auraflow" / "app" / "packages.txt"
 BUILD_LABEL = "aura.build"
 VERSION_LABEL = "aura.version"
 CMD = ["/usr/bin/python3", "-u", "/app/aura_api.py"]  # the distribution's python3, any version
@@ -53,7 +61,8 @@ assert STABLE_VERSION in VERSIONS and NEXT_VERSION in VERSIONS and BAD_TAG in VE
 
 # Files every container expects but no package we unpack provides (no maintainer scripts run).
 EXTRA_FILES = {
-    "etc/passwd": "root:x:0:0:root:/root:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+    "etc/passwd": ("root:x:0:0:root:/root:/usr/sbin/nologin\n"
+                   "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"),
     "etc/group": "root:x:0:\nnogroup:x:65534:\n",
 }
 
@@ -188,10 +197,8 @@ def _prune_outdated(client: docker.DockerClient, bhash: str) -> None:
     another sandbox's) refuses removal, and that is fine."""
     for image in client.images.list(filters={"label": BUILD_LABEL}):
         if not image.tags and (image.labels or {}).get(BUILD_LABEL) != bhash:
-            try:
+            with contextlib.suppress(docker.errors.APIError):
                 client.images.remove(image.id)
-            except docker.errors.APIError:
-                pass
 
 
 def _imported_id(out) -> str | None:

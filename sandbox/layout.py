@@ -22,7 +22,7 @@ SANDBOX_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = SANDBOX_DIR.parent
 
 # The release manifest: each tag and the schema revision it needs. Which revisions each version
-# *accepts* is the app's own knowledge (sandbox/app/aura_api.py); this is what deploys ask for.
+# *accepts* is the app's own knowledge (sandbox/auraflow/app/aura_api.py); this is what deploys ask for.
 REVISION_BASE = "0001_base"
 REVISION_GOOD = "0002_customer"
 REVISION_BAD = "0003_rename_item"
@@ -52,7 +52,7 @@ class Ports:
     engine_tcp: int  # the engine's API over TCP (hosts layout only)
 
     @classmethod
-    def from_base(cls, base: int) -> "Ports":
+    def from_base(cls, base: int) -> Ports:
         # base+7..+9 stay free for what a later layout needs: each instance keeps to its block of ten.
         return cls(front=base, api_v1=base + 1, api_v2=base + 2, alerts=base + 3, postgres=base + 4,
                    ssh=base + 5, engine_tcp=base + 6)
@@ -85,7 +85,7 @@ class Layout:
     container_prefix: str
 
     @classmethod
-    def from_env(cls) -> "Layout":
+    def from_env(cls) -> Layout:
         state = Path(os.environ.get("AURA_SANDBOX_STATE", "/var/tmp/aura-sandbox"))
         raw_base = os.environ.get("AURA_SANDBOX_PORT_BASE", "18080")
         if not raw_base.isdigit() or not 1024 <= int(raw_base) <= 65530:

@@ -13,11 +13,13 @@ one has (PostgreSQL, images, API containers and the alert receiver are shared an
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from . import alerts, nginx, postgres
-from .config_file import build, write
+from . import alerts, engine, engine_tcp, nginx_process as nginx, podman_service, postgres
+from .auraflow.tools.migrate import current_revision, migrate_to
+from .config_file import alerting_path, build, write
+from .engine_client import docker_client
 from .errors import SandboxError
 from .layout import NEXT_VERSION, REVISION_GOOD, STABLE_TAG, STABLE_VERSION, Layout
 from .listeners import listening_pids_by_port
@@ -39,7 +41,7 @@ def _ours(layout: Layout, name: str, pid: int, nginx_pids: set[int], front_roots
     """Is this listener one of ours? Recognised by what only ours has, never by a program name:
     our data dir, our nginx prefix's open files, our receiver's store, our API's port env, our
     front container's root filesystem, our TCP engine's pid file."""
-    from . import engine_tcp, front_host
+    from . import front_host  # the docker SDK (0.3 s of import): only when a port is taken
 
     cmd = command_line(pid)
     if name == "postgres":
@@ -84,8 +86,6 @@ def _preflight_binaries() -> None:
 
 
 def _docker_client(url: str):
-    from .engine_client import docker_client
-
     return docker_client(url, timeout=30)  # at the API version /_ping names: no /version wait
 
 
@@ -98,8 +98,7 @@ def recorded_layout(layout: Layout) -> str | None:
 
 
 def up(layout: Layout, log: Log, hosts: bool = False) -> Path:
-    from . import containers, engine, hosts as hosts_layout, images
-    from .migrate import migrate_to
+    from . import containers, hosts as hosts_layout, images  # the docker SDK: only here
 
     _preflight_binaries()
     if hosts:
@@ -153,7 +152,7 @@ def _leave_engine(layout: Layout, previous: str, log: Log) -> None:
     """AURA_SANDBOX_ENGINE chose another engine than the last `up`: this sandbox's containers on
     the previous one hold its ports and names, so they are removed there, and that engine is
     stopped when it is the sandbox's own. An engine the sandbox did not start is left running."""
-    from . import containers, dockerd, engine, hosts as hosts_layout
+    from . import containers, dockerd, hosts as hosts_layout  # the docker SDK: only here
 
     log(f"up: switching engines, from {previous}")
     if previous == dockerd.socket_url(layout):
@@ -161,7 +160,7 @@ def _leave_engine(layout: Layout, previous: str, log: Log) -> None:
             return  # not running: its containers went with it
         url = dockerd.ensure(layout, log, engine.ping)
     elif previous == engine.socket_url(layout):
-        if not (engine.engine_status_of_podman(layout) or _container_processes(layout)):
+        if not (podman_service.engine_status_of_podman(layout) or _container_processes(layout)):
             return
         url = engine.ensure_podman(layout, log)  # Podman's containers outlive its service (conmon)
     elif engine.ping(previous):
@@ -198,8 +197,6 @@ def _hand_over_files(layout: Layout) -> None:
     them, and the hosts layout's client side (its key, known_hosts, the wrapper). The state folder
     itself is the owner's so that the runbook can create those files; the sandbox's own secrets,
     the cluster (postgres's) and sshd's files (sshd insists on root's) stay where they are."""
-    from .config_file import alerting_path
-
     owner = current_owner()
     owner.take(layout.state)
     for path in (layout.config_path, alerting_path(layout), layout.audit_log, layout.rollback_lock):
@@ -210,7 +207,7 @@ def _hand_over_files(layout: Layout) -> None:
 
 
 def down(layout: Layout, log: Log) -> None:
-    from . import containers, engine, hosts as hosts_layout
+    from . import containers, hosts as hosts_layout
 
     alerts.stop_receiver(layout, log)
     nginx.stop_nginx(layout, log)
@@ -269,8 +266,7 @@ def _image_id(client, reference: str) -> str | None:
 
 
 def status(layout: Layout) -> list[dict]:
-    from . import containers, engine, hosts as hosts_layout
-    from .migrate import current_revision
+    from . import containers, hosts as hosts_layout
 
     rows = []
     secrets_ok = layout.secrets_path.exists()
@@ -327,4 +323,4 @@ def status(layout: Layout) -> list[dict]:
     return rows
 
 
-__all__ = ["up", "down", "status", "SandboxError", "STABLE_TAG"]
+__all__ = ["STABLE_TAG", "SandboxError", "down", "status", "up"]

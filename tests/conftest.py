@@ -1,8 +1,13 @@
 """Shared by the project's own tests."""
 import pytest
 
-from tests.drills.suite_runner import (PROJECT_REPORTS, reports_snapshot, sandbox_at_baseline, sandbox_config_path,
-                                       sandbox_down)
+from tests.drills.suite_runner import (
+    PROJECT_REPORTS,
+    reports_snapshot,
+    sandbox_at_baseline,
+    sandbox_config_path,
+    sandbox_down,
+)
 
 
 @pytest.fixture(scope="session", autouse=True)

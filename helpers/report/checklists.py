@@ -19,7 +19,7 @@ from helpers.report.labels import Labels
 from helpers.report.markup import attr, esc
 from helpers.report.suggestions import Suggestion
 
-__all__ = ["Cell", "Row", "build", "render", "SYMBOLS"]
+__all__ = ["SYMBOLS", "Cell", "Row", "build", "render"]
 
 SYMBOLS = {"pass": "✓", "fail": "✗", "manual": "☐", "not_run": "–"}
 FAILING = ("failed", "error")
@@ -113,10 +113,7 @@ def render(rows: Sequence[Row], drills: Sequence[tuple[str, str]], L: Labels) ->
     out = []
     for phase in ("before", "during", "after"):
         phase_rows = [r for r in rows if r.phase == phase]
-        if phase == "before":
-            cols = [(L("cl_run"), "")]
-        else:
-            cols = [(L("cl_overall"), "")] + _columns(drills, L)
+        cols = [(L("cl_run"), "")] if phase == "before" else [(L("cl_overall"), ""), *_columns(drills, L)]
         head = f'<th scope="col">{esc(L("cl_item"))}</th>' + "".join(
             f'<th scope="col" class="ar-check-col" title="{attr(tip)}">{esc(c)}</th>' for c, tip in cols)
         body = []

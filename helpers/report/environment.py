@@ -20,15 +20,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from helpers.engine_api import Engine
+from helpers.front import Front
 from helpers.redact import one_line
 
-if TYPE_CHECKING:
-    from helpers.engine_api import Engine
-
-__all__ = ["python_version", "package_version", "nginx_version", "engine_version", "image_tags",
-           "git_revision", "collect", "collect_for_config"]
+__all__ = ["collect", "collect_for_config", "engine_version", "git_revision", "image_tags", "nginx_version",
+           "package_version", "python_version"]
 
 TIMEOUT_S = 5.0
 
@@ -36,7 +35,7 @@ TIMEOUT_S = 5.0
 def _safe(fn: Callable[[], str]) -> str:
     try:
         return one_line(fn(), limit=300)
-    except Exception as e:  # noqa: BLE001 - the report shows why, the run goes on
+    except Exception as e:  # the report shows why, the run goes on
         return one_line(f"unavailable: {type(e).__name__}: {e}", limit=300)
 
 
@@ -113,7 +112,8 @@ def finish_pending(timeout_s: float = TIMEOUT_S) -> None:
         _PENDING.pop().join(max(0.0, deadline - time.monotonic()))
 
 
-def collect(*, nginx: str | None = None, engine: Engine | None = None,
+def collect(*, nginx: str | None = None, nginx_v: Callable[[], str] | None = None,
+            engine: Engine | None = None,
             services: Mapping[str, str] | None = None,
             repo_dir: str | os.PathLike[str] | None = None, background: bool = False,
             into: dict[str, str] | None = None) -> dict[str, str]:
@@ -121,20 +121,20 @@ def collect(*, nginx: str | None = None, engine: Engine | None = None,
     Podman takes 0.35-0.4 s to answer, `nginx -v`, the git revision) are asked on threads and land
     in the returned dict when they come (finish_pending() waits for them); the image each service
     container runs is read at once, before any drill changes it. `into`: added to this dict (in
-    place) and returned."""
+    place) and returned. `nginx_v`: how to ask `nginx -v` (default: run `nginx` here)."""
     info: dict[str, str] = {} if into is None else into
     put = (lambda key, fn: _later(info, key, fn)) if background else (lambda key, fn: info.__setitem__(key, _safe(fn)))
     info["Python"] = _safe(python_version)
     info["pytest"] = _safe(lambda: package_version("pytest"))
     info["pytest-html"] = _safe(lambda: package_version("pytest-html"))
     if nginx:
-        put("nginx", lambda: nginx_version(nginx))
+        put("nginx", nginx_v or (lambda: nginx_version(nginx)))
     if engine is not None:
         put("Container engine", lambda: engine_version(engine))
         if services:
             try:
                 tags = image_tags(engine, services)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 why = one_line(f"unavailable: {type(e).__name__}: {e}", limit=300)
                 tags = {s: why for s in services}
             for service, value in tags.items():
@@ -144,31 +144,26 @@ def collect(*, nginx: str | None = None, engine: Engine | None = None,
     return info
 
 
-def collect_for_config(cfg: Any, repo_dir: str | os.PathLike[str] | None = None, *, engine: Engine | None = None,
-                       background: bool = False) -> dict[str, str]:
-    """`collect` for a helpers.config.TargetConfig: nginx from `[nginx] test_cmd`'s first word."""
+def collect_for_config(cfg: Any, front: Front, repo_dir: str | os.PathLike[str] | None = None, *,
+                       engine: Engine | None = None, background: bool = False) -> dict[str, str]:
+    """`collect` for a helpers.config.TargetConfig: nginx from `[nginx] test_cmd`'s first word,
+    asked on the target's `front` (the host nginx runs on), and what the front says of itself."""
     try:
         nginx = shlex.split(cfg.nginx.test_cmd)[0]
     except (ValueError, IndexError, AttributeError):
         nginx = None
     services = dict(cfg.services.items()) if hasattr(cfg, "services") else None
-    front = getattr(cfg, "front", None)
-    remote = front is not None and front.remote
     # One dict, built in order and filled in place: values asked in the background land in it.
     info = {"Target": one_line(f"{cfg.target.name} ({cfg.target.environment})"),
             "Base URL": one_line(cfg.target.base_url)}
-    if remote and nginx:  # nginx is the front host's: asked there, over the run's connection
-        from helpers.front import front_of
 
-        def remote_nginx() -> str:
-            r = front_of(cfg).run(f"{shlex.quote(nginx)} -v", timeout=TIMEOUT_S)
-            return _nginx_v_answer(r.stdout, r.stderr)
-        info["nginx"] = _safe(remote_nginx)
-    collect(nginx=None if remote else nginx, engine=engine, services=services,
+    def front_nginx() -> str:
+        r = front.run(f"{shlex.quote(nginx or 'nginx')} -v", timeout=TIMEOUT_S)
+        return _nginx_v_answer(r.stdout, r.stderr)
+    collect(nginx=nginx, nginx_v=front_nginx, engine=engine, services=services,
             repo_dir=repo_dir if repo_dir is not None else Path(__file__).resolve().parents[2],
             background=background, into=info)
-    if remote and nginx:
-        info["Front host"] = one_line(f"{front.ssh} (SSH, host key from {front.known_hosts})")
+    info.update(front.environment_rows())
     info["Image repository"] = one_line(f"{cfg.docker.image} (stable {cfg.docker.stable_tag}, "
                                         f"bad {cfg.docker.bad_tag})")
     return info

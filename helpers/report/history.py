@@ -24,8 +24,8 @@ from helpers.clock import iso_utc
 from helpers.outcome import DrillOutcome, RunContext
 from helpers.redact import redact
 
-__all__ = ["REGRESSION_FACTOR", "RECENT", "entry_for_run", "append", "read", "previous_runs",
-           "type_summary", "TrendRow", "trend"]
+__all__ = ["RECENT", "REGRESSION_FACTOR", "TrendRow", "append", "entry_for_run", "previous_runs", "read",
+           "trend", "type_summary"]
 
 REGRESSION_FACTOR = 1.5
 RECENT = 5          # runs in the "recent median"

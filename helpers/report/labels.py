@@ -6,9 +6,9 @@ Entries may carry `str.format` fields; `Labels(lang)(key, **fields)` fills them.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-__all__ = ["LANGUAGES", "LABELS", "Labels", "normalize_language"]
+__all__ = ["LABELS", "LANGUAGES", "Labels", "normalize_language"]
 
 LANGUAGES = ("en", "zh")
 
@@ -104,7 +104,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "kind_training": ("Training needs", "培训需求"),
     "sg_command_failed": ("{drill}: the rollback command ended with {how}; fix `rollback.sh --type {type}` "
                           "(its stderr is attached to the drill).",
-                          "{drill}：回滚命令以{how}结束；需修复 `rollback.sh --type {type}`（stderr 已附在该演练中）。"),
+                          "{drill}：回滚命令以{how}结束；需修复 `rollback.sh --type {type}`"
+                          "（stderr 已附在该演练中）。"),
     "sg_not_recovered": ("{drill}: the target never recovered within the {budget} target; the rollback "
                          "must bring back version {version} and pool {pool}.",
                          "{drill}：在目标时间 {budget} 内系统未恢复；回滚须恢复到版本 {version}、{pool}。"),
@@ -225,7 +226,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "fact_expected_value": ("version {version}, pool {pool}", "版本 {version}，{pool}"),
     "fact_command": ("Command", "命令"),
     "fact_command_value": ("{how} after {duration}", "{duration} 后{how}"),
-    "observed_visible": ("visible — the probe saw the fault (failures or the wrong version/pool)", "可见 — 探测发现故障（失败或版本/池不符）"),
+    "observed_visible": ("visible — the probe saw the fault (failures or the wrong version/pool)",
+                         "可见 — 探测发现故障（失败或版本/池不符）"),
     "observed_latent": ("latent — nginx -t fails, traffic unaffected", "潜伏 — nginx -t 失败，流量未受影响"),
     "observed_none": ("not observed", "未观测到"),
     "output_empty": ("(empty)", "（空）"),
@@ -261,15 +263,14 @@ LABELS: dict[str, tuple[str, str]] = {
     "trend_none": ("No earlier runs in reports/history.jsonl yet: the trend starts with this run.",
                    "reports/history.jsonl 中暂无历史运行：趋势从本次开始。"),
     "trend_svg_title": ("RTO of {type_label} over the last {n} runs", "{type_label} 最近 {n} 次运行的 RTO"),
-    "flag_slower": ("RTO {rto} is {ratio}× the recent median {median}", "RTO {rto} 为近期中位数 {median} 的 {ratio} 倍"),
+    "flag_slower": ("RTO {rto} is {ratio}× the recent median {median}",
+                    "RTO {rto} 为近期中位数 {median} 的 {ratio} 倍"),
     "flag_newly_failing": ("passed last time, fails now", "上次通过，本次失败"),
     "flag_none": ("—", "—"),
     # -- environment ----------------------------------------------------------------------------
     "env_heading": ("Environment", "环境"),
     "suggestions_heading": ("Improvement suggestions", "改进建议"),
     "drills_heading": ("Drills", "演练明细"),
-    "col_type": ("Type", "类型"),
-    "col_rto": ("RTO", "RTO"),
     "col_fault": ("Fault", "故障"),
 }
 
@@ -302,7 +303,7 @@ class Labels:
             return self("seconds", n=f"{seconds:.2f}")
         if seconds < 60:
             return self("seconds", n=f"{seconds:.1f}")
-        m, s = divmod(int(round(seconds)), 60)
+        m, s = divmod(round(seconds), 60)
         if m >= 60:
             return self("hour_min", h=m // 60, m=m % 60)
         return self("min_sec", m=m, s=s)
@@ -324,13 +325,13 @@ class Labels:
             return self("none")
 
     def date(self, moment: datetime) -> str:
-        m = moment.astimezone(timezone.utc)
+        m = moment.astimezone(UTC)
         if self.language == "zh":
             return f"{m.year}年{m.month}月{m.day}日"
         return m.strftime("%Y-%m-%d")
 
     def timestamp(self, moment: datetime) -> str:
-        return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
     def drill_type(self, drill_type: str) -> str:
         key = f"type_{drill_type}"

@@ -10,7 +10,7 @@ import html
 
 from helpers.redact import redact
 
-__all__ = ["esc", "attr", "short_id", "tail_lines", "badge"]
+__all__ = ["attr", "badge", "esc", "short_id", "tail_lines"]
 
 
 def esc(text: object) -> str:

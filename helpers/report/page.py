@@ -22,7 +22,7 @@ from helpers.report import checklists, history, rto_table, suggestions, template
 from helpers.report.labels import Labels
 from helpers.report.markup import attr, badge, esc, short_id, tail_lines
 
-__all__ = ["CSS", "Parts", "build", "summary_html", "drill_html", "document", "drill_anchor"]
+__all__ = ["CSS", "Parts", "build", "document", "drill_anchor", "drill_html", "summary_html"]
 
 FAILING = ("failed", "error")
 
@@ -49,9 +49,11 @@ CSS = """
 .ar-verdict { margin: 0 0 10px; font-size: 16px; font-weight: 600; }
 .ar-hero-ok .ar-verdict { color: var(--ok); } .ar-hero-fail .ar-verdict { color: var(--fail); }
 .ar-pills { display: flex; flex-wrap: wrap; gap: 8px; margin: 8px 0 4px; padding: 0; list-style: none; }
-.ar-pills li { background:#fff; border:1px solid var(--line); border-radius: 999px; padding: 2px 10px 2px 8px; font-size: 13px; }
+.ar-pills li { background:#fff; border:1px solid var(--line); border-radius: 999px;
+  padding: 2px 10px 2px 8px; font-size: 13px; }
 .ar-pills li a { color: inherit; text-decoration: none; }
-.ar-dot { display:inline-block; width:9px; height:9px; border-radius:50%; margin-right:6px; background:var(--muted); vertical-align: 0; }
+.ar-dot { display:inline-block; width:9px; height:9px; border-radius:50%; margin-right:6px;
+  background:var(--muted); vertical-align: 0; }
 .ar-dot.ar-passed { background: var(--ok); } .ar-dot.ar-failed { background: var(--fail); }
 .ar-dot.ar-error { background: var(--err); } .ar-dot.ar-skipped { background: #aab3bf; }
 .ar-toc { display:flex; flex-wrap:wrap; gap: 4px 16px; font-size: 13px; margin: 4px 0 0; }
@@ -60,18 +62,22 @@ CSS = """
 .ar-table { border-collapse: separate; border-spacing: 0; width: 100%; background: #fff;
   border: 1px solid var(--line); border-radius: 8px; overflow: hidden; margin: 0 0 6px; font-size: 13.5px; }
 .ar-table caption { text-align: left; font-weight: 600; padding: 0 0 6px; color: var(--ink); }
-.ar-table th, .ar-table td { padding: 8px 12px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: middle; }
+.ar-table th, .ar-table td { padding: 8px 12px; border-bottom: 1px solid var(--line); text-align: left;
+  vertical-align: middle; }
 .ar-table thead th { background: var(--soft); color: var(--muted); font-weight: 600; font-size: 12.5px; }
 .ar-table tbody tr:last-child > * { border-bottom: 0; }
 .ar-table tbody th { font-weight: 600; color: var(--ink); }
 .ar-num { font-variant-numeric: tabular-nums; white-space: nowrap; }
 .ar-rto caption { display:none; }
-.ar-rto tr.ar-row-failed > th:first-child, .ar-rto tr.ar-row-error > th:first-child { box-shadow: inset 4px 0 0 var(--fail); }
+.ar-rto tr.ar-row-failed > th:first-child,
+.ar-rto tr.ar-row-error > th:first-child { box-shadow: inset 4px 0 0 var(--fail); }
 .ar-rto tr.ar-row-passed > th:first-child { box-shadow: inset 4px 0 0 var(--ok); }
 .ar-rto tr.ar-row-not_run, .ar-rto tr.ar-row-skipped { color: var(--muted); }
-.ar-rtobar { display:block; position:relative; height:4px; width:120px; background:#e9edf1; border-radius:2px; margin-top:5px; }
+.ar-rtobar { display:block; position:relative; height:4px; width:120px; background:#e9edf1;
+  border-radius:2px; margin-top:5px; }
 .ar-rtobar-fill { position:absolute; left:0; top:0; bottom:0; border-radius:2px; }
-.ar-rtobar-fill.ar-ok { background: var(--ok); } .ar-rtobar-fill.ar-warn { background: #e8a33d; } .ar-rtobar-fill.ar-fail { background: var(--fail); }
+.ar-rtobar-fill.ar-ok { background: var(--ok); } .ar-rtobar-fill.ar-warn { background: #e8a33d; }
+.ar-rtobar-fill.ar-fail { background: var(--fail); }
 .ar-rtobar-80 { position:absolute; left:80%; top:-2px; bottom:-2px; width:1px; background:#8a94a3; }
 .ar-badge { display:inline-block; border-radius: 999px; padding: 1px 9px; font-size: 12px; font-weight: 600;
   border: 1px solid transparent; white-space: nowrap; }
@@ -109,16 +115,19 @@ CSS = """
 .ar-flag { color: var(--fail); font-weight: 600; }
 .ar-results-heading { margin-top: 34px !important; }
 /* one drill */
-.aura-drill { background:#fff; border:1px solid var(--line); border-radius: 10px; padding: 16px 18px; margin: 6px 0 12px;
+.aura-drill { background:#fff; border:1px solid var(--line); border-radius: 10px; padding: 16px 18px;
+  margin: 6px 0 12px;
   border-top: 5px solid var(--muted); }
-.aura-drill.ar-drill-passed { border-top-color: var(--ok); } .aura-drill.ar-drill-failed { border-top-color: var(--fail); }
+.aura-drill.ar-drill-passed { border-top-color: var(--ok); }
+.aura-drill.ar-drill-failed { border-top-color: var(--fail); }
 .aura-drill.ar-drill-error { border-top-color: var(--err); }
 .ar-drill-head { display:flex; flex-wrap: wrap; align-items: baseline; gap: 6px 12px; margin-bottom: 8px; }
 .ar-drill-head h3 { margin: 0; font-size: 16px; }
 .ar-drill-rto { margin-left: auto; font-size: 13px; color: var(--muted); }
 .ar-drill-rto strong { font-size: 18px; color: var(--ink); font-variant-numeric: tabular-nums; }
 .aura-drill figure { margin: 6px 0 10px; }
-.aura-drill figcaption, .ar-sub { font-size: 12px; color: var(--muted); text-transform: uppercase; letter-spacing: .06em; margin: 10px 0 4px; font-weight: 600; }
+.aura-drill figcaption, .ar-sub { font-size: 12px; color: var(--muted); text-transform: uppercase;
+  letter-spacing: .06em; margin: 10px 0 4px; font-weight: 600; }
 .ar-timeline { display:block; max-width: 100%; height: auto; }
 .ar-tl-tick, .ar-tl-legend { fill: #5b6573; } .ar-tl-mark { font-weight: 600; } .ar-tl-empty { fill:#5b6573; }
 .ar-facts { display:grid; grid-template-columns: repeat(auto-fill, minmax(250px, 1fr)); gap: 8px; margin: 0; }
@@ -132,11 +141,13 @@ CSS = """
 .aura-drill details { margin: 6px 0; border: 1px solid var(--line); border-radius: 6px; background: #fff; }
 .aura-drill details > summary { cursor: pointer; padding: 5px 10px; font-size: 13px; color: var(--ink); }
 .aura-drill details[open] > summary { border-bottom: 1px solid var(--line); }
-.aura-drill pre.ar-out { margin: 0; padding: 8px 10px; max-height: 320px; overflow: auto; font: 12px/1.45 ui-monospace, Menlo, Consolas, monospace;
+.aura-drill pre.ar-out { margin: 0; padding: 8px 10px; max-height: 320px; overflow: auto;
+  font: 12px/1.45 ui-monospace, Menlo, Consolas, monospace;
   white-space: pre-wrap; word-break: break-word; color: var(--ink); background: var(--soft); }
 .ar-attachments details > summary { color: var(--fail); font-weight: 600; }
 .ar-chips { display:flex; flex-wrap: wrap; gap: 6px; margin: 0; padding: 0; list-style: none; }
-.ar-chips li { font-size: 12.5px; border: 1px solid var(--line); border-radius: 999px; padding: 1px 9px; background: #fff; }
+.ar-chips li { font-size: 12.5px; border: 1px solid var(--line); border-radius: 999px; padding: 1px 9px;
+  background: #fff; }
 .ar-chips li.ar-check-fail { border-color: var(--fail); } .ar-chips li.ar-check-pass { border-color: #bfe3d2; }
 .ar-chips li.ar-check-manual { border-style: dashed; border-color: var(--accent); }
 .ar-drill-problems { margin: 0; padding-left: 18px; color: var(--fail); }

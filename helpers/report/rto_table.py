@@ -15,7 +15,7 @@ from helpers.outcome import DrillOutcome
 from helpers.report.labels import Labels
 from helpers.report.markup import attr, badge, esc, short_id
 
-__all__ = ["RUNBOOK_TARGETS_S", "NEAR_BUDGET", "RtoRow", "row_type", "build_rows", "render"]
+__all__ = ["NEAR_BUDGET", "RUNBOOK_TARGETS_S", "RtoRow", "build_rows", "render", "row_type"]
 
 # The runbook's table: image 5 min, nginx 2 min, database 10 min, upstream 1 min, full 15 min.
 RUNBOOK_TARGETS_S: dict[str, float] = {"image": 300, "nginx": 120, "database": 600, "upstream": 60,

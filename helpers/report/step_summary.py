@@ -21,7 +21,7 @@ from helpers.outcome import DrillOutcome
 from helpers.redact import one_line
 from helpers.report.rto_table import RtoRow, build_rows
 
-__all__ = ["outcomes_of", "markdown", "main"]
+__all__ = ["main", "markdown", "outcomes_of"]
 
 STATUS_MARK = {"passed": "✅ passed", "failed": "❌ failed", "error": "❌ error", "skipped": "⏭ skipped",
                "not_run": "— not run"}
@@ -60,7 +60,8 @@ def markdown(results: Mapping[str, Any]) -> str:
              f"{results.get('finished_at', '?')}", "",
              "| type | RTO target | actual | status |", "| --- | ---: | ---: | --- |"]
     for row in rows:
-        lines.append(f"| {row.type} | {_seconds(row.target_s)} | {_actual(row)} | {STATUS_MARK.get(row.status, row.status)} |")
+        status = STATUS_MARK.get(row.status, row.status)
+        lines.append(f"| {row.type} | {_seconds(row.target_s)} | {_actual(row)} | {status} |")
     for d in failed:
         first = (d.get("problems") or ["(no problem recorded)"])[0]
         lines.append(f"\n- `{d['id']}`: {one_line(first, limit=300).replace('|', '/')}")

@@ -25,8 +25,8 @@ from helpers.report.labels import Labels
 from helpers.report.markup import esc, short_id
 from helpers.report.rto_table import NEAR_BUDGET
 
-__all__ = ["KINDS", "Suggestion", "derive", "Weakness", "weakest", "NextDrill", "next_drill",
-           "add_month", "render"]
+__all__ = ["KINDS", "NextDrill", "Suggestion", "Weakness", "add_month", "derive", "next_drill", "render",
+           "weakest"]
 
 KINDS = ("script", "process", "documentation", "training")
 FAILING = ("failed", "error")

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import math
+from itertools import pairwise
 
 from helpers.outcome import MARKS, DrillOutcome
 from helpers.probe import Sample
 from helpers.report.labels import Labels
 from helpers.report.markup import esc, short_id
 
-__all__ = ["COLORS", "classify", "render", "nice_step"]
+__all__ = ["COLORS", "classify", "nice_step", "render"]
 
 COLORS = {"healthy": "#2a9d74", "unhealthy": "#d1495b", "wrong": "#e8a33d"}
 MARK_COLORS = {"fault_injected": "#b8323f", "rollback_start": "#1f4e8c", "rollback_exit": "#5b6573",
@@ -90,7 +91,7 @@ def render(outcome: DrillOutcome, L: Labels) -> str:
     def x(t: float) -> float:
         return PAD_L + (t - lo) / span * plot_w
 
-    gaps = [b.t - a.t for a, b in zip(samples, samples[1:]) if b.t > a.t]
+    gaps = [b.t - a.t for a, b in pairwise(samples) if b.t > a.t]
     typical = sorted(gaps)[len(gaps) // 2] if gaps else span * 0.01
 
     parts: list[str] = []

@@ -20,7 +20,7 @@ FAILING = ("failed", "error")
 
 def render(row: TrendRow, L: Labels) -> str:
     uid = "tr" + hashlib.sha1(f"{row.type}".encode()).hexdigest()[:8]
-    points = list(row.points) + [("now", row.current_rto, row.current_status)]
+    points = [*row.points, ("now", row.current_rto, row.current_status)]
     n = len(points)
     values = [v for _, v, _ in points if v is not None] + ([row.median] if row.median else [])
     top = max(values) * 1.15 if values else 1.0

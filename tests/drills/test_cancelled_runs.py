@@ -3,6 +3,7 @@ that — records the drill under way as `error` / `interrupted`, and either rest
 it ends or leaves its journal for the next run."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,8 +13,17 @@ import tomllib
 
 import pytest
 
-from tests.drills.suite_runner import (FAST, PROJECT, drills_command, executable, fresh_reports_dir, run_suite,
-                                       sandbox_at_baseline, suite_state_dir, toml_overlay)
+from tests.drills.suite_runner import (
+    FAST,
+    PROJECT,
+    drills_command,
+    executable,
+    fresh_reports_dir,
+    run_suite,
+    sandbox_at_baseline,
+    suite_state_dir,
+    toml_overlay,
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +58,8 @@ def cancel_like_ci(proc) -> list[str]:
             break
         os.killpg(proc.pid, sig)
         sent.append(sig.name)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=then_wait or 30)
-        except subprocess.TimeoutExpired:
-            pass
     return sent
 
 

@@ -39,7 +39,8 @@ def test_a_check_that_disturbs_serving_during_the_soak_is_a_relapse(tmp_path, sa
     # answers from the wrong pool and the recovery does not hold. (Run after the soak, it would
     # go unseen.)
     switch = sandbox["commands"]["switch_upstream"]
-    verify = executable(tmp_path / "verify", f'{switch} --target api_v2 >/dev/null\n{switch} --target api_v1 >/dev/null\n'
+    verify = executable(tmp_path / "verify", f'{switch} --target api_v2 >/dev/null\n'
+                                             f'{switch} --target api_v1 >/dev/null\n'
                                              f'exec {sandbox["commands"]["verify"]} "$@"\n')
     overlay = toml_overlay(tmp_path / "overlay.toml",
                            {"probe": {**FAST["probe"], "soak_s": 3}, "commands": {"verify": verify}})

@@ -14,8 +14,17 @@ import tomllib
 
 import pytest
 
-from tests.drills.suite_runner import (FAST, PROJECT, drills_command, executable, fresh_reports_dir, reports_snapshot,
-                                       run_suite, sandbox_at_baseline, toml_overlay)
+from tests.drills.suite_runner import (
+    FAST,
+    PROJECT,
+    drills_command,
+    executable,
+    fresh_reports_dir,
+    reports_snapshot,
+    run_suite,
+    sandbox_at_baseline,
+    toml_overlay,
+)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ suite's own transport.
 """
 from __future__ import annotations
 
-import hashlib
 import http.server
 import json
 import os
@@ -23,10 +22,11 @@ import httpx
 import pytest
 
 from tests.drills.suite_runner import FAST, PROJECT, executable, run_suite
+from tests.sandbox_ids import extra
 
-ENV = {"AURA_SANDBOX_STATE": "/var/tmp/aura-t-remote", "AURA_SANDBOX_PORT_BASE": "19380",
-       "AURA_SANDBOX_PREFIX": "aura-tremote"}
-UNUSED_PORT = 19387  # in the instance's block, never listened on (README: +7..+9 are unused)
+IDENTITY = extra("remote")  # tests/sandbox_ids.py: derived from the run's AURA_SANDBOX_*
+ENV = IDENTITY.env()
+UNUSED_PORT = IDENTITY.port_base + 7  # in the instance's block, never listened on (README: +7..+9 are unused)
 
 
 def sandbox(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -105,9 +105,9 @@ def test_the_seven_drills_pass_over_ssh_and_nothing_of_the_front_is_read_locally
 
 @pytest.mark.parametrize("case, expected", [
     ("unknown host key", "[front] known_hosts: "),
-    ("unreachable port", "[front] ssh: root@127.0.0.1:19387 unreachable"),
+    ("unreachable port", f"[front] ssh: root@127.0.0.1:{UNUSED_PORT} unreachable"),
     ("path missing on the front", "[nginx] upstream_include: /etc/aura-front/nope.conf does not exist on the "
-                                  "front host root@127.0.0.1:19385"),
+                                  f"front host root@127.0.0.1:{IDENTITY.port_base + 5}"),
     ("front command missing", "[nginx] reload_cmd: /usr/sbin/nginx-nope is not an executable file on the front host"),
 ])
 def test_a_bad_front_is_one_line_naming_the_key_before_anything_is_touched(hosts, tmp_path, case, expected):
@@ -235,11 +235,11 @@ class _ShopHandler(http.server.BaseHTTPRequestHandler):
             return self._send(502, b"{}")
         self._send(r.status_code, r.content, r.headers.get("content-type", "text/plain"))
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.server.paths.append(self.path)
         self._proxy("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.server.paths.append(self.path)
         data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.server.posted.append((self.path, data))

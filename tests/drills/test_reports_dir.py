@@ -6,8 +6,15 @@ import json
 import subprocess
 import xml.etree.ElementTree as ET
 
-from tests.drills.suite_runner import (PROJECT, PROJECT_REPORTS, drills_command, reports_snapshot, run_suite,
-                                       sandbox_at_baseline, toml_overlay)
+from tests.drills.suite_runner import (
+    PROJECT,
+    PROJECT_REPORTS,
+    drills_command,
+    reports_snapshot,
+    run_suite,
+    sandbox_at_baseline,
+    toml_overlay,
+)
 
 OUTPUTS = {"drill-results.json", "drill-report.html", "junit.xml", "rollback-drill.log", "history.jsonl"}
 

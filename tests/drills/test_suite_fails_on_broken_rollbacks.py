@@ -16,10 +16,17 @@ import tomllib
 
 import pytest
 
+from tests.drills.suite_runner import (
+    FAST,
+    PROJECT,
+    drills_command,
+    executable,
+    run_suite,
+    sandbox_at_baseline,
+    sandbox_config,
+    toml_overlay,
+)
 from tests.procfs import process_alive
-from tests.drills.suite_runner import (FAST, PROJECT, drills_command, executable, run_suite, sandbox_at_baseline,
-                                       sandbox_config, toml_overlay)
-
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -102,7 +109,8 @@ def test_a_rollback_slower_than_its_budget_fails_and_is_killed(overlay, real, tm
     assert d["problems"][0] == "rollback command still running at the 2s budget: killed"
     # while it was not recovered, the terminal said so against the budget
     assert re.search(r"\[upstream [\d.]+s\] waiting for recovery: [\d.]+s of the 2s budget; rollback command "
-                     r"still running; front: healthz 200, version v2\.0\.0, pool api_v2", run.output), run.output[-3000:]
+                     r"still running; front: healthz 200, version v2\.0\.0, pool api_v2", run.output), \
+        run.output[-3000:]
     assert d["command_exit"] is not None and d["command_exit"] < 0  # ended by a signal, not by itself
     # the whole group went: neither the script nor its sleep runs, and the script never went on
     for name in ("rollback.pid", "sleep.pid"):
@@ -120,7 +128,8 @@ def test_a_sabotaged_restore_ends_in_error_naming_the_field_and_the_next_run_rec
     run = run_suite("--drill-config", cfg, "-k", "upstream")
     d = run.drill("test_upstream_switch_rollback")
     assert d["status"] == "error" and d["restored"] is False
-    assert any(p.startswith("restore failed: db_revision: 0002_customer -> 0001_base") for p in d["problems"]), d["problems"]
+    assert any(p.startswith("restore failed: db_revision: 0002_customer -> 0001_base")
+               for p in d["problems"]), d["problems"]
     ok, _ = sandbox_at_baseline()
     assert not ok  # the sabotage really left the sandbox off its baseline
 
@@ -210,7 +219,7 @@ def test_a_fault_that_did_nothing_fails_the_drill_as_not_observed(tmp_path, comm
     idle = executable(tmp_path / command, 'echo "done"\nexit 0\n')
     cfg = toml_overlay(tmp_path / "overlay.toml", {**FAST, "commands": {command: idle}})
     run = run_suite("--drill-config", str(cfg), "-k", drill)
-    d = [r for r in run.results["drills"] if r["type"] == drill][0]
+    d = next(r for r in run.results["drills"] if r["type"] == drill)
     assert d["status"] == "failed" and d["fault"]["observed"] == "none"
     assert d["problems"][0].startswith("fault not observed:"), d["problems"]
     assert d["command_exit"] is None  # the rollback under test was never run

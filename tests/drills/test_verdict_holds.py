@@ -15,8 +15,16 @@ import tomllib
 
 import pytest
 
-from tests.drills.suite_runner import (FAST, PROJECT, drills_command, executable, run_suite, sandbox_at_baseline,
-                                       toml_overlay)
+from tests.drills.suite_runner import (
+    FAST,
+    PROJECT,
+    drills_command,
+    executable,
+    run_suite,
+    sandbox_at_baseline,
+    toml_overlay,
+)
+
 # -k expressions that select exactly one drill of each rollback type
 ONE_DRILL = {"upstream": "upstream", "nginx": "invalid_config", "image": "image",
              "database": "database", "full": "test_full", "emergency": "emergency"}

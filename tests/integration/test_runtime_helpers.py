@@ -21,26 +21,27 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-import testinfra
 
 from helpers.container_swap import recreate_with_image, restore_container
 from helpers.engine_api import ContainerDefinition, DockerRuntimeError, Engine
 from helpers.commands import run as run_command
 from helpers.config import TargetConfig, load_config
 from helpers.fingerprint import read_db_revision
+from helpers.front import LocalFront
 from helpers.host_checks import failed, host_checks, nginx_processes
 from helpers.metrics import build_info_version, total_requests
 from helpers.perf import perf_smoke
 from helpers.rpo import MIN_ACKNOWLEDGED, OrderWriter
+from tests.sandbox_ids import extra
 
 pytestmark = pytest.mark.timeout(300)
 
 PROJECT = Path(__file__).resolve().parents[2]
 PYTHON = str(PROJECT / ".venv/bin/python") if (PROJECT / ".venv/bin/python").exists() \
     else sys.executable
-STATE = "/var/tmp/aura-t-runtime"
-INSTANCE_ENV = {"AURA_SANDBOX_STATE": STATE, "AURA_SANDBOX_PORT_BASE": "18780",
-                "AURA_SANDBOX_PREFIX": "aura-rt"}
+IDENTITY = extra("runtime")  # tests/sandbox_ids.py: derived from the run's AURA_SANDBOX_*
+STATE = IDENTITY.state
+INSTANCE_ENV = IDENTITY.env()
 
 
 def sandbox(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -148,7 +149,7 @@ def test_runtime_errors_are_one_line_and_touch_nothing(cfg: TargetConfig, engine
         recreate_with_image(engine, name, f"{cfg.docker.image}:no-such-tag")
     with pytest.raises(DockerRuntimeError, match=r"^container aura-rt-nope: .*no such container"):
         recreate_with_image(engine, "aura-rt-nope", f"{cfg.docker.image}:{cfg.docker.bad_tag}")
-    with Engine("unix:///var/tmp/aura-t-runtime/no.sock") as nowhere, \
+    with Engine(f"unix://{STATE}/no.sock") as nowhere, \
             pytest.raises(DockerRuntimeError, match=r"^container x: inspect: engine "):
         nowhere.container_info("x")
     assert engine.container_info("aura-rt-nope") is None
@@ -279,8 +280,9 @@ def test_metrics_show_the_version_and_a_rising_counter(cfg):
 # -- host checks -------------------------------------------------------------------------------
 
 def test_host_checks_pass_and_fail_when_nginx_is_stopped(cfg, engine):
-    host = testinfra.get_host("local://")
-    checks = host_checks(host, cfg, engine=engine)
+    local = LocalFront()
+    host = local.testinfra_host()
+    checks = host_checks(local, cfg, engine=engine)
     assert not failed(checks), failed(checks)
     names = [c.name for c in checks]
     assert "nginx workers running" in names and "nginx config equals backup" in names
@@ -291,15 +293,15 @@ def test_host_checks_pass_and_fail_when_nginx_is_stopped(cfg, engine):
     try:
         os.kill(pid, signal.SIGTERM)  # this module's own instance (never the main sandbox)
         wait_for("nginx to stop", lambda: not Path(f"/proc/{pid}").exists(), timeout_s=10)
-        down = {c.name: c for c in host_checks(host, cfg)}
+        down = {c.name: c for c in host_checks(local, cfg)}
         assert not down["nginx master running"].ok
         front = next(c for n, c in down.items() if n.startswith("front port"))
         assert not front.ok and "nothing listens" in front.detail
-        assert down["api_v1 port 127.0.0.1:18781 listening"].ok  # the pools are still up
+        assert down[f"api_v1 port 127.0.0.1:{IDENTITY.port_base + 1} listening"].ok  # the pools are still up
     finally:
         sandbox_up()  # brings nginx back
     wait_for("nginx back", lambda: all(c.ok for c in nginx_processes(host, cfg.nginx.conf)))
-    assert not failed(host_checks(host, cfg, engine=engine))
+    assert not failed(host_checks(local, cfg, engine=engine))
 
 
 def test_instance_is_back_at_its_baseline(cfg):

@@ -13,7 +13,7 @@ strings: it must appear nowhere in what the report renders.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from helpers.commands import CommandResult
 from helpers.outcome import Check, DrillOutcome, RunContext
@@ -23,7 +23,7 @@ from helpers.redact import register_secret
 SECRET = "Zq9-planted-Secret-7731"
 register_secret(SECRET)
 
-STARTED = datetime(2025, 1, 31, 2, 0, 0, tzinfo=timezone.utc)
+STARTED = datetime(2025, 1, 31, 2, 0, 0, tzinfo=UTC)
 T = 1000.0  # monotonic origin of every drill's timeline
 STABLE, NEXT = "v1.0.0", "v2.0.0"
 
@@ -229,4 +229,4 @@ def previous_history() -> list[dict]:
             entry("2024-12-30T03:00:00Z", "other-staging", 9.0, "failed")]
 
 
-FINISHED = datetime(2025, 1, 31, 2, 3, 5, tzinfo=timezone.utc)
+FINISHED = datetime(2025, 1, 31, 2, 3, 5, tzinfo=UTC)

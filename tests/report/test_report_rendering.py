@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -125,7 +125,7 @@ def test_suggestions_name_the_failing_drill_in_the_four_kinds():
 
 def test_a_clean_run_plans_the_monthly_full_drill():
     o = synthetic.upstream()
-    nxt = suggestions.next_drill(datetime(2025, 3, 15, tzinfo=timezone.utc), [(o, "passed")])
+    nxt = suggestions.next_drill(datetime(2025, 3, 15, tzinfo=UTC), [(o, "passed")])
     assert nxt.type == "full" and nxt.date.date().isoformat() == "2025-04-15"
     assert "monthly full rollback" in nxt.focus(Labels("en"))
     assert suggestions.add_month(datetime(2024, 12, 31)).isoformat() == "2025-01-31T00:00:00"

@@ -7,19 +7,28 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.sandbox_ids import extra
+
 PROJECT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
 class Instance:
-    """One sandbox: its own state folder, ports and container names."""
+    """One sandbox: its own state folder, ports, container names and image repository."""
     state: str
     port_base: int
     prefix: str
+    image_repository: str
+
+    @classmethod
+    def named(cls, name: str) -> Instance:
+        """The extra sandbox `name` of tests/sandbox_ids.py, derived from this run's AURA_SANDBOX_*."""
+        ident = extra(name)
+        return cls(ident.state, ident.port_base, ident.prefix, ident.image_repository)
 
     def env(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ, AURA_SANDBOX_STATE=self.state, AURA_SANDBOX_PORT_BASE=str(self.port_base),
-                   AURA_SANDBOX_PREFIX=self.prefix)
+                   AURA_SANDBOX_PREFIX=self.prefix, AURA_SANDBOX_IMAGE_REPOSITORY=self.image_repository)
         env.update(extra)
         return env
 

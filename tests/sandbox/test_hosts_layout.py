@@ -1,6 +1,7 @@
 """`python -m sandbox up --hosts`: the sandbox split over hosts, driven the way a runner would.
 
-A private instance (its own state folder, port block 19180-19189, container prefix) is brought up
+A private instance (the "hosts" sandbox of tests/sandbox_ids.py: its own state folder, port block
+base+1100..+1109, i.e. 19180-19189 by default, container prefix) is brought up
 once per module. The tests reach the front host only as the printed config describes it: over
 SSH with its [front] key and known_hosts, the engine at its tcp:// [docker] url, the runbook's
 scripts through its [commands]. They import nothing from sandbox/.
@@ -27,8 +28,8 @@ import pytest
 
 from tests.sandbox.sandbox_cli import Instance
 
-HOSTS = Instance(state="/var/tmp/aura-t-hosts", port_base=19180, prefix="aura-thosts")
-BAD = Instance(state="/var/tmp/aura-t-hosts-bad", port_base=19180, prefix="aura-thostsbad")
+HOSTS = Instance.named("hosts")
+BAD = Instance.named("hosts-bad")  # the same block: tried first, and must start nothing on it
 SSH_PORT = HOSTS.port_base + 5
 BLOCK = range(HOSTS.port_base, HOSTS.port_base + 10)
 STATUS_OK_TIMEOUT_S = 10
@@ -261,7 +262,8 @@ def test_status_reports_every_component_of_the_layout(front):
 def test_reason_arrives_unchanged_and_is_never_executed(at_baseline, tmp_path):
     front = at_baseline
     marker = f"/tmp/aura-pwned-{os.getpid()}"
-    reason = f'drill "quoted" \'single\' and spaces\nsecond line 演练 ✓ $(touch {marker}) `touch {marker}` ; touch {marker}'
+    reason = (f'drill "quoted" \'single\' and spaces\n'
+              f'second line 演练 ✓ $(touch {marker}) `touch {marker}` ; touch {marker}')
     r = front.command("rollback", "--type", "upstream", "--reason", reason, "--yes")
     assert r.returncode == 0, r.stderr
     audit = front.sh("cat /etc/aura-front/rollback-audit.log").stdout.splitlines()

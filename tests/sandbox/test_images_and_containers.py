@@ -1,10 +1,10 @@
 """The sandbox's engine, images and API containers against the real engine (no mocks).
 
 Runs beside a live main sandbox without touching it: its own state folder, ports, container
-prefix, PostgreSQL (port 18184) and Podman service. The Podman image store is shared by every
-Podman service on the machine, so images are reused and never removed here. Two runs of this
-module at once (two checkouts) move them apart with AURA_TEST_IMAGES_STATE, _PORT_BASE and
-_PREFIX (defaults below); the cold-build test's scratch repository follows the prefix.
+prefix, PostgreSQL (port base+104: 18184 by default) and Podman service: the "images" sandbox of
+tests/sandbox_ids.py, derived from the run's AURA_SANDBOX_*, so two checkouts run it side by side.
+The Podman image store is shared by every Podman service on the machine, so images are reused and
+never removed here; the cold-build test's scratch repository is the run's repository + "-coldtest".
 """
 from __future__ import annotations
 
@@ -26,22 +26,24 @@ try:  # the project root is not on sys.path without a root conftest or `pythonpa
 except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from sandbox import containers, engine, images  # noqa: E402
-from sandbox.errors import SandboxError  # noqa: E402
-from sandbox.layout import BAD_TAG, Layout  # noqa: E402
+import contextlib
+
+from sandbox import containers, engine, images
+from sandbox.errors import SandboxError
+from sandbox.layout import BAD_TAG, Layout
+from tests.sandbox_ids import extra
 
 pytestmark = pytest.mark.timeout(300)
 
-STATE = os.environ.get("AURA_TEST_IMAGES_STATE", "/var/tmp/aura-test-images")
-PORT_BASE = int(os.environ.get("AURA_TEST_IMAGES_PORT_BASE", "18180"))
-PREFIX = os.environ.get("AURA_TEST_IMAGES_PREFIX", "aura-imgtest")
-COLD_REPOSITORY = "aura-api-coldtest" if PREFIX == "aura-imgtest" else f"aura-api-coldtest-{PREFIX}"
+IDENTITY = extra("images")
+STATE = IDENTITY.state
+PREFIX = IDENTITY.prefix
+COLD_REPOSITORY = f"{IDENTITY.image_repository}-coldtest"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 def _env():
-    return {"AURA_SANDBOX_STATE": STATE, "AURA_SANDBOX_PORT_BASE": str(PORT_BASE),
-            "AURA_SANDBOX_PREFIX": PREFIX}
+    return IDENTITY.env()
 
 
 @pytest.fixture(scope="module")
@@ -244,10 +246,8 @@ def test_logs_do_not_leak_password(client, layout, baseline, database_url):
 def test_bad_release_is_unhealthy_and_stops_fast(client, layout, repository, database_url):
     port = layout.ports.alerts  # unused by this test module otherwise
     name = f"{PREFIX}-bad"
-    try:
+    with contextlib.suppress(docker.errors.NotFound):
         client.containers.get(name).remove(force=True)
-    except docker.errors.NotFound:
-        pass
     c = client.containers.run(f"{repository}:{BAD_TAG}", detach=True, name=name,
                               network_mode="host", restart_policy={"Name": "no"},
                               environment={"AURA_POOL": "api_v1", "AURA_PORT": str(port),

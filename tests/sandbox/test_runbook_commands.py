@@ -9,11 +9,11 @@ teardown restores with other means (`python -m sandbox up`) if a test left it el
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import http.server
 import json
 import os
-import fcntl
 import pty
 import re
 import shlex
@@ -25,24 +25,27 @@ import time
 import tomllib
 import urllib.request
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 import pytest
 
+from tests.sandbox_ids import extra, scratch_path
+
 PROJECT = Path(__file__).resolve().parents[2]
-SCRIPTS = PROJECT / "sandbox" / "scripts"
+SCRIPTS = PROJECT / "sandbox" / "auraflow" / "scripts"
 ROLLBACK = SCRIPTS / "rollback.sh"
 VERIFY = SCRIPTS / "verify-deploy.sh"
 ALERT = SCRIPTS / "alert-webhook.sh"
-SWITCH = PROJECT / "sandbox" / "deploy" / "switch_upstream.sh"
+SWITCH = PROJECT / "sandbox" / "auraflow" / "deploy" / "switch_upstream.sh"
 PY = str(PROJECT / ".venv" / "bin" / "python") if (PROJECT / ".venv" / "bin" / "python").exists() else sys.executable
 
-SANDBOX_ENV = {"AURA_SANDBOX_STATE": "/var/tmp/aura-scripts", "AURA_SANDBOX_PORT_BASE": "18280",
-               "AURA_SANDBOX_PREFIX": "aura-scripts"}
+SANDBOX_ENV = extra("scripts").env()  # tests/sandbox_ids.py: derived from the run's AURA_SANDBOX_*
+NO_ENGINE = f"unix://{scratch_path('scripts-no-engine.sock')}"  # a socket nothing listens on
 
 sys.path.insert(0, str(PROJECT))  # for the pure tests of sandbox.tools only
-from sandbox.tools import alert, audit, engine, verify, web  # noqa: E402
-from sandbox.tools.config import Config  # noqa: E402
+from sandbox.auraflow.tools import alert, audit, engine, verify, web  # noqa: E402
+from sandbox.auraflow.tools.config import Config  # noqa: E402
 
 
 # ================================================================================================
@@ -73,7 +76,7 @@ def test_metrics_parsing():
 
 def test_audit_line_is_one_line_even_with_newlines():
     line = audit.format_line("rollback", {"type": "image", "reason": "a\nb \"c\" 演练"},
-                             now=dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc))
+                             now=dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC))
     assert line.count("\n") == 1 and line.endswith("\n")
     assert line.startswith("2025-01-02T03:04:05+00:00 rollback type=image reason=")
     assert "演练" in line
@@ -82,7 +85,7 @@ def test_audit_line_is_one_line_even_with_newlines():
 def test_audit_value_with_a_trailing_newline_is_quoted():
     # no space in it: only the trailing "\n" makes it unsafe (`$` matched before it)
     line = audit.format_line("rollback", {"reason": "x\n", "type": "image"},
-                             now=dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc))
+                             now=dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC))
     assert line.count("\n") == 1 and line.endswith(" type=image\n")
     assert 'reason="x\\n"' in line
 
@@ -132,13 +135,13 @@ def test_spec_keeps_what_was_set_for_the_container_not_the_image():
 
     class FakeContainer:
         name = "aura-api-v1"
-        attrs = {"Name": "/aura-api-v1", "Image": "sha256:abc",
-                 "Config": {"Image": "aura-api:v2.0.0", "Cmd": ["python3", "app.py"],
-                            "Env": ["PATH=/bin", "AURA_VERSION=v2.0.0", "AURA_POOL=api_v1",
-                                    "HOSTNAME=box", "container=podman"],
-                            "Labels": {"aura.version": "v2.0.0", "aura.pool": "api_v1"}},
-                 "HostConfig": {"NetworkMode": "host", "RestartPolicy": {"Name": "unless-stopped"},
-                                "Ulimits": [{"Name": "RLIMIT_NOFILE"}]}}
+        attrs: ClassVar[dict] = {"Name": "/aura-api-v1", "Image": "sha256:abc",
+                                "Config": {"Image": "aura-api:v2.0.0", "Cmd": ["python3", "app.py"],
+                                           "Env": ["PATH=/bin", "AURA_VERSION=v2.0.0", "AURA_POOL=api_v1",
+                                                   "HOSTNAME=box", "container=podman"],
+                                           "Labels": {"aura.version": "v2.0.0", "aura.pool": "api_v1"}},
+                                "HostConfig": {"NetworkMode": "host", "RestartPolicy": {"Name": "unless-stopped"},
+                                               "Ulimits": [{"Name": "RLIMIT_NOFILE"}]}}
 
     client = type("C", (), {"images": FakeImages(),
                             "version": lambda self: {"Components": [{"Name": "Podman Engine"}]}})()
@@ -153,7 +156,7 @@ def test_spec_keeps_what_was_set_for_the_container_not_the_image():
 
 
 def test_nginx_start_command_is_test_command_without_t(tmp_path):
-    from sandbox.tools.nginx import Nginx
+    from sandbox.auraflow.tools.nginx import Nginx
 
     cfg_file = tmp_path / "c.toml"
     cfg_file.write_text('[target]\nbase_url = "http://127.0.0.1:9"\n[nginx]\nconf = "/x/n.conf"\n'
@@ -221,7 +224,7 @@ class Target:
 
     def fingerprint(self, ids: bool = True) -> dict:
         fp: dict = {}
-        for pool, name in self.cfg["services"].items():
+        for _pool, name in self.cfg["services"].items():
             c = self.docker.containers.get(name)
             fp[name] = (c.id if ids else None, c.attrs["Image"], c.status)
         for p in (self.conf, self.backup, self.include):
@@ -238,7 +241,7 @@ class Target:
         return subprocess.run(shlex.split(self.cfg["nginx"]["test_cmd"]), capture_output=True).returncode == 0
 
     def migrate(self, rev: str) -> None:
-        subprocess.run(shlex.split(self.cfg["commands"]["migrate"]) + [rev], check=True, capture_output=True)
+        subprocess.run([*shlex.split(self.cfg["commands"]["migrate"]), rev], check=True, capture_output=True)
 
     def healthz(self, base: str | None = None) -> int:
         try:
@@ -281,7 +284,7 @@ def rollback(t: Target, *args, config: Path | None = None, **kw) -> subprocess.C
 
 
 def short_error(r: subprocess.CompletedProcess, max_lines: int = 3) -> str:
-    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert 1 <= len(lines) <= max_lines, f"expected a short error, got:\n{r.stderr}"
     assert "Traceback" not in r.stderr
     return "\n".join(lines)
@@ -346,7 +349,7 @@ def test_database_unreachable_is_a_precondition(t, tmp_path, kind):
 
 @pytest.mark.parametrize("kind", ["image", "full"])
 def test_engine_unreachable_is_a_precondition(t, tmp_path, kind):
-    cfg = config_copy(t, tmp_path, "docker", "url", "unix:///var/tmp/aura-scripts-no-engine.sock")
+    cfg = config_copy(t, tmp_path, "docker", "url", NO_ENGINE)
     t.conf.write_bytes(t.conf.read_bytes() + b"\n# drifted\n")
     before = t.fingerprint()
     r = rollback(t, "--type", kind, "--tag", "stable", "--reason", "engine down", "--yes", config=cfg)
@@ -440,7 +443,7 @@ def test_rollback_killed_by_sigterm_is_audited_and_releases_its_lock(t):
 
 
 def test_next_rollback_puts_back_the_original_a_killed_run_set_aside(t):
-    p, err, original = _kill_while_waiting_for_health(t)
+    _p, _err, original = _kill_while_waiting_for_health(t)
     name = t.cfg["services"]["api_v1"]
     assert t.docker.containers.get(name + PREV).id == original  # the only copy of the original
     r = rollback(t, "--type", "image", "--tag", "stable", "--reason", "after a kill", "--yes")
@@ -464,7 +467,7 @@ def _releases_copy(cfg: Path, edit: str) -> None:
 
 @pytest.mark.parametrize("releases", ["as written", "stable listed", "ambiguous"])
 def test_database_rollback_to_stable_with_the_engine_down(t, tmp_path, releases):
-    cfg = config_copy(t, tmp_path, "docker", "url", "unix:///var/tmp/aura-scripts-no-engine.sock")
+    cfg = config_copy(t, tmp_path, "docker", "url", NO_ENGINE)
     _releases_copy(cfg, releases)
     rev0, _ = t.db_state()
     t.migrate(t.cfg["database"]["bad_revision"])
@@ -487,7 +490,7 @@ def test_database_rollback_to_stable_with_the_engine_down(t, tmp_path, releases)
 def test_no_command_shows_or_logs_the_db_password_or_the_webhook_token(t, tmp_path):
     db_url = t.cfg["database"]["url"]
     password = urlsplit(db_url).password
-    alert_conf, hook = _alert_config(t)
+    _alert_conf, hook = _alert_config(t)
     token = hook.rstrip("/").rsplit("/", 1)[1]
     assert password and token
     n = len(audit_lines(t))
@@ -505,7 +508,8 @@ def test_no_command_shows_or_logs_the_db_password_or_the_webhook_token(t, tmp_pa
     port = re.search(r":(\d+)/", db_url.split("@", 1)[1]).group(1)
     down = cfg_with("database", "url", db_url.replace(f":{port}/", ":1/"), "down")
     fake = tmp_path / "fake-migrate.sh"  # a migrate command that names the DSN in another form
-    fake.write_text(f"#!/bin/sh\necho 'cannot connect: {db_url.replace('postgresql://', 'postgresql+psycopg://')}' >&2\n"
+    other_form = db_url.replace("postgresql://", "postgresql+psycopg://")
+    fake.write_text(f"#!/bin/sh\necho 'cannot connect: {other_form}' >&2\n"
                     f"echo 'password {password} refused' >&2\nexit 1\n")
     fake.chmod(0o755)
     bad_migrate = cfg_with("commands", "migrate", str(fake), "migrate")
@@ -531,10 +535,10 @@ def test_no_command_shows_or_logs_the_db_password_or_the_webhook_token(t, tmp_pa
         for secret in (password, token):
             assert secret not in r.stdout + r.stderr, (label, r.stdout, r.stderr)
     # audit lines go next to the config each run was given
-    logged = audit_lines(t)[n:] + [l for f in sorted(tmp_path.glob("*/rollback-audit.log"))
-                                   for l in f.read_text(encoding="utf-8").splitlines()]
+    logged = audit_lines(t)[n:] + [line for f in sorted(tmp_path.glob("*/rollback-audit.log"))
+                                   for line in f.read_text(encoding="utf-8").splitlines()]
     assert len(logged) >= 6  # every rollback run above left its line
-    assert not [l for l in logged if password in l or token in l]
+    assert not [line for line in logged if password in line or token in line]
 
 
 def test_switch_upstream_refuses_unknown_target_and_undoes_failed_test(t):
@@ -592,7 +596,7 @@ def test_nginx_rollback_restores_a_latently_broken_config(t):
 
 def test_nginx_rollback_starts_nginx_when_it_is_down(t):
     stop = [a for a in shlex.split(t.cfg["nginx"]["test_cmd"]) if a != "-t"]
-    subprocess.run(stop[:1] + ["-s", "stop"] + stop[1:], check=True, capture_output=True)
+    subprocess.run([*stop[:1], "-s", "stop", *stop[1:]], check=True, capture_output=True)
     deadline = time.monotonic() + 5
     while t.healthz() != 0 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -677,8 +681,8 @@ def test_verify_deploy_passes_at_baseline_and_fails_on_wrong_version(t):
     r = run([VERIFY, "--api-url", t.base, "--expect-version", "v1.0.0"])
     assert r.returncode == 0, r.stdout
     lines = r.stdout.splitlines()
-    assert [l.split()[1] for l in lines[:4]] == ["healthz", "status", "metrics", "orders"]
-    assert all(l.startswith("PASS") for l in lines[:4]) and "all 4 checks passed" in lines[-1]
+    assert [line.split()[1] for line in lines[:4]] == ["healthz", "status", "metrics", "orders"]
+    assert all(line.startswith("PASS") for line in lines[:4]) and "all 4 checks passed" in lines[-1]
     r = run([VERIFY, "--api-url", t.base, "--expect-version", "v9.9.9"])
     assert r.returncode == 5 and "FAIL status" in r.stdout and "FAILED" in r.stdout.splitlines()[-1]
     r = run([VERIFY, "--api-url", "not-a-url"])

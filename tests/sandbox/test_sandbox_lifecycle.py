@@ -18,7 +18,7 @@ import pytest
 
 from tests.sandbox.sandbox_cli import Instance
 
-LIFE = Instance(state="/var/tmp/aura-t-life", port_base=18480, prefix="aura-life")
+LIFE = Instance.named("life")
 
 
 def _listening(port: int) -> bool:
@@ -60,7 +60,7 @@ def life():
 def test_down_when_nothing_is_up_is_harmless(life):
     r = life.run("down")
     assert r.returncode == 0, r.stderr
-    r = Instance("/var/tmp/aura-t-never", 18580, "aura-never").run("down")
+    r = Instance.named("never").run("down")
     assert r.returncode == 0 and "nothing to stop" in r.stderr
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.tools.cli import main_wrapper
-from sandbox.tools.errors import EXIT_USAGE
+from sandbox.auraflow.tools.cli import main_wrapper
+from sandbox.auraflow.tools.errors import EXIT_USAGE
 
 PROJECT = Path(__file__).resolve().parents[2]
 UNDECODABLE = os.fsdecode(b"caf\xe9")  # how Python hands a Latin-1 byte in argv to the program
@@ -30,7 +30,8 @@ def test_an_undecodable_argument_is_a_usage_error_before_the_body_runs(capsys):
     ("deploy/switch_upstream.sh", [b"--target", b"\xff"]),
 ])
 def test_each_runbook_command_refuses_undecodable_arguments_in_one_line(script, args):
-    r = subprocess.run([str(PROJECT / "sandbox" / script).encode(), *args], capture_output=True, timeout=60)
+    r = subprocess.run([str(PROJECT / "sandbox" / "auraflow" / script).encode(), *args], capture_output=True,
+                       timeout=60)
     err = r.stderr.decode("utf-8", "replace")
     assert r.returncode == EXIT_USAGE, err
     assert len(err.strip().splitlines()) == 1 and "is not valid UTF-8 text" in err and "Traceback" not in err

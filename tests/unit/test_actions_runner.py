@@ -41,7 +41,8 @@ def _job(tmp_path: Path, steps: list[dict], source: Path | None = None) -> JobRu
 
 def test_steps_run_in_order_with_github_env_and_failures_skip_all_but_always(tmp_path):
     steps = [
-        {"name": "set", "run": "echo 'FOO=bar' >> \"$GITHUB_ENV\"\necho \"NOTE<<EOF\nline one\nEOF\" >> \"$GITHUB_ENV\""},
+        {"name": "set",
+         "run": "echo 'FOO=bar' >> \"$GITHUB_ENV\"\necho \"NOTE<<EOF\nline one\nEOF\" >> \"$GITHUB_ENV\""},
         {"name": "use", "run": "echo \"$FOO/$RUN/$NOTE\" > out.txt"},
         {"name": "fail", "run": "false\necho never > never.txt"},
         {"name": "skipped", "run": "touch skipped.txt"},

@@ -1,7 +1,7 @@
 import os
 import subprocess
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -9,13 +9,13 @@ from helpers.clock import REAL, FakeClock, date_utc, iso_utc
 
 
 def test_fake_clock_moves_only_when_told():
-    clock = FakeClock(start=50.0, wall=datetime(2025, 1, 6, 12, 0, tzinfo=timezone.utc))
+    clock = FakeClock(start=50.0, wall=datetime(2025, 1, 6, 12, 0, tzinfo=UTC))
     assert clock.monotonic() == 50.0
     assert clock.monotonic() == 50.0
     clock.advance(1.5)
     clock.sleep(0.25)
     assert clock.monotonic() == pytest.approx(51.75)
-    assert clock.now() == datetime(2025, 1, 6, 12, 0, 1, 750000, tzinfo=timezone.utc)
+    assert clock.now() == datetime(2025, 1, 6, 12, 0, 1, 750000, tzinfo=UTC)
     assert clock.sleeps == [0.25]
 
 
@@ -41,14 +41,14 @@ def test_real_clock_is_monotonic_and_utc():
 
 
 def test_iso_utc_is_second_precision_with_z():
-    moment = datetime(2025, 3, 4, 5, 6, 7, 890000, tzinfo=timezone.utc)
+    moment = datetime(2025, 3, 4, 5, 6, 7, 890000, tzinfo=UTC)
     assert iso_utc(moment) == "2025-03-04T05:06:07Z"
     with pytest.raises(ValueError):
         iso_utc(datetime(2025, 3, 4))
 
 
-@pytest.mark.parametrize("moment", [datetime(2025, 1, 6, 12, 0, 0, tzinfo=timezone.utc),
-                                    datetime(2024, 11, 23, 9, 5, 3, tzinfo=timezone.utc)])
+@pytest.mark.parametrize("moment", [datetime(2025, 1, 6, 12, 0, 0, tzinfo=UTC),
+                                    datetime(2024, 11, 23, 9, 5, 3, tzinfo=UTC)])
 def test_date_utc_matches_the_date_command(moment):
     out = subprocess.run(["date", "-u", "-d", f"@{int(moment.timestamp())}"], text=True,
                          capture_output=True, check=True, env={**os.environ, "LC_ALL": "C"})

@@ -5,9 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.commands import (CommandError, build_argv, command_problem, kill_group, run, start,
-                              split_command)
-
+from helpers.commands import CommandError, build_argv, command_problem, kill_group, run, split_command, start
 from tests.procfs import process_alive
 
 SH = "/bin/sh -c"

@@ -1,11 +1,11 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from helpers.clock import FakeClock
 from helpers.drill_log import DrillLog
 
 
 def test_lines_are_runbook_style_appended_and_redacted(tmp_path):
-    clock = FakeClock(wall=datetime(2025, 1, 6, 12, 0, 0, tzinfo=timezone.utc))
+    clock = FakeClock(wall=datetime(2025, 1, 6, 12, 0, 0, tzinfo=UTC))
     path = tmp_path / "reports" / "rollback-drill.log"
     path.parent.mkdir()
     path.write_text("Sun Jan  5 09:00:00 UTC 2025: earlier line\n")

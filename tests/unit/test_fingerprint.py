@@ -1,16 +1,15 @@
 import json
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from helpers.fingerprint import (ContainerState, Fingerprint, active_pool,
-                                 canonical_row, diff, rows_digest, sha256_file)
+from helpers.fingerprint import ContainerState, Fingerprint, active_pool, canonical_row, diff, rows_digest, sha256_file
 
 UPSTREAMS = [("api_v1", "127.0.0.1:18081"), ("api_v2", "127.0.0.1:18082")]
 ROWS = [{"id": 1, "item": "tea", "quantity": 2,
-         "created_at": datetime(2025, 1, 6, 12, 0, tzinfo=timezone.utc), "customer": None},
+         "created_at": datetime(2025, 1, 6, 12, 0, tzinfo=UTC), "customer": None},
         {"id": 2, "item": "milk", "quantity": 1,
-         "created_at": datetime(2025, 1, 6, 12, 5, tzinfo=timezone.utc), "customer": "ana"}]
+         "created_at": datetime(2025, 1, 6, 12, 5, tzinfo=UTC), "customer": "ana"}]
 
 
 def fingerprint(**changes) -> Fingerprint:

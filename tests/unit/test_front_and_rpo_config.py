@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from helpers.config import ConfigError, load_config, rpo_body
-from helpers.front import LocalFront, front_of
+from helpers.front import LocalFront, open_front
 from helpers.host_checks import parse_proc_list, parse_proc_net_tcp
 from helpers.rpo import Ack, OrderWriter, compare
 from tests.unit.test_config import target, write  # noqa: F401 - the complete config fixture
@@ -17,7 +17,7 @@ from tests.unit.test_config import target, write  # noqa: F401 - the complete co
 
 def test_defaults_keep_the_single_host_behaviour(tmp_path, target):  # noqa: F811
     cfg = load_config(write(tmp_path, "drill.toml", target))
-    assert not cfg.front.remote and isinstance(front_of(cfg), LocalFront)
+    assert not cfg.front.remote and isinstance(open_front(cfg.front), LocalFront)
     assert cfg.database.primary_key == "id"
     assert (cfg.rpo.enabled, cfg.rpo.path, cfg.rpo.id_field) == (True, "/api/orders", "id")
     assert rpo_body(cfg.rpo.body, 7, "r1") == {"item": "drill-r1-7", "quantity": 7}
@@ -45,7 +45,8 @@ def test_front_makes_the_nginx_paths_the_front_hosts(tmp_path, target):  # noqa:
     ({"ssh": "root@h:99999", "known_hosts": "KNOWN"}, "[front] ssh:"),
     ({"ssh": "root@h:22"}, "[front] known_hosts: missing (required with ssh"),
     ({"ssh": "root@h", "known_hosts": "/nope/known_hosts"}, "[front] known_hosts: /nope/known_hosts does not exist"),
-    ({"ssh": "root@h", "known_hosts": "KNOWN", "identity_file": "/nope/id"}, "[front] identity_file: /nope/id does not exist"),
+    ({"ssh": "root@h", "known_hosts": "KNOWN", "identity_file": "/nope/id"},
+     "[front] identity_file: /nope/id does not exist"),
     ({"known_hosts": "KNOWN"}, "[front] ssh: missing"),
     ({"sssh": "root@h"}, "[front] sssh: unknown key"),
 ])
@@ -164,16 +165,18 @@ def test_default_ack_compares_item_and_quantity():
      "Host key verification failed.\n", "[front] known_hosts: /k/known_hosts has no host key for [10.0.0.5]:2222"),
     ("@@@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @@@\nHost key verification failed.\n",
      "[front] known_hosts: the host key of [10.0.0.5]:2222 does not match /k/known_hosts"),
-    ("deploy@10.0.0.5: Permission denied (publickey).\n", "[front] identity_file: /k/id not accepted by deploy@10.0.0.5:2222"),
+    ("deploy@10.0.0.5: Permission denied (publickey).\n",
+     "[front] identity_file: /k/id not accepted by deploy@10.0.0.5:2222"),
     ("ssh: connect to host 10.0.0.5 port 2222: Connection refused\n", "[front] ssh: deploy@10.0.0.5:2222 unreachable"),
 ])
 def test_ssh_failures_name_the_front_key(stderr, start):
     from pathlib import Path
 
     from helpers.config import FrontSection
-    from helpers.front import SshFront, _classify
+    from helpers.front.ssh import SshFront, _classify
 
-    front = SshFront(FrontSection("deploy@10.0.0.5:2222", Path("/k/id"), Path("/k/known_hosts")))
+    front = SshFront(FrontSection.model_construct(ssh="deploy@10.0.0.5:2222", identity_file=Path("/k/id"),
+                                              known_hosts=Path("/k/known_hosts")))
     try:
         line = _classify(stderr, front)
     finally:
@@ -182,13 +185,13 @@ def test_ssh_failures_name_the_front_key(stderr, start):
 
 
 def test_ssh_spec_forms():
-    from helpers.config import _split_ssh
+    from helpers.config import split_ssh
 
-    assert _split_ssh("front") == (None, "front", 22)
-    assert _split_ssh("root@[::1]:2200") == ("root", "::1", 2200)
+    assert split_ssh("front") == (None, "front", 22)
+    assert split_ssh("root@[::1]:2200") == ("root", "::1", 2200)
     for bad in ("@h", "h:x", "root@[::1", "h:0"):
         with pytest.raises(ValueError):
-            _split_ssh(bad)
+            split_ssh(bad)
 
 
 def test_writer_warmup_writes_back_to_back_then_keeps_its_interval():

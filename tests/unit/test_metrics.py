@@ -5,8 +5,15 @@ import math
 
 import pytest
 
-from helpers.metrics import (MetricSample, MetricsParseError, build_info_version,
-                             build_info_versions, parse_samples, request_counters, total_requests)
+from helpers.metrics import (
+    MetricSample,
+    MetricsParseError,
+    build_info_version,
+    build_info_versions,
+    parse_samples,
+    request_counters,
+    total_requests,
+)
 
 # What the Aura Flow API serves (0.0.4 text format).
 AURA = """\

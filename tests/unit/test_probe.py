@@ -1,5 +1,6 @@
 import json
 import time
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -65,7 +66,7 @@ def test_longest_outage_spans_from_first_bad_to_next_good():
     samples = [sample(0.0), sample(1.0, 502), sample(1.5, None), sample(2.0),
                sample(3.0, 503), sample(3.2), sample(4.0)]
     assert longest_outage(samples) == pytest.approx(1.0)
-    assert longest_outage(samples + [sample(5.0, 503), sample(7.5, 503)]) == pytest.approx(2.5)
+    assert longest_outage([*samples, sample(5.0, 503), sample(7.5, 503)]) == pytest.approx(2.5)
     assert longest_outage([sample(0.0), sample(1.0)]) == 0.0
     summary = summarize(samples)
     assert (summary.requests, summary.failures) == (7, 3)
@@ -85,7 +86,7 @@ def test_background_sampler_keeps_cadence_and_stops():
     assert len(probe.samples()) == count  # stopped: nothing more is recorded
     assert not probe.running
     assert 10 <= count <= 40  # ~0.2 s at 10 ms, with slack for a busy machine
-    assert all(a.t < b.t for a, b in zip(samples, samples[1:]))
+    assert all(a.t < b.t for a, b in pairwise(samples))
     assert all(s.sent_at <= s.t for s in samples)
     assert samples[0].healthy and not samples[-1].healthy
     assert probe.summary().failures >= 3

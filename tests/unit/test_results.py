@@ -1,11 +1,10 @@
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from helpers.probe import ProbeSummary
-from helpers.results import (DrillRecord, FaultInfo, RunResults, TargetInfo, read_results,
-                             write_results)
+from helpers.results import DrillRecord, FaultInfo, RunResults, TargetInfo, read_results, write_results
 
 DRILL_KEYS = ["id", "type", "status", "rto_target_s", "rto_actual_s", "command_s",
               "command_exit", "fault", "probe", "rpo_acknowledged", "rpo_lost_writes",
@@ -23,8 +22,8 @@ def record(**kw) -> DrillRecord:
 
 def test_results_json_has_exactly_the_contract_keys(tmp_path):
     results = RunResults(
-        started_at=datetime(2025, 1, 6, 12, 0, tzinfo=timezone.utc),
-        finished_at=datetime(2025, 1, 6, 12, 3, 30, tzinfo=timezone.utc),
+        started_at=datetime(2025, 1, 6, 12, 0, tzinfo=UTC),
+        finished_at=datetime(2025, 1, 6, 12, 3, 30, tzinfo=UTC),
         target=TargetInfo("aura-sandbox", "staging", "http://u:pw-secret@127.0.0.1:18080"),
         drills=(record(), record(id="x", type="nginx", status="failed", rto_actual_s=None,
                                  problems=["RTO: never recovered\nwithin 120 s"])))
@@ -61,5 +60,5 @@ def test_a_failed_restore_turns_the_drill_into_an_error():
 
 
 def test_fault_observed_must_be_visible_latent_or_none():
-    with pytest.raises(ValueError, match="fault.observed"):
+    with pytest.raises(ValueError, match=r"fault\.observed"):
         FaultInfo("nginx_invalid_config", "maybe")

@@ -25,7 +25,7 @@ def test_rto_is_the_first_sample_of_the_first_full_streak():
 
 
 def test_samples_sent_before_t0_do_not_count():
-    samples = [sample(T0 + 0.01, sent=T0 - 0.01)] + timeline((0.05, "ok"), (0.10, "ok"))
+    samples = [sample(T0 + 0.01, sent=T0 - 0.01), *timeline((0.05, "ok"), (0.1, "ok"))]
     assert first_streak_at(samples, T0, 2, version=V1, pool=P1) == pytest.approx(T0 + 0.05)
     assert first_streak_at(samples, T0, 3, version=V1, pool=P1) is None
 

@@ -1,13 +1,14 @@
 """The holder's name in application_name: what a refused run, psql or staging tooling reads."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from helpers.run_lock import APP_NAME_MAX_BYTES, holder_name
 
-AT = datetime(2026, 11, 24, 2, 0, 5, tzinfo=timezone.utc)
+AT = datetime(2026, 11, 24, 2, 0, 5, tzinfo=UTC)
 
 
 def test_the_holder_is_named_as_design_says():
-    assert holder_name("upstream", pid=4242, host="ci-runner-7", started=AT) == "aura-drill 4242@ci-runner-7 02:00:05Z upstream"
+    assert (holder_name("upstream", pid=4242, host="ci-runner-7", started=AT)
+            == "aura-drill 4242@ci-runner-7 02:00:05Z upstream")
 
 
 def test_a_long_host_is_cut_so_the_name_fits_63_bytes_and_keeps_the_drill_type():

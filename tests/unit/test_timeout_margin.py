@@ -2,8 +2,7 @@
 after the budget, so a late, slow target ends with its problems recorded, not a bare Timeout."""
 from types import SimpleNamespace
 
-from fixtures.drill import (ALERT_TIMEOUT_S, HTTP_CHECK_TIMEOUT_S, LATE_LOOK_MAX_S, SOAK_WAIT_S,
-                            post_budget_bounds)
+from fixtures.drill import ALERT_TIMEOUT_S, HTTP_CHECK_TIMEOUT_S, LATE_LOOK_MAX_S, SOAK_WAIT_S, post_budget_bounds
 from helpers import commands, metrics, perf, rpo
 
 CFG = SimpleNamespace(probe=SimpleNamespace(soak_s=2.0, interval_s=0.05))

@@ -6,9 +6,10 @@ What a hosted runner does, and what this does instead:
   the step's `env:`, and what earlier steps appended to `$GITHUB_ENV`. As a given user if asked
   (a hosted runner's user is not root).
 - `uses:` steps are mapped, never skipped: `actions/checkout` is a `git clone` of a source
-  repository into the workspace (a fresh clone: what is committed, nothing uncommitted); `actions/cache/restore` copies from a cache folder (the exact key,
-  else the newest key that starts with a `restore-keys` line) and `actions/cache/save` copies into
-  it; `actions/upload-artifact` copies into an artifacts folder. Any other action is an error: the
+  repository into the workspace (a fresh clone: what is committed, nothing uncommitted);
+  `actions/cache/restore` copies from a cache folder (the exact key, else the newest key that
+  starts with a `restore-keys` line) and `actions/cache/save` copies into it;
+  `actions/upload-artifact` copies into an artifacts folder. Any other action is an error: the
   mapping must be taught before the workflow may use it.
 - `if:` — a step with `if: always()` runs even after a step failed; a step without `if:` runs only
   while every step before it passed. Any other condition is an error.
@@ -29,7 +30,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["WorkflowError", "StepResult", "JobRun", "evaluate", "substitute", "load_job"]
+__all__ = ["JobRun", "StepResult", "WorkflowError", "evaluate", "load_job", "substitute"]
 
 _EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*")

@@ -3,7 +3,7 @@
 The steps are read from `.github/workflows/nightly-drill.yml` in order and run by
 `actions_runner.JobRun`: `run:` steps as written, `uses:` steps mapped, `${{ }}` filled in — as a
 non-root user with passwordless sudo (a hosted runner's `runner` user), from a fresh clone, with a
-sandbox of its own (AURA_SANDBOX_STATE, _PORT_BASE, _PREFIX: the runner machine's settings).
+sandbox of its own (AURA_SANDBOX_STATE, _PORT_BASE, _PREFIX, _IMAGE_REPOSITORY: the runner machine's settings).
 The first night must pass: the drills pass, the reports are uploaded, the history and the drill
 state are saved, the RTO table reaches the summary page. The second night, on a new runner sharing
 the cache, gets a broken STAGING_DRILL_CONFIG secret: it fails at once, yet restores and saves the
@@ -30,19 +30,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.sandbox_ids import cache_env, extra, runner_account
 from tests.workflow.actions_runner import JobRun
 
 pytestmark = [pytest.mark.workflow]
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 WORKFLOW = PROJECT_DIR / ".github" / "workflows" / "nightly-drill.yml"
-RUNNER_USER = "aura-ci-runner"  # this test's own account: made for it, removed after it
-PORT_BASE = 19480               # a block of ten no other test or bench uses
-SANDBOX_STATE = "/var/tmp/aura-wf-sandbox"
-# Its own image repository too: a fresh clone's images must not re-tag (or be re-tagged by) the
+RUNNER_USER = runner_account()  # this test's own account (per checkout): made for it, removed after it
+# The "workflow" sandbox of tests/sandbox_ids.py (derived from the run's AURA_SANDBOX_*), with its
+# own image repository too: a fresh clone's images must not re-tag (or be re-tagged by) the
 # images of the checkout running this test, should their build hashes differ.
-SANDBOX_ENV = {"AURA_SANDBOX_STATE": SANDBOX_STATE, "AURA_SANDBOX_PORT_BASE": str(PORT_BASE),
-               "AURA_SANDBOX_PREFIX": "aura-wf", "AURA_SANDBOX_IMAGE_REPOSITORY": "aura-api-wf"}
+SANDBOX_ENV = {**extra("workflow").env(), **cache_env()}
 PARTICIPANTS = "Ana Li,Bo Chen"
 SECRET = "pw-n2-Secret-0xC0FFEE"
 # A target config with a password and a fault: required keys missing. The night must stop with one
@@ -197,7 +196,7 @@ def test_what_the_runner_user_reads_is_that_users_alone(night):
         config = Path(r.stdout.strip().splitlines()[-1])
         st = config.stat()
         assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (uid, 0o600)
-        sock = Path(SANDBOX_STATE) / "engine" / "podman.sock"
+        sock = Path(SANDBOX_ENV["AURA_SANDBOX_STATE"]) / "engine" / "podman.sock"
         st = sock.stat()
         assert (st.st_uid, stat.S_IMODE(st.st_mode)) == (uid, 0o600)
         mine = "\n".join(_user_processes(RUNNER_USER))

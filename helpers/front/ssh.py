@@ -1,0 +1,313 @@
+"""The front host over SSH (`[front] ssh = "user@host:port"`): the OpenSSH client with a control
+master — one SSH connection for the target's life, opened by `connect()` when the run resolves
+its target and closed by `close()` at its end; every operation is one `ssh -o ControlPath=…`
+multiplexed over it (a session channel, one round trip, no new handshake).
+
+Why OpenSSH and not paramiko: the project's lock file has no paramiko (and the venv is shared, so
+nothing is installed into it); the OpenSSH client is already a requirement of the hosts layout
+(its `front-run` wrapper), it reads `known_hosts` exactly as sshd's operators expect (hashed
+names, `[host]:port` entries, `@cert-authority`/`@revoked` markers), and testinfra's `ssh://`
+backend can reuse the same control socket, so the host checks ride the same connection and the
+same strict host-key policy. Options are fixed: `-F /dev/null` (the runner's own ssh config plays
+no part), `StrictHostKeyChecking=yes` with `UserKnownHostsFile = [front] known_hosts` and no
+global file, `BatchMode=yes` (never a prompt), `IdentitiesOnly=yes` with `[front] identity_file`.
+
+On the front host the suite needs a POSIX `sh`, `cat`, `cp`, `mv`, `tail` and `sha256sum`
+(coreutils). Commands from the config (`test_cmd`, `reload_cmd`, the start fallback) are command
+lines for the front and are handed to its shell as they are; the suite quotes only what it
+writes into its own small scripts (paths, with `shlex.quote`). A file is written atomically there:
+copied aside with its mode and owner (`cp -p`), filled, then renamed over the original.
+
+The per-poll state check (`state`) is one round trip: the config's sha256 and `test_cmd`'s exit
+status from one remote script.
+
+What the transport cost is counted (`SshFront.stats`: the connection's set-up, the number of
+operations and their time); with `AURA_FRONT_STATS=FILE` in the environment each connection
+appends those as one JSON line to FILE when it closes (bench/bench_drills.py --hosts reads it).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from helpers import commands
+from helpers.commands import CommandResult
+from helpers.front.protocol import FrontError, PathCheck, PathLike, path_problem
+from helpers.redact import one_line
+
+if TYPE_CHECKING:
+    from helpers.config import FrontSection
+
+__all__ = ["SshFront"]
+
+SSH = shutil.which("ssh") or "/usr/bin/ssh"   # the OpenSSH client (./aura installs openssh-client)
+CONNECT_TIMEOUT_S = 5
+FILE_TIMEOUT_S = 15          # one file operation on the front, at the most
+
+
+def _set_pdeathsig() -> None:  # pragma: no cover - runs in the child before exec
+    """The control master ends with the run's process even when that one is SIGKILLed."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def _classify(stderr: str, front: SshFront) -> str:
+    """One line naming the [front] key behind an SSH failure (ssh's own words kept at the end)."""
+    text = " ".join(stderr.split())
+    said = one_line(stderr.strip().splitlines()[-1] if stderr.strip() else "ssh exited 255", limit=200)
+    low = text.lower()
+    if "remote host identification has changed" in low or ("host key for" in low and "has changed" in low):
+        return (f"[front] known_hosts: the host key of {front.hostport} does not match "
+                f"{front.known_hosts} (strict host key checking; ssh: {said})")
+    if "host key verification failed" in low or "no matching host key" in low or "is not known" in low:
+        return (f"[front] known_hosts: {front.known_hosts} has no host key for {front.hostport} "
+                f"(strict host key checking; ssh: {said})")
+    if "permission denied" in low or "too many authentication failures" in low:
+        return (f"[front] identity_file: {front.identity_file or '(none given)'} not accepted by "
+                f"{front.dest}:{front.port} (ssh: {said})")
+    if "load key" in low or "invalid format" in low or "bad permissions" in low:
+        return f"[front] identity_file: {front.identity_file} unusable (ssh: {said})"
+    return f"[front] ssh: {front.dest}:{front.port} unreachable (ssh: {said})"
+
+
+class SshFront:
+    """The front host over one OpenSSH control master (see the module's docstring)."""
+
+    def __init__(self, spec: FrontSection, *, connect_timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+        user, host, port = spec.parts()
+        self.user, self.host, self.port = user, host, port
+        self.spec_ssh = spec.ssh
+        self.dest = f"{user}@{host}" if user else host
+        self.hostport = f"[{host}]:{port}" if port != 22 else host
+        self.where = f"{self.dest}:{port}"
+        self.identity_file = str(spec.identity_file) if spec.identity_file else None
+        self.known_hosts = str(spec.known_hosts)
+        self.connect_timeout_s = connect_timeout_s
+        self._dir = tempfile.mkdtemp(prefix="aura-ssh-")  # short: a socket path has ~100 bytes
+        self.control_path = os.path.join(self._dir, "m")
+        self._stderr = open(os.path.join(self._dir, "master.err"), "w+b")  # noqa: SIM115
+        self.master: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+        self.stats = {"connect_s": 0.0, "operations": 0, "operations_s": 0.0}
+
+    def _count(self, started: float) -> None:
+        with self._lock:
+            self.stats["operations"] += 1
+            self.stats["operations_s"] += time.monotonic() - started
+
+    # the options every ssh of this run shares
+    def options(self) -> list[str]:
+        opts = ["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+                "-o", f"UserKnownHostsFile={self.known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
+                "-o", "UpdateHostKeys=no", "-o", f"ConnectTimeout={int(max(1, self.connect_timeout_s))}",
+                "-o", "LogLevel=ERROR", "-o", f"ControlPath={self.control_path}", "-p", str(self.port)]
+        if self.identity_file:
+            opts += ["-o", "IdentitiesOnly=yes", "-i", self.identity_file]
+        return opts
+
+    def connect(self) -> SshFront:
+        """Open the run's connection (the control master); FrontError naming the key if not."""
+        with self._lock:
+            if self.master is not None and self.master.poll() is None:
+                return self
+            started = time.monotonic()
+            self._stderr.seek(0)
+            self._stderr.truncate()
+            # a master that was killed leaves its socket behind
+            Path(self.control_path).unlink(missing_ok=True)
+            # Its own session: a Ctrl-C meant for the run must not cut the connection its restore
+            # still needs; it ends with the run's process anyway (PR_SET_PDEATHSIG) or at close().
+            self.master = subprocess.Popen(
+                [SSH, *self.options(), "-o", "ControlMaster=yes", "-o", "ControlPersist=no",
+                 "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "-N", self.dest],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr,
+                preexec_fn=_set_pdeathsig, start_new_session=True)
+            deadline = time.monotonic() + self.connect_timeout_s + 5
+            while time.monotonic() < deadline:
+                if self.master.poll() is not None:
+                    self._stderr.seek(0)
+                    err = self._stderr.read().decode("utf-8", "replace")
+                    self.master = None
+                    raise FrontError(_classify(err, self))
+                if os.path.exists(self.control_path):
+                    self.stats["connect_s"] += time.monotonic() - started
+                    return self
+                time.sleep(0.01)
+            self._stop_master()
+            raise FrontError(f"[front] ssh: {self.dest}:{self.port} unreachable "
+                             f"(no SSH session within {self.connect_timeout_s + 5:g}s)")
+
+    def _argv(self, remote: str) -> list[str]:
+        return [SSH, *self.options(), "-o", "ControlMaster=no", self.dest, "--", remote]
+
+    def _script(self, script: str, *args: PathLike) -> str:
+        """A remote command line: `sh -c SCRIPT sh ARG...`, each part quoted for the remote shell."""
+        return " ".join(shlex.quote(str(a)) for a in ("sh", "-c", script, "sh", *args))
+
+    def _alive(self) -> None:
+        """The connection is up, or is opened again (a master that died is replaced)."""
+        if self.master is None or self.master.poll() is not None:
+            self.connect()
+
+    def _call(self, remote: str, *, data: bytes | None = None, timeout: float = FILE_TIMEOUT_S
+              ) -> subprocess.CompletedProcess:
+        self._alive()
+        started = time.monotonic()
+        try:
+            r = subprocess.run(self._argv(remote), input=data if data is not None else b"",
+                               capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise FrontError(f"[front] ssh: {self.where}: no answer within {timeout:g}s") from None
+        finally:
+            self._count(started)
+        if r.returncode == 255:
+            raise FrontError(_classify(r.stderr.decode("utf-8", "replace"), self))
+        return r
+
+    # files
+    def read_text(self, path: PathLike) -> str:
+        return self.read_bytes(path).decode("utf-8")
+
+    def read_bytes(self, path: PathLike) -> bytes:
+        r = self._call(self._script('[ -e "$1" ] || exit 3; exec cat -- "$1"', path))
+        if r.returncode == 3:
+            raise FileNotFoundError(2, f"No such file on {self.where}", str(path))
+        if r.returncode != 0:
+            raise OSError(f"{self.where}: cannot read {path}: {one_line(r.stderr.decode('utf-8', 'replace'))}")
+        return r.stdout
+
+    def sha256(self, path: PathLike) -> str | None:
+        r = self._call(self._script('[ -e "$1" ] || exit 3; h=$(sha256sum < "$1") || exit 1; '
+                                    'echo "${h%% *}"', path))
+        if r.returncode == 3:
+            return None
+        if r.returncode != 0:
+            raise OSError(f"{self.where}: cannot hash {path}: {one_line(r.stderr.decode('utf-8', 'replace'))}")
+        return "sha256:" + r.stdout.decode().strip()
+
+    def exists(self, path: PathLike) -> bool:
+        return self._call(self._script('[ -e "$1" ]', path)).returncode == 0
+
+    def write_bytes(self, path: PathLike, data: bytes) -> None:
+        r = self._call(self._script('set -e; t="$1.aura-drill.tmp"; rm -f -- "$t"; '
+                                    'if [ -e "$1" ]; then cp -p -- "$1" "$t"; fi; '
+                                    'cat > "$t"; mv -f -- "$t" "$1"', path), data=data)
+        if r.returncode != 0:
+            raise OSError(f"{self.where}: cannot write {path}: {one_line(r.stderr.decode('utf-8', 'replace'))}")
+
+    def copy(self, src: PathLike, dst: PathLike) -> None:
+        r = self._call(self._script('cp -- "$1" "$2"', src, dst))
+        if r.returncode != 0:
+            raise OSError(f"{self.where}: cannot copy {src} to {dst}: "
+                          f"{one_line(r.stderr.decode('utf-8', 'replace'))}")
+
+    def tail(self, path: PathLike, lines: int) -> str:
+        try:
+            r = self._call(self._script('exec tail -n "$2" -- "$1"', path, str(int(lines))))
+        except FrontError as e:
+            return f"(no error log: {e})"
+        if r.returncode != 0:
+            return f"(no error log: {self.where}: {one_line(r.stderr.decode('utf-8', 'replace'))})"
+        return r.stdout.decode("utf-8", "replace")
+
+    # commands
+    def run(self, command: str, timeout: float) -> CommandResult:
+        self._alive()
+        # The config's command line goes to the front's shell as it is (README: test_cmd and
+        # reload_cmd are command lines for the front host).
+        started = time.monotonic()
+        with commands.RunningCommand(self._argv(command)) as running:
+            result = running.wait(timeout)
+        self._count(started)
+        if result.exit_code == 255:
+            return CommandResult(result.argv, 255, result.stdout,
+                                 result.stderr + "\n" + _classify(result.stderr, self),
+                                 result.started, result.ended, result.timed_out)
+        return result
+
+    def state(self, conf: PathLike, test_cmd: str, timeout: float,
+              want: str | None = None) -> tuple[str | None, bool]:
+        script = ('h=$(sha256sum < "$1" 2>/dev/null) && h="sha256:${h%% *}" || h=missing; echo "$h"; '
+                  '[ -z "$2" ] || [ "$h" = "$2" ] || { echo "test skipped"; exit 0; }; '
+                  + test_cmd + ' </dev/null >/dev/null 2>&1; echo "test $?"')
+        r = self._call(self._script(script, conf, want or ""), timeout=timeout)
+        lines = r.stdout.decode("utf-8", "replace").split()
+        digest = lines[0] if lines and lines[0].startswith("sha256:") else None
+        ok = len(lines) >= 3 and lines[-2] == "test" and lines[-1] == "0"
+        return digest, ok
+
+    def path_problems(self, checks: Sequence[PathCheck]) -> list[str]:
+        # One round trip: the script prints the index of each check that fails.
+        parts = []
+        for i, c in enumerate(checks):
+            n = i + 1
+            if c.kind == "file":
+                parts.append(f'[ -f "${{{n}}}" ] || echo "{i}"')
+            elif c.kind == "dir":
+                parts.append(f'[ -d "$(dirname -- "${{{n}}}")" ] || echo "{i}"')
+            else:
+                parts.append(f'[ -f "${{{n}}}" ] && [ -x "${{{n}}}" ] || echo "{i}"')
+        args: list[str] = []
+        for c in checks:
+            path = shlex.split(c.path)[0] if c.kind == "cmd" else c.path
+            args.append(path)
+        r = self._call(self._script("; ".join(parts) or ":", *args))
+        bad = {int(x) for x in r.stdout.decode().split() if x.isdigit()}
+        on = f" on the front host {self.where}"
+        return [path_problem(c, args[i], on) for i, c in enumerate(checks) if i in bad]
+
+    def testinfra_host(self) -> Any:
+        """testinfra's `ssh://` backend over this run's control master, with the same options
+        (strict host keys from `[front] known_hosts`; `ControlMaster=no`: it never opens its own)."""
+        import testinfra
+
+        extra = " ".join(shlex.quote(o) for o in self.options()) + " -o ControlMaster=no"
+        return testinfra.get_host(f"ssh://{self.dest}", ssh_extra_args=extra, timeout=int(FILE_TIMEOUT_S))
+
+    def checks_host_of(self, url: str) -> bool:
+        return True  # the front host is the one that serves [target] base_url
+
+    def sees_listener(self, address: str) -> bool:
+        """A pool on another host than the front is not the front's to check (its container
+        check covers it); loopback and the front's own name are."""
+        return address in (self.host, "127.0.0.1", "localhost", "::1")
+
+    def environment_rows(self) -> dict[str, str]:
+        return {"Front host": one_line(f"{self.spec_ssh} (SSH, host key from {self.known_hosts})")}
+
+    def _stop_master(self) -> None:
+        master, self.master = self.master, None
+        if master is not None and master.poll() is None:
+            master.terminate()
+            try:
+                master.wait(5)
+            except subprocess.TimeoutExpired:
+                master.kill()
+                master.wait()
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop_master()
+            self._stderr.close()
+            shutil.rmtree(self._dir, ignore_errors=True)
+        stats_file = os.environ.get("AURA_FRONT_STATS")
+        if stats_file and self.stats["connect_s"]:
+            try:
+                with open(stats_file, "a", encoding="utf-8") as f:
+                    f.write(json.dumps({"front": self.where, **self.stats}) + "\n")
+            except OSError:
+                pass
