@@ -216,7 +216,7 @@ def bench_engines(args: argparse.Namespace) -> int:
         for name in engines:
             env = {**os.environ, "AURA_SANDBOX_ENGINE": name}
             configs[name] = sandbox_up(env)
-            figures[name] = bench_per_drill(ids, runs, k + ["--drill-config", configs[name]])[PROJECT]
+            figures[name] = bench_per_drill(ids, runs, [*k, "--drill-config", configs[name]])[PROJECT]
     finally:
         sandbox_up(dict(os.environ))  # back on the engine the environment names
     med = statistics.median
@@ -248,7 +248,8 @@ def main() -> int:
     parser.add_argument("--hosts-port-base", type=int, default=None, help="--hosts: its port base")
     parser.add_argument("--hosts-prefix", default=None, help="--hosts: its container prefix")
     parser.add_argument("--engines", default=None, metavar="LIST",
-                        help="per drill, the sandbox on each engine side by side, e.g. podman,docker (median of --runs)")
+                        help="per drill, the sandbox on each engine side by side, e.g. podman,docker "
+                             "(median of --runs)")
     parser.add_argument("--compare", metavar="DIR", default=None,
                         help="another checkout of the project, run alternately with this one on the same target")
     args = parser.parse_args()

@@ -136,9 +136,10 @@ class Engine:
     # -- clients -------------------------------------------------------------------------------
     def _bare_client(self) -> Any:
         import docker
+        from docker.constants import MINIMUM_DOCKER_API_VERSION
 
-        return docker.APIClient(base_url=self.url, timeout=API_TIMEOUT_S,
-                                version=docker.constants.MINIMUM_DOCKER_API_VERSION, **transport_options(self.url))
+        return docker.APIClient(base_url=self.url, timeout=API_TIMEOUT_S, version=MINIMUM_DOCKER_API_VERSION,
+                                **transport_options(self.url))
 
     def _client(self, timeout_s: int) -> Any:
         import docker

@@ -27,10 +27,10 @@ from .podman_service import (
     ensure_podman,
     ping,
     socket_url,
+    status as podman_status,
     stop_podman,
     upload_tmp_dir,
 )
-from .podman_service import status as podman_status
 
 __all__ = ["ENGINE_CHOICES", "engine_choice", "engine_status", "ensure_engine", "ensure_podman", "is_podman", "ping",
            "reach_recorded", "recorded_url", "socket_url", "stop_engine", "stop_podman", "upload_tmp_dir", "version"]

@@ -22,10 +22,10 @@ import httpx
 import psycopg
 import pytest
 
-from helpers.container_swap import recreate_with_image, restore_container
-from helpers.engine_api import ContainerDefinition, DockerRuntimeError, Engine
 from helpers.commands import run as run_command
 from helpers.config import TargetConfig, load_config
+from helpers.container_swap import recreate_with_image, restore_container
+from helpers.engine_api import ContainerDefinition, DockerRuntimeError, Engine
 from helpers.fingerprint import read_db_revision
 from helpers.front import LocalFront
 from helpers.host_checks import failed, host_checks, nginx_processes

@@ -81,7 +81,8 @@ def test_installs_docker_io_only_when_no_dockerd_binary_exists(scratch):
     # GitHub's runner has docker-ce, whose dockerd conflicts with Debian's docker.io: any dockerd on
     # PATH is enough, and ./aura never starts one (the sandbox runs its own, under its state folder).
     top, bin_dir, log = scratch
-    assert "docker.io" in [c for c in run_aura(top, bin_dir, log) if c.startswith("apt-get install")][0].split()
+    first = next(c for c in run_aura(top, bin_dir, log) if c.startswith("apt-get install"))
+    assert "docker.io" in first.split()
     log.unlink()
     dockerd = bin_dir / "dockerd"
     dockerd.write_text("#!/bin/sh\necho started >> " + str(log) + "\n")
