@@ -15,9 +15,10 @@ from pathlib import Path
 from helpers import commands, nginx_ops
 from helpers.config import TargetConfig
 from helpers.container_swap import restore_container
+from helpers.database import Database
 from helpers.engine_api import ContainerDefinition, Engine
 from helpers.file_digest import sha256_file
-from helpers.fingerprint import Fingerprint, load_backup, read_db_revision, restore_rows
+from helpers.fingerprint import Fingerprint, load_backup, restore_rows
 from helpers.front import Front
 
 MIGRATE_TIMEOUT_S = 120
@@ -109,19 +110,20 @@ class ContainerMemo:
         return cls(definitions, frozenset(ids))
 
 
-def restore(cfg: TargetConfig, front: Front, engine: Engine, snap: Fingerprint, saved: SavedFiles,
-            memo: ContainerMemo | None = None) -> RestoreLog:
+def restore(cfg: TargetConfig, front: Front, database: Database, engine: Engine, snap: Fingerprint,
+            saved: SavedFiles, memo: ContainerMemo | None = None) -> RestoreLog:
     log = RestoreLog()
     memo = memo or ContainerMemo({}, frozenset())
-    _restore_database(cfg, snap, saved, log)
+    _restore_database(cfg, database, snap, saved, log)
     _restore_containers(cfg, engine, snap, memo, log)
     _restore_nginx(cfg, front, saved, log)
     return log
 
 
-def _restore_database(cfg: TargetConfig, snap: Fingerprint, saved: SavedFiles, log: RestoreLog) -> None:
+def _restore_database(cfg: TargetConfig, database: Database, snap: Fingerprint, saved: SavedFiles,
+                      log: RestoreLog) -> None:
     try:
-        current = read_db_revision(cfg.database.url)
+        current = database.revision()
         if snap.db_revision and current != snap.db_revision:
             r = commands.run(cfg.commands.migrate, [snap.db_revision], timeout=MIGRATE_TIMEOUT_S)
             (log.did if r.ok else log.failed)(f"migrate {current} -> {snap.db_revision}: exit {r.exit_code}")
