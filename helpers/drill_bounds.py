@@ -41,9 +41,9 @@ class PostBudgetBounds:
         """`cfg` needs only `probe.soak_s` and `probe.interval_s`."""
         # Imported here: the Docker SDK and psycopg load while `sandbox up` runs (fixtures/target.py's
         # warm-up), not when pytest loads the plugins.
-        from helpers import docker_runtime, fingerprint, metrics, perf, rpo, table_rows
+        from helpers import engine_api, fingerprint, metrics, perf, rpo, table_rows
 
-        state_round = fingerprint.DB_BOUND_S + nginx_ops.NGINX_TIMEOUT_S + docker_runtime.API_TIMEOUT_S
+        state_round = fingerprint.DB_BOUND_S + nginx_ops.NGINX_TIMEOUT_S + engine_api.API_TIMEOUT_S
         return cls(
             fault_recheck_s=max(faults.OBSERVE_TIMEOUT_S, state_round),
             rollback_kill_s=max(1.0, cfg.probe.interval_s * 4) + commands.KILL_BOUND_S,
@@ -57,8 +57,8 @@ class PostBudgetBounds:
             rpo_s=rpo.STOP_TIMEOUT_S + 2 * fingerprint.DB_BOUND_S + table_rows.PASS_BOUND_S,
             perf_smoke_s=perf.BOUND_S,
             metrics_s=2 * metrics.FETCH_TIMEOUT_S,
-            host_checks_s=docker_runtime.API_TIMEOUT_S,
-            troubleshooting_s=docker_runtime.API_TIMEOUT_S + nginx_ops.NGINX_TIMEOUT_S,
+            host_checks_s=engine_api.API_TIMEOUT_S,
+            troubleshooting_s=engine_api.API_TIMEOUT_S + nginx_ops.NGINX_TIMEOUT_S,
             emergency_s=ALERT_TIMEOUT_S + 3 * HTTP_CHECK_TIMEOUT_S if drill_type == "emergency" else 0.0,
         )
 
