@@ -135,7 +135,7 @@ def _signal_group(pgid: int, sig: int) -> None:
 
 KILL_GRACE_S = 2.0   # SIGTERM to SIGKILL
 KILL_REAP_S = 5.0    # then the leader's last wait
-KILL_BOUND_S = KILL_GRACE_S + KILL_REAP_S
+KILL_BOUND_S = KILL_GRACE_S + 2 * KILL_REAP_S  # the leader's wait, then the group's
 
 
 def kill_group(proc: subprocess.Popen, grace_s: float = KILL_GRACE_S, clock: Clock = REAL) -> None:
