@@ -12,9 +12,13 @@ from typing import Any
 
 from helpers import commands, nginx_ops
 from helpers.commands import CommandResult
-from helpers.fingerprint import Fingerprint
+from helpers.docker_runtime import logs_tail
+from helpers.fingerprint import Fingerprint, load_backup, snapshot_rows_damage
 from helpers.front import Front
+from helpers.host_checks import container_checks, failed, host_checks
+from helpers.metrics import build_info_version, fetch as fetch_metrics, request_counters, total_requests
 from helpers.outcome import DrillOutcome
+from helpers.perf import perf_smoke
 from helpers.rto import Recovery, SoakResult
 
 __all__ = ["attach_troubleshooting", "command_problems", "end_state_problems", "functional_problems", "guarded",
@@ -84,9 +88,6 @@ def functional_problems(cfg: Any, outcome: DrillOutcome, version: str | None) ->
 
 
 def performance_and_monitoring_problems(cfg: Any, outcome: DrillOutcome, version: str | None) -> list[str]:
-    from helpers.metrics import build_info_version, fetch as fetch_metrics, request_counters, total_requests
-    from helpers.perf import perf_smoke
-
     problems = []
     before = fetch_metrics(cfg.target.api_url)
     perf = perf_smoke(cfg.target.base_url, cfg.perf.requests, cfg.perf.p95_ms)
@@ -114,8 +115,6 @@ def performance_and_monitoring_problems(cfg: Any, outcome: DrillOutcome, version
 def host_problems(cfg: Any, front: Front, expected_image_id: str | None) -> list[str]:
     """testinfra checks of the front host (this one, or `[front]` through testinfra's ssh
     backend over the run's connection) and the engine's view of containers."""
-    from helpers.host_checks import container_checks, failed, host_checks
-
     want = {"api_v1": expected_image_id or ""}
     if front.checks_host_of(cfg.target.base_url):
         checks = host_checks(front, cfg, expected_image_ids=want)
@@ -132,8 +131,6 @@ def rpo_problems(cfg: Any, outcome: DrillOutcome, writer: Any, backup_rows: Any)
     """Every acknowledged write readable afterwards (SQL, the authoritative store), and every
     row of the snapshot unchanged. The restore puts damaged snapshot rows back later; the
     drill still fails here. `writer` None: `[rpo] enabled = false`, no writes, no RPO figure."""
-    from helpers.fingerprint import load_backup, snapshot_rows_damage
-
     if writer is None:
         damage = snapshot_rows_damage(cfg.database.url, cfg.database.table, load_backup(backup_rows))
         outcome.rpo_measured = False
@@ -157,8 +154,6 @@ def rpo_problems(cfg: Any, outcome: DrillOutcome, writer: Any, backup_rows: Any)
 
 def attach_troubleshooting(cfg: Any, outcome: DrillOutcome, front: Front) -> None:
     """What the runbook's troubleshooting asks for: the rollback's stderr, logs."""
-    from helpers.docker_runtime import logs_tail
-
     c = outcome.command
     if c is not None:
         outcome.attachments["rollback stderr"] = c.stderr[-8000:] or "(empty)"
