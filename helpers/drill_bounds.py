@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from helpers import commands, docker_runtime, faults, fingerprint, metrics, nginx_ops, perf, rpo, table_rows
+from helpers import commands, engine_api, faults, fingerprint, metrics, nginx_ops, perf, rpo, table_rows
 from helpers.measure import LATE_LOOK_MAX_S, SOAK_WAIT_S
 
 __all__ = ["ALERT_TIMEOUT_S", "HTTP_CHECK_TIMEOUT_S", "PostBudgetBounds"]
@@ -39,7 +39,7 @@ class PostBudgetBounds:
     @classmethod
     def of(cls, cfg: Any, drill_type: str) -> PostBudgetBounds:
         """`cfg` needs only `probe.soak_s` and `probe.interval_s`."""
-        state_round = fingerprint.DB_BOUND_S + nginx_ops.NGINX_TIMEOUT_S + docker_runtime.API_TIMEOUT_S
+        state_round = fingerprint.DB_BOUND_S + nginx_ops.NGINX_TIMEOUT_S + engine_api.API_TIMEOUT_S
         return cls(
             fault_recheck_s=max(faults.OBSERVE_TIMEOUT_S, state_round),
             rollback_kill_s=max(1.0, cfg.probe.interval_s * 4) + commands.KILL_BOUND_S,
@@ -53,8 +53,8 @@ class PostBudgetBounds:
             rpo_s=rpo.STOP_TIMEOUT_S + 2 * fingerprint.DB_BOUND_S + table_rows.PASS_BOUND_S,
             perf_smoke_s=perf.BOUND_S,
             metrics_s=2 * metrics.FETCH_TIMEOUT_S,
-            host_checks_s=docker_runtime.API_TIMEOUT_S,
-            troubleshooting_s=docker_runtime.API_TIMEOUT_S + nginx_ops.NGINX_TIMEOUT_S,
+            host_checks_s=engine_api.API_TIMEOUT_S,
+            troubleshooting_s=engine_api.API_TIMEOUT_S + nginx_ops.NGINX_TIMEOUT_S,
             emergency_s=ALERT_TIMEOUT_S + 3 * HTTP_CHECK_TIMEOUT_S if drill_type == "emergency" else 0.0,
         )
 

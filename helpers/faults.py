@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from helpers import commands, nginx_ops
 from helpers.clock import REAL, Clock
 from helpers.config import TargetConfig
+from helpers.container_swap import recreate_with_image
 from helpers.database import Database
-from helpers.docker_runtime import container_info, image_id_of, recreate_with_image
+from helpers.engine_api import Engine
 from helpers.front import Front
 from helpers.probe import Probe, Sample
 from helpers.readiness import STEADY_S
@@ -210,25 +211,26 @@ def _verdict(seen: str, sample: Sample | None, grace_s: float, where: str, how: 
     return "latent", f"{where} ({how}) while the front stays green ({sample.describe()})"
 
 
-def bad_image(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observation:
-    """api_v1 recreated from [docker] bad_tag through the Docker API (name, env, port, pool kept).
-    The engine must run the bad image; the probe then shows it visible (the new container answers
-    badly, or not at all past a boot grace period) or latent (the front stays green)."""
+def bad_image(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, engine: Engine) -> Observation:
+    """api_v1 recreated from [docker] bad_tag through the engine's API: a clone of its whole
+    definition on the bad image, marked as the suite's and without compose's own labels. The engine
+    must run the bad image; the probe then shows it visible (the new container answers badly, or not
+    at all past a boot grace period) or latent (the front stays green)."""
     name = cfg.services.api_v1
     bad_ref = f"{cfg.docker.image}:{cfg.docker.bad_tag}"
-    before = container_info(cfg.docker.url, name)
-    recreate_with_image(cfg.docker.url, name, bad_ref)
+    before = engine.container_info(name)
+    recreate_with_image(engine, name, bad_ref)
     # Judged on requests sent from here on: the blip of the recreate itself is not the fault.
     since = clock.monotonic()
-    bad_id = image_id_of(cfg.docker.url, bad_ref)
-    info = container_info(cfg.docker.url, name)
+    bad_id = engine.image_id_of(bad_ref)
+    info = engine.container_info(name)
     if info is None or info.image_id != bad_id:
         return Observation("none", f"the engine does not run {bad_ref} as {name}")
     if before is not None and before.image_id == bad_id:
         return Observation("none", f"{bad_ref} is the image {name} already ran")
 
     def recheck() -> str | None:
-        now = container_info(cfg.docker.url, name)
+        now = engine.container_info(name)
         if now is not None and now.image_id == bad_id:
             return None
         return f"{name} runs {now.ref if now else 'nothing'}, not {bad_ref}"
@@ -236,7 +238,7 @@ def bad_image(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observati
     seen, sample = watch_after_change(probe, since, streak=cfg.probe.healthy_streak, grace_s=BOOT_GRACE_S,
                                       clock=clock)
     observed, detail = _verdict(seen, sample, BOOT_GRACE_S, f"{name} runs {bad_ref}",
-                                f"engine: image {bad_id[:19]}")
+                                f"engine: image {bad_id[:19] if bad_id else '?'}")
     return Observation(observed, detail, recheck)
 
 
@@ -260,13 +262,14 @@ def bad_migration(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, datab
     return Observation(observed, detail, recheck)
 
 
-def bad_release(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, database: Database) -> Observation:
+def bad_release(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, database: Database,
+                engine: Engine) -> Observation:
     """A bad release: bad image on api_v1, bad migration, and traffic on api_v2 — all three seen."""
     # Order matters for observing each part: the bad image is seen while traffic is on api_v1;
     # the switch happens while api_v2 is still healthy (a deploy tool refuses an unhealthy
     # target); the bad migration is then seen failing api_v2 as well.
     parts: list[Observation] = []
-    steps: list[Callable[[], Observation]] = [lambda: bad_image(cfg, probe, clock),
+    steps: list[Callable[[], Observation]] = [lambda: bad_image(cfg, probe, clock, engine=engine),
                                                lambda: switch_traffic(cfg, probe, "api_v2", clock),
                                                lambda: bad_migration(cfg, probe, clock, database=database)]
     for step in steps:

@@ -201,8 +201,9 @@ def stable_lookalike(sandbox):
 def test_a_rollback_to_an_image_that_only_reports_the_stable_version_is_not_recovered(tmp_path, sandbox,
                                                                                      stable_lookalike):
     # The probe sees v1.0.0 on api_v1, healthy; only the engine can tell it is not the stable image.
-    recreate = (f'cd {PROJECT} && {sys.executable} -c "from helpers.docker_runtime import recreate_with_image; '
-                f'recreate_with_image(\'{sandbox["docker"]["url"]}\', \'{sandbox["services"]["api_v1"]}\', '
+    recreate = (f'cd {PROJECT} && {sys.executable} -c "from helpers.container_swap import recreate_with_image; '
+                f'from helpers.engine_api import Engine; '
+                f'recreate_with_image(Engine(\'{sandbox["docker"]["url"]}\'), \'{sandbox["services"]["api_v1"]}\', '
                 f'\'{stable_lookalike}\')"\n')
     rollback = executable(tmp_path / "rollback", recreate)
     run = run_suite("--drill-config", overlay(tmp_path, commands={"rollback": rollback}, rto={"image": 4}),
