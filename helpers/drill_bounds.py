@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from helpers import commands, faults, nginx_ops
+from helpers import commands, engine_api, faults, fingerprint, metrics, nginx_ops, perf, rpo, table_rows
 from helpers.measure import LATE_LOOK_MAX_S, SOAK_WAIT_S
 
 __all__ = ["ALERT_TIMEOUT_S", "HTTP_CHECK_TIMEOUT_S", "PostBudgetBounds"]
@@ -39,10 +39,6 @@ class PostBudgetBounds:
     @classmethod
     def of(cls, cfg: Any, drill_type: str) -> PostBudgetBounds:
         """`cfg` needs only `probe.soak_s` and `probe.interval_s`."""
-        # Imported here: the Docker SDK and psycopg load while `sandbox up` runs (fixtures/target.py's
-        # warm-up), not when pytest loads the plugins.
-        from helpers import engine_api, fingerprint, metrics, perf, rpo, table_rows
-
         state_round = fingerprint.DB_BOUND_S + nginx_ops.NGINX_TIMEOUT_S + engine_api.API_TIMEOUT_S
         return cls(
             fault_recheck_s=max(faults.OBSERVE_TIMEOUT_S, state_round),

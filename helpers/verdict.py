@@ -14,9 +14,12 @@ from helpers import commands, nginx_ops
 from helpers.commands import CommandResult
 from helpers.container_definition import rollback_changes
 from helpers.engine_api import ContainerDefinition, Engine
-from helpers.fingerprint import Fingerprint
+from helpers.fingerprint import Fingerprint, load_backup, snapshot_rows_damage
 from helpers.front import Front
+from helpers.host_checks import container_checks, failed, host_checks
+from helpers.metrics import build_info_version, fetch as fetch_metrics, request_counters, total_requests
 from helpers.outcome import DrillOutcome
+from helpers.perf import perf_smoke
 from helpers.rto import Recovery, SoakResult
 
 __all__ = ["attach_troubleshooting", "command_problems", "end_state_problems", "functional_problems", "guarded",
@@ -103,9 +106,6 @@ def functional_problems(cfg: Any, outcome: DrillOutcome, version: str | None) ->
 
 
 def performance_and_monitoring_problems(cfg: Any, outcome: DrillOutcome, version: str | None) -> list[str]:
-    from helpers.metrics import build_info_version, fetch as fetch_metrics, request_counters, total_requests
-    from helpers.perf import perf_smoke
-
     problems = []
     before = fetch_metrics(cfg.target.api_url)
     perf = perf_smoke(cfg.target.base_url, cfg.perf.requests, cfg.perf.p95_ms)
@@ -133,8 +133,6 @@ def performance_and_monitoring_problems(cfg: Any, outcome: DrillOutcome, version
 def host_problems(cfg: Any, front: Front, engine: Engine, expected_image_id: str | None) -> list[str]:
     """testinfra checks of the front host (this one, or `[front]` through testinfra's ssh
     backend over the run's connection) and the engine's view of containers."""
-    from helpers.host_checks import container_checks, failed, host_checks
-
     want = {"api_v1": expected_image_id or ""}
     if front.checks_host_of(cfg.target.base_url):
         checks = host_checks(front, cfg, engine=engine, expected_image_ids=want)
@@ -151,8 +149,6 @@ def rpo_problems(cfg: Any, outcome: DrillOutcome, writer: Any, backup_rows: Any)
     """Every acknowledged write readable afterwards (SQL, the authoritative store), and every
     row of the snapshot unchanged. The restore puts damaged snapshot rows back later; the
     drill still fails here. `writer` None: `[rpo] enabled = false`, no writes, no RPO figure."""
-    from helpers.fingerprint import load_backup, snapshot_rows_damage
-
     if writer is None:
         damage = snapshot_rows_damage(cfg.database.url, cfg.database.table, load_backup(backup_rows))
         outcome.rpo_measured = False
