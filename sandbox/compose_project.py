@@ -1,13 +1,15 @@
 """The sandbox's API services as the runbook's Docker Compose project.
 
 In the state folder: `docker-compose.staging.yml` (the team's file), `.env` (each service's image
-tag: API_V1_TAG, API_V2_TAG, and the image repository) and `api.env` (the services' env_file: the
-database URL, a secret, mode 0600). `up -d` deploys them; `container_name:` keeps the [services]
+tag: API_V1_TAG, API_V2_TAG, and the image repository) and `api-conf/database.url` (the database
+URL, a secret: mode 0640, group nogroup, read by the services' user). `up -d` deploys them; `container_name:` keeps the [services]
 names, and the named volumes keep the names the raw-engine layout gives them, so `down` removes the
 same things whichever way they were made.
 
 The services carry what real services carry (the compose spec's own keys): entrypoint, command,
-working_dir, a non-root user, env_file and environment, read_only with a tmpfs, a named volume and
+working_dir, a non-root user, environment (the database URL is a secret file on the read-only
+config mount, AURA_DATABASE_URL_FILE: an `env_file:` would do, but Compose 2.22+ then hashes the
+service differently in `config --hash` than in its container's config-hash label, compose#14001), read_only with a tmpfs, a named volume and
 a read-only bind mount, cap_drop and security_opt, ulimits, pids_limit, mem_limit and cpus,
 stop_signal and stop_grace_period, logging with options, oom_score_adj, restart, a healthcheck,
 labels, and `network_mode: host` (PLATFORM.md: only loopback works here). Health is polled on the
@@ -38,7 +40,8 @@ Log = Callable[[str], None]
 
 COMPOSE_FILE = "docker-compose.staging.yml"
 ENV_FILE = ".env"
-SERVICE_ENV_FILE = "api.env"
+SECRET_FILE = "database.url"
+NOGROUP = 65534
 UP_TIMEOUT_S = 180
 PROJECT_LABEL = "com.docker.compose.project"
 
@@ -58,7 +61,7 @@ def project_name(layout: Layout) -> str:
 
 def files(layout: Layout) -> dict[str, Path]:
     return {"compose": layout.state / COMPOSE_FILE, "env": layout.state / ENV_FILE,
-            "service_env": layout.state / SERVICE_ENV_FILE}
+            "secret": conf_dir(layout) / SECRET_FILE}
 
 
 def tag_variable(service: str) -> str:
@@ -78,8 +81,8 @@ def _service(layout: Layout, pool: str) -> str:
     command: ["/app/aura_api.py"]
     working_dir: /app
     user: "65534:65534"
-    env_file: [{SERVICE_ENV_FILE}]
     environment:
+      AURA_DATABASE_URL_FILE: /etc/aura/{SECRET_FILE}
       AURA_POOL: {pool}
       AURA_PORT: "{port}"
     labels:
@@ -138,11 +141,13 @@ def write_files(layout: Layout, repository: str, database_url: str) -> dict[str,
     paths = files(layout)
     paths["compose"].write_text(compose_text(layout))
     paths["env"].write_text(env_text(repository))
-    write_private(paths["service_env"], f"AURA_DATABASE_URL={database_url}\n")
     folder = conf_dir(layout)
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o755)  # read by the containers' user (nobody)
     (folder / "aura.conf").write_text("# read-only configuration of the sandbox's API containers\n")
+    write_private(paths["secret"], database_url + "\n")
+    os.chown(paths["secret"], -1, NOGROUP)
+    paths["secret"].chmod(0o640)  # the services' user (nobody:nogroup) reads it; no one else
     return paths
 
 
