@@ -144,3 +144,25 @@ def drift(labels_of: Mapping[str, Mapping[str, str] | None], service_of: Mapping
         else:
             out[container] = f"drift: label {label or '(none)'} vs config --hash {want or '(none)'}"
     return out
+
+
+def problems(cfg: TargetConfig, front: Front) -> list[str]:
+    """One line per reason the [compose] project cannot be driven from here: a command whose first
+    word is not executable, a file missing on the front, or a compose older than v2."""
+    compose = compose_of(cfg, front)
+    if compose is None:
+        return []
+    from helpers.front import PathCheck
+
+    s = compose.section
+    checks = [PathCheck("[compose] command", s.command, "cmd"),
+              *(PathCheck("[compose] files", str(f), "file") for f in s.files),
+              *([PathCheck("[compose] env_file", str(s.env_file), "file")] if s.env_file else [])]
+    found = front.path_problems(checks)
+    if found:
+        return found
+    major = compose.version_major()
+    if major is None or major < 2:
+        return [f"[compose] command: `{s.command} version --short` does not say 2 or later "
+                f"({'no answer' if major is None else f'version {major}'}): Compose v2 is required"]
+    return []

@@ -2,19 +2,20 @@
 
 In the state folder: `docker-compose.staging.yml` (the team's file), `.env` (each service's image
 tag: API_V1_TAG, API_V2_TAG, and the image repository) and `api-conf/database.url` (the database
-URL, a secret: mode 0640, group nogroup, read by the services' user). `up -d` deploys them; `container_name:` keeps the [services]
-names, and the named volumes keep the names the raw-engine layout gives them, so `down` removes the
-same things whichever way they were made.
+URL, a secret: mode 0640, group nogroup, read by the services' user). `up -d` deploys them;
+`container_name:` keeps the [services] names, and the named volumes keep the names the raw-engine
+layout gives them, so `down` removes the same things whichever way they were made.
 
 The services carry what real services carry (the compose spec's own keys): entrypoint, command,
-working_dir, a non-root user, environment (the database URL is a secret file on the read-only
-config mount, AURA_DATABASE_URL_FILE: an `env_file:` would do, but Compose 2.22+ then hashes the
-service differently in `config --hash` than in its container's config-hash label, compose#14001), read_only with a tmpfs, a named volume and
-a read-only bind mount, cap_drop and security_opt, ulimits, pids_limit, mem_limit and cpus,
-stop_signal and stop_grace_period, logging with options, oom_score_adj, restart, a healthcheck,
-labels, and `network_mode: host` (PLATFORM.md: only loopback works here). Health is polled on the
-app's /healthz from here: never `up --wait`, nor `depends_on: condition: service_healthy` (Podman
-here runs no healthchecks).
+working_dir, a non-root user, environment, read_only with a tmpfs, a named volume and a read-only
+bind mount, cap_drop and security_opt, ulimits, pids_limit, mem_limit and cpus, stop_signal and
+stop_grace_period, logging with options, oom_score_adj, restart, a healthcheck, labels, and
+`network_mode: host` (PLATFORM.md: only loopback works here). The database URL is a secret file on
+the read-only config mount (AURA_DATABASE_URL_FILE): an `env_file:` would do, but Compose 2.22+
+then hashes the service in `config --hash` otherwise than in its container's config-hash label
+(compose#14001), and the suite's drift check compares the two. Health is polled on the app's
+/healthz from here: never `up --wait`, nor `depends_on: condition: service_healthy` (Podman here
+runs no healthchecks).
 
 The compose service names are the [services] keys (api_v1, api_v2) and each one's tag variable is
 its name in capitals with _TAG: the runbook's scripts (rollback.sh, deploy.sh) set that variable

@@ -98,7 +98,13 @@ def recorded_layout(layout: Layout) -> str | None:
 
 
 def up(layout: Layout, log: Log, hosts: bool = False) -> Path:
-    from . import compose_binary, compose_project, containers, hosts as hosts_layout, images  # the docker SDK: only here
+    from . import (  # the docker SDK: only here
+        compose_binary,
+        compose_project,
+        containers,
+        hosts as hosts_layout,
+        images,
+    )
 
     _preflight_binaries()
     as_compose = compose_project.enabled(hosts)

@@ -117,7 +117,7 @@ class ComposeSection(Section):
     files: AbsPaths = Field(description="The team's compose files, in -f order (copied and fingerprinted).")
     project_name: Text | None = Field(default=None, description="--project-name (default: compose's own).")
     project_directory: AbsPath | None = Field(default=None, description="--project-directory (default: compose's own).")
-    env_file: AbsPath | None = Field(default=None, description="--env-file holding the tags (copied and fingerprinted).")
+    env_file: AbsPath | None = Field(default=None, description="--env-file (copied and fingerprinted).")
 
 
 class _PerPool(Section):
