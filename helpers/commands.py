@@ -26,6 +26,7 @@ from typing import IO
 
 from helpers.clock import REAL, Clock
 from helpers.redact import redact_argv
+from helpers.wait import Wait
 
 __all__ = ["CommandError", "CommandResult", "RunningCommand", "build_argv", "command_problem", "kill_group",
            "run", "run_verify", "split_command", "start"]
@@ -153,13 +154,10 @@ def kill_group(proc: subprocess.Popen, grace_s: float = KILL_GRACE_S, clock: Clo
         proc.wait()
         return
     _signal_group(pgid, signal.SIGTERM)
-    deadline = clock.monotonic() + grace_s
-    while clock.monotonic() < deadline:
+    for _ in Wait(f"process group {pgid} to end after SIGTERM", grace_s, 0.02, clock).rounds():
         proc.poll()  # reap the leader, or it stays a zombie member of the group
-        alive = _live_members(pgid)
-        if alive is False:
+        if _live_members(pgid) is False:
             break
-        clock.sleep(0.02)
     _signal_group(pgid, signal.SIGKILL)  # harmless when all went; decisive when some ignored TERM
     with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL not delivered (D state)
         proc.wait(timeout=KILL_REAP_S)

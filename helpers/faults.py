@@ -4,8 +4,9 @@ An injector changes the target; an observer looks at the target (probe answers, 
 the engine) and says whether the fault is visible, latent or not there at all. The injector's own
 exit status proves nothing: a fault that did nothing must leave the drill failing.
 
-Every injector takes the same arguments: the target's config, its front (where the nginx files
-live and nginx's commands run), the probe, and the clock.
+Every injector takes the target's config, the probe and the clock, and names the Target's adapters
+it acts through as keyword-only parameters (`front`: where the nginx files live and nginx's
+commands run; `database`: the schema's revision); the fault fixture hands it those.
 """
 from __future__ import annotations
 
@@ -19,11 +20,12 @@ from helpers.clock import REAL, Clock
 from helpers.compose import compose_of, override_text
 from helpers.config import TargetConfig
 from helpers.container_swap import recreate_with_image
+from helpers.database import Database
 from helpers.engine_api import Engine
-from helpers.fingerprint import read_db_revision
 from helpers.front import Front
 from helpers.probe import Probe, Sample
 from helpers.readiness import STEADY_S
+from helpers.wait import Wait
 
 OBSERVE_TIMEOUT_S = 10.0
 SWITCH_TIMEOUT_S = 60
@@ -48,13 +50,8 @@ class Observation:
 
 
 def _wait_for_sample(probe: Probe, since: float, predicate, timeout_s: float, clock: Clock = REAL):
-    deadline = clock.monotonic() + timeout_s
-    while clock.monotonic() < deadline:
-        for s in probe.samples(since=since):
-            if predicate(s):
-                return s
-        clock.sleep(probe.interval_s)
-    return None
+    return Wait("a probe answer showing the fault", timeout_s, probe.interval_s, clock).poll(
+        lambda: next((s for s in probe.samples(since=since) if predicate(s)), None))
 
 
 def healed_steadily(probe: Probe, healed, streak: int, clock: Clock = REAL,
@@ -64,14 +61,12 @@ def healed_steadily(probe: Probe, healed, streak: int, clock: Clock = REAL,
     is not enough: after a reload nginx's old workers answer for ~100 ms more, so single answers
     from the same moment disagree (seen: healthz 200 from an old worker, /status 503 from a new)."""
     now = clock.monotonic()
-    deadline = now + timeout_s
-    while clock.monotonic() < deadline:
+    for _ in Wait(f"{streak} answers showing the target healed", timeout_s, probe.interval_s, clock).rounds():
         fresh = [s for s in probe.samples(since=now) if s.sent_at >= now]
         if any(not healed(s) for s in fresh[:streak]):
             return None
         if len(fresh) >= streak:
             return fresh[streak - 1]
-        clock.sleep(probe.interval_s)
     return None
 
 
@@ -86,9 +81,8 @@ def watch_after_change(probe: Probe, since: float, *, streak: int, grace_s: floa
     """How the front behaves after a change at `since`, judged on answers to requests sent after it:
     ("bad", s) the service answered unhealthy; ("green", s) `streak` consecutive healthy answers;
     ("unanswering", last) no answer from the service for `grace_s`."""
-    deadline = clock.monotonic() + grace_s
     last = None
-    while True:
+    for _ in Wait("the service to answer after the change", grace_s, probe.interval_s, clock).rounds():
         run = 0
         for s in probe.samples():
             if s.sent_at < since:
@@ -102,9 +96,7 @@ def watch_after_change(probe: Probe, since: float, *, streak: int, grace_s: floa
                 return "bad", s
             else:
                 run = 0
-        if clock.monotonic() >= deadline:
-            return "unanswering", last
-        clock.sleep(probe.interval_s)
+    return "unanswering", last
 
 
 # -- upstream ---------------------------------------------------------------------------------
@@ -117,8 +109,7 @@ def _front_on(probe: Probe, pool: str, streak: int, clock: Clock):
     return recheck
 
 
-def switch_traffic(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL, *,
-                   pool: str = "api_v2") -> Observation:
+def switch_traffic(cfg: TargetConfig, probe: Probe, pool: str = "api_v2", clock: Clock = REAL) -> Observation:
     """The runbook's `deploy/switch_upstream.sh --target api_v2`; seen when the front answers from it."""
     since = clock.monotonic()
     result = commands.run(cfg.commands.switch_upstream, ["--target", pool], timeout=SWITCH_TIMEOUT_S)
@@ -148,8 +139,7 @@ def first_failure_unless_steady(probe: Probe, since: float, streak: int, steady_
     """The first unhealthy answer after `since`; None once the front stayed green: `streak`
     consecutive healthy answers to requests sent after `since`, spanning at least `steady_s`
     (the time old nginx workers go on answering after a reload), or at `timeout_s`."""
-    deadline = clock.monotonic() + timeout_s
-    while True:
+    for _ in Wait("a failure, or the front steady", timeout_s, probe.interval_s, clock).rounds():
         run: list[Sample] = []
         for s in probe.samples(since=since):
             if not s.healthy:
@@ -158,12 +148,10 @@ def first_failure_unless_steady(probe: Probe, since: float, streak: int, steady_
                 run.append(s)
         if len(run) >= streak and run[-1].t - run[0].t >= steady_s:
             return None
-        if clock.monotonic() >= deadline:
-            return None
-        clock.sleep(probe.interval_s)
+    return None
 
 
-def nginx_invalid_config(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL) -> Observation:
+def nginx_invalid_config(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, front: Front) -> Observation:
     """The runbook's own scenario: append `invalid_config`, `nginx -s reload`. nginx refuses the
     broken config and serves on with the old one: latent (it bites at the next restart). Visible
     if the probe sees a failure before the front has answered healthy `healthy_streak` times over
@@ -194,7 +182,7 @@ def _front_unhealthy(probe: Probe, streak: int, clock: Clock):
     return recheck
 
 
-def nginx_breaks_serving(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL) -> Observation:
+def nginx_breaks_serving(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, front: Front) -> Observation:
     """A config that passes `nginx -t` but answers 503 to everything: every server block returns
     503 before any location is chosen. Visible as soon as nginx reloads."""
     original = front.read_text(cfg.nginx.conf)
@@ -236,18 +224,18 @@ def deploy_through_compose(cfg: TargetConfig, front: Front, name: str, image: st
     compose.up([service], extra_files=[override])
 
 
-def bad_image(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL, *,
-              engine: Engine, override: Path | None = None) -> Observation:
-    """api_v1 on [docker] bad_tag. With [compose] (`override`: where the drill's override file
-    goes) compose deploys it (deploy_through_compose); without, it is recreated through the engine's
-    API: a clone of its whole definition on the bad image, marked as the suite's and without
-    compose's own labels. The engine must run the bad image; the probe then shows it visible (the
-    new container answers badly, or not at all past a boot grace period) or latent (the front stays
-    green)."""
+def bad_image(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, engine: Engine,
+              front: Front | None = None, override: Path | None = None) -> Observation:
+    """api_v1 on [docker] bad_tag. With [compose] compose deploys it through the `front`
+    (deploy_through_compose; `override`: where the drill's override file goes); without, it is
+    recreated through the engine's API: a clone of its whole definition on the bad image, marked as
+    the suite's and without compose's own labels. The engine must run the bad image; the probe then
+    shows it visible (the new container answers badly, or not at all past a boot grace period) or
+    latent (the front stays green)."""
     name = cfg.services.api_v1
     bad_ref = f"{cfg.docker.image}:{cfg.docker.bad_tag}"
     before = engine.container_info(name)
-    if cfg.compose is not None and override is not None:
+    if cfg.compose is not None and front is not None and override is not None:
         deploy_through_compose(cfg, front, name, bad_ref, override)
     else:
         recreate_with_image(engine, name, bad_ref)
@@ -273,18 +261,18 @@ def bad_image(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL
     return Observation(observed, detail, recheck)
 
 
-def bad_migration(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL) -> Observation:
+def bad_migration(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, database: Database) -> Observation:
     """The migrate command to [database] bad_revision; SQL must read the revision back; the probe
     then shows it visible (/healthz fails) or latent (the front stays green)."""
     bad = cfg.database.bad_revision
     result = commands.run(cfg.commands.migrate, [bad], timeout=120)
     since = clock.monotonic()  # failures while the migration ran are not the bad revision's
-    revision = read_db_revision(cfg.database.url)
+    revision = database.revision()
     if revision != bad:
         return Observation("none", f"migrate exit {result.exit_code}; the database is at {revision}, not {bad}")
 
     def recheck() -> str | None:
-        now = read_db_revision(cfg.database.url)
+        now = database.revision()
         return None if now == bad else f"the database is at {now}, not {bad}"
 
     seen, sample = watch_after_change(probe, since, streak=cfg.probe.healthy_streak, grace_s=OBSERVE_TIMEOUT_S,
@@ -293,17 +281,19 @@ def bad_migration(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = 
     return Observation(observed, detail, recheck)
 
 
-def bad_release(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL, *,
-                engine: Engine, override: Path | None = None) -> Observation:
+def bad_release(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, database: Database,
+                engine: Engine, front: Front | None = None, override: Path | None = None) -> Observation:
     """A bad release: bad image on api_v1, bad migration, and traffic on api_v2 — all three seen."""
     # Order matters for observing each part: the bad image is seen while traffic is on api_v1;
     # the switch happens while api_v2 is still healthy (a deploy tool refuses an unhealthy
     # target); the bad migration is then seen failing api_v2 as well.
     parts: list[Observation] = []
-    steps: tuple[Callable[[TargetConfig, Front, Probe, Clock], Observation], ...] = (
-        lambda c, f, p, k: bad_image(c, f, p, k, engine=engine, override=override), switch_traffic, bad_migration)
-    for inject in steps:
-        parts.append(inject(cfg, front, probe, clock))
+    steps: list[Callable[[], Observation]] = [lambda: bad_image(cfg, probe, clock, engine=engine, front=front,
+                                                                  override=override),
+                                               lambda: switch_traffic(cfg, probe, "api_v2", clock),
+                                               lambda: bad_migration(cfg, probe, clock, database=database)]
+    for step in steps:
+        parts.append(step())
         if parts[-1].observed == "none":
             break
     unseen = [p.detail for p in parts if p.observed == "none"]

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from helpers import table_rows
 from helpers.compose import compose_of, drift
 from helpers.container_definition import changes
+from helpers.database import Database, revision_of
 from helpers.engine_api import Engine
 from helpers.file_digest import sha256_file
 from helpers.front import Front
@@ -210,15 +211,10 @@ def _identifier(name: str) -> Any:
 
 
 def read_db_revision(url: str) -> str | None:
-    """alembic_version's revision(s), comma-joined; None when the table does not exist."""
-    import psycopg
-
-    with psycopg.connect(url, connect_timeout=DB_TIMEOUT_S, options=DB_OPTIONS) as conn:
-        try:
-            rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
-        except psycopg.errors.UndefinedTable:
-            return None
-    return ",".join(sorted(r[0] for r in rows)) or None
+    """alembic_version's revision(s), comma-joined, on a session of its own; None when the table
+    does not exist. (A run reads it through its Target's helpers.database.Database.)"""
+    with Database(url).connect() as conn:
+        return revision_of(conn)
 
 
 def read_rows(url: str, table: str, pk: str = "id",
@@ -240,7 +236,8 @@ def read_rows(url: str, table: str, pk: str = "id",
         return [canonical_row(r) for r in conn.execute(query, params).fetchall()]
 
 
-def _fingerprint(cfg: TargetConfig, front: Front, engine: Engine, digest: str, row_count: int) -> Fingerprint:
+def _fingerprint(cfg: TargetConfig, front: Front, database: Database, engine: Engine, digest: str,
+                 row_count: int) -> Fingerprint:
     include = cfg.nginx.upstream_include
     include_bytes: bytes | None
     try:
@@ -256,7 +253,7 @@ def _fingerprint(cfg: TargetConfig, front: Front, engine: Engine, digest: str, r
         upstream_include_sha256=(None if include_bytes is None
                                  else "sha256:" + hashlib.sha256(include_bytes).hexdigest()),
         active_pool=pool,
-        db_revision=read_db_revision(cfg.database.url),
+        db_revision=database.revision(),
         rows_digest=digest,
         row_count=row_count,
         compose_files=compose_files,
@@ -291,24 +288,24 @@ def _manifest(backup: str | os.PathLike[str] | Manifest) -> Manifest:
     return backup if isinstance(backup, Manifest) else table_rows.load(backup)
 
 
-def read_fingerprint(cfg: TargetConfig, front: Front, engine: Engine, *,
+def read_fingerprint(cfg: TargetConfig, front: Front, database: Database, engine: Engine, *,
                      backup: str | os.PathLike[str] | Manifest | None = None) -> Fingerprint:
-    """Everything afresh from the target (the nginx files from its `front`). `backup`: the snapshot's
-    row backup; the rows it holds are digested as they are now (rows written since are left out, as
-    they were at snapshot time). Without it the rows are left out altogether (preflight, end-state
-    checks)."""
+    """Everything afresh from the target (the nginx files from its `front`, the revision from its
+    `database`). `backup`: the snapshot's row backup; the rows it holds are digested as they are now
+    (rows written since are left out, as they were at snapshot time). Without it the rows are left
+    out altogether (preflight, end-state checks)."""
     if backup is None:
-        return _fingerprint(cfg, front, engine, table_rows.empty_digest(), 0)
+        return _fingerprint(cfg, front, database, engine, table_rows.empty_digest(), 0)
     digest, count = table_rows.fresh_digest(cfg.database.url, _manifest(backup))
-    return _fingerprint(cfg, front, engine, digest, count)
+    return _fingerprint(cfg, front, database, engine, digest, count)
 
 
-def snapshot(cfg: TargetConfig, front: Front, engine: Engine, backup_path: str | os.PathLike[str], pk: str = "id"
-             ) -> Fingerprint:
+def snapshot(cfg: TargetConfig, front: Front, database: Database, engine: Engine,
+             backup_path: str | os.PathLike[str], pk: str = "id") -> Fingerprint:
     """Back up the table's rows, then fingerprint the target with their digest (digest and backup
     are read in one database snapshot: they cannot disagree)."""
     manifest = backup_rows(cfg.database.url, cfg.database.table, backup_path, pk)
-    return _fingerprint(cfg, front, engine, manifest.digest, manifest.row_count)
+    return _fingerprint(cfg, front, database, engine, manifest.digest, manifest.row_count)
 
 
 # -- row backup and restore (helpers.table_rows does the work) --------------------------------

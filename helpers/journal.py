@@ -7,7 +7,7 @@ from it before anything else: the journal is how staging gets back to baseline w
 ran. It is never the source of truth for "restored": the fingerprint is read afresh for that.
 
 Versions: the journal's format covers everything it points to — the row backup (its own format,
-helpers.table_rows.FORMAT), the container definitions (helpers.container_definition's
+helpers.row_manifest.FORMAT), the container definitions (helpers.container_definition's
 DEFINITION_FORMAT) and the saved nginx files. Each journal records those versions (`covers`); one
 written by another version of the suite (another format, or anything it points to at another
 version) is refused in one line that names the file, what to check on staging, and how to clear it.
@@ -25,7 +25,7 @@ from typing import Any
 from helpers.atomic import atomic_write_json
 from helpers.clock import REAL, Clock, iso_utc
 from helpers.container_definition import DEFINITION_FORMAT
-from helpers.table_rows import FORMAT as ROWS_FORMAT
+from helpers.row_manifest import FORMAT as ROWS_FORMAT
 
 __all__ = ["JOURNAL_COVERS", "JOURNAL_FORMAT", "Journal", "JournalEntry", "JournalError", "JournalVersionError"]
 

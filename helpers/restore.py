@@ -16,9 +16,10 @@ from helpers import commands, nginx_ops
 from helpers.compose import OVERRIDE_NAME, compose_of
 from helpers.config import TargetConfig
 from helpers.container_swap import restore_container
+from helpers.database import Database
 from helpers.engine_api import ContainerDefinition, Engine
 from helpers.file_digest import sha256_file
-from helpers.fingerprint import Fingerprint, compose_paths, load_backup, read_db_revision, restore_rows
+from helpers.fingerprint import Fingerprint, compose_paths, load_backup, restore_rows
 from helpers.front import Front
 
 MIGRATE_TIMEOUT_S = 120
@@ -124,11 +125,11 @@ class ContainerMemo:
         return cls(definitions, frozenset(ids))
 
 
-def restore(cfg: TargetConfig, front: Front, engine: Engine, snap: Fingerprint, saved: SavedFiles,
-            memo: ContainerMemo | None = None) -> RestoreLog:
+def restore(cfg: TargetConfig, front: Front, database: Database, engine: Engine, snap: Fingerprint,
+            saved: SavedFiles, memo: ContainerMemo | None = None) -> RestoreLog:
     log = RestoreLog()
     memo = memo or ContainerMemo({}, frozenset())
-    _restore_database(cfg, snap, saved, log)
+    _restore_database(cfg, database, snap, saved, log)
     if cfg.compose is not None:
         _restore_compose(cfg, front, engine, saved, log)
     else:
@@ -137,9 +138,10 @@ def restore(cfg: TargetConfig, front: Front, engine: Engine, snap: Fingerprint, 
     return log
 
 
-def _restore_database(cfg: TargetConfig, snap: Fingerprint, saved: SavedFiles, log: RestoreLog) -> None:
+def _restore_database(cfg: TargetConfig, database: Database, snap: Fingerprint, saved: SavedFiles,
+                      log: RestoreLog) -> None:
     try:
-        current = read_db_revision(cfg.database.url)
+        current = database.revision()
         if snap.db_revision and current != snap.db_revision:
             r = commands.run(cfg.commands.migrate, [snap.db_revision], timeout=MIGRATE_TIMEOUT_S)
             (log.did if r.ok else log.failed)(f"migrate {current} -> {snap.db_revision}: exit {r.exit_code}")

@@ -17,7 +17,7 @@ from helpers.front.protocol import Front, FrontError, PathCheck
 from helpers.front.ssh import SshFront
 
 if TYPE_CHECKING:
-    from helpers.config import FrontSection, NginxSection
+    from helpers.config.models import FrontSection, NginxSection
 
 __all__ = ["Front", "FrontError", "LocalFront", "PathCheck", "SshFront", "nginx_path_checks", "open_front",
            "unreachable"]

@@ -17,7 +17,6 @@ import platform
 import shlex
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 from helpers.engine_api import Engine
 from helpers.front import Front
 from helpers.redact import one_line
+from helpers.wait import Wait
 
 __all__ = ["collect", "collect_for_config", "engine_version", "git_revision", "image_tags", "nginx_version",
            "package_version", "python_version"]
@@ -107,9 +107,9 @@ def _later(info: dict[str, str], key: str, fn: Callable[[], str]) -> None:
 
 def finish_pending(timeout_s: float = TIMEOUT_S) -> None:
     """Wait (at most `timeout_s` in all) for the values collect(background=True) is still asking."""
-    deadline = time.monotonic() + timeout_s
+    left = Wait("the environment's answers", timeout_s).start()
     while _PENDING:
-        _PENDING.pop().join(max(0.0, deadline - time.monotonic()))
+        _PENDING.pop().join(left.remaining())
 
 
 def collect(*, nginx: str | None = None, nginx_v: Callable[[], str] | None = None,

@@ -11,7 +11,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 import tomllib
 
 import pytest
@@ -25,6 +24,7 @@ from tests.drills.suite_runner import (
     sandbox_at_baseline,
     sandbox_config,
     toml_overlay,
+    wait_for_log,
 )
 from tests.procfs import process_alive
 
@@ -184,10 +184,8 @@ def test_a_run_killed_mid_drill_is_restored_from_its_journal_by_the_next_run(ove
     log = tmp_path / "killed-run" / "rollback-drill.log"
     proc = subprocess.Popen(drills_command("--drill-config", hang, "-k", "upstream", reports=log.parent),
                             cwd=PROJECT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while "upstream drill: rollback --type upstream started" not in (log.read_text() if log.exists() else ""):
-        assert time.monotonic() < deadline and proc.poll() is None, "the drill never reached its rollback"
-        time.sleep(0.2)
+    wait_for_log(proc, log, "upstream drill: rollback --type upstream started", "the drill to reach its rollback",
+                 60, 0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     subprocess.run(["pkill", "-KILL", "-f", str(tmp_path / "rollback")])  # the hung rollback (own session)

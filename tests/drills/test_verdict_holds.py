@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import tomllib
 
 import pytest
@@ -23,6 +22,7 @@ from tests.drills.suite_runner import (
     run_suite,
     sandbox_at_baseline,
     toml_overlay,
+    wait_for_log,
 )
 
 # -k expressions that select exactly one drill of each rollback type
@@ -172,11 +172,8 @@ def test_a_container_removed_by_a_killed_run_is_created_again_from_the_journal(t
     proc = subprocess.Popen(drills_command("--drill-config", hang, "-k", "upstream", reports=reports),
                             cwd=PROJECT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     api = _engine(sandbox)
-    deadline = time.monotonic() + 90
-    while not ("rollback --type upstream started" in (log.read_text() if log.exists() else "")
-               and not api.containers(all=True, filters={"name": f"^{name}$"})):
-        assert time.monotonic() < deadline and proc.poll() is None, "the rollback never removed the container"
-        time.sleep(0.2)
+    wait_for_log(proc, log, "rollback --type upstream started", "the rollback to remove the container", 90, 0.2,
+                 also=lambda: not api.containers(all=True, filters={"name": f"^{name}$"}))
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     subprocess.run(["pkill", "-KILL", "-f", str(tmp_path / "rollback")])

@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from helpers.host_checks import failed, host_checks, nginx_processes
 from helpers.metrics import build_info_version, total_requests
 from helpers.perf import perf_smoke
 from helpers.rpo import MIN_ACKNOWLEDGED, OrderWriter
+from helpers.wait import Wait
 from tests.sandbox_ids import extra
 
 pytestmark = pytest.mark.timeout(300)
@@ -75,18 +75,8 @@ def cfg() -> TargetConfig:
 
 
 def wait_for(what: str, predicate, timeout_s: float = 20.0, every_s: float = 0.1):
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-        except (httpx.HTTPError, OSError) as e:
-            last = e
-        else:
-            if last:
-                return last
-        time.sleep(every_s)
-    pytest.fail(f"{what}: not within {timeout_s}s (last: {last!r})")
+    __tracebackhide__ = True
+    return Wait(what, timeout_s, every_s).until(predicate, ignore=(httpx.HTTPError, OSError))
 
 
 def healthz(url: str) -> httpx.Response:

@@ -1,5 +1,5 @@
 """When the waiting line is due while a rollback has not recovered."""
-from fixtures.progress import FIRST_WAIT_LINE_S, WAIT_LINE_EVERY_S, WaitLines
+from helpers.measure import FIRST_WAIT_LINE_S, WAIT_LINE_EVERY_S, WaitLines
 
 
 def due_at(lines: WaitLines, times: list[float]) -> list[float]:

@@ -2,8 +2,9 @@
 after the budget, so a late, slow target ends with its problems recorded, not a bare Timeout."""
 from types import SimpleNamespace
 
-from fixtures.drill import ALERT_TIMEOUT_S, HTTP_CHECK_TIMEOUT_S, LATE_LOOK_MAX_S, SOAK_WAIT_S, post_budget_bounds
 from helpers import commands, metrics, perf, rpo
+from helpers.drill_bounds import ALERT_TIMEOUT_S, HTTP_CHECK_TIMEOUT_S, PostBudgetBounds
+from helpers.measure import LATE_LOOK_MAX_S, SOAK_WAIT_S
 
 CFG = SimpleNamespace(probe=SimpleNamespace(soak_s=2.0, interval_s=0.05))
 
@@ -16,33 +17,48 @@ def test_the_margin_is_at_least_the_sum_of_what_runs_after_the_budget():
                     + 2 * metrics.FETCH_TIMEOUT_S         # /metrics before and after
                     + commands.KILL_BOUND_S               # the rollback killed at the budget
                     + rpo.STOP_TIMEOUT_S)                 # the RPO writer's stop
-    margin = sum(post_budget_bounds(CFG, "image").values())
+    margin = PostBudgetBounds.of(CFG, "image").total()
     assert margin >= after_budget
     assert margin > 90  # the fixed margin it replaces was below this sum
 
 
 def test_the_emergency_drill_adds_its_alert_and_inbox_reads():
-    full = sum(post_budget_bounds(CFG, "full").values())
-    emergency = sum(post_budget_bounds(CFG, "emergency").values())
+    full = PostBudgetBounds.of(CFG, "full").total()
+    emergency = PostBudgetBounds.of(CFG, "emergency").total()
     assert emergency >= full + ALERT_TIMEOUT_S + 3 * HTTP_CHECK_TIMEOUT_S
 
 
 def test_a_longer_soak_lengthens_the_margin_by_as_much():
     longer = SimpleNamespace(probe=SimpleNamespace(soak_s=30.0, interval_s=0.05))
-    assert (sum(post_budget_bounds(longer, "nginx").values())
-            - sum(post_budget_bounds(CFG, "nginx").values())) == 28.0
+    assert PostBudgetBounds.of(longer, "nginx").total() - PostBudgetBounds.of(CFG, "nginx").total() == 28.0
+
+
+def test_the_checks_during_the_soak_are_waited_for_by_their_own_bounds():
+    plain, emergency = PostBudgetBounds.of(CFG, "image"), PostBudgetBounds.of(CFG, "emergency")
+    assert plain.after_checks_s == (commands.VERIFY_TIMEOUT_S + perf.BOUND_S + 2 * metrics.FETCH_TIMEOUT_S
+                                    + plain.host_checks_s)
+    assert emergency.after_checks_s == plain.after_checks_s + ALERT_TIMEOUT_S + 3 * HTTP_CHECK_TIMEOUT_S
+    assert plain.timeout_s(60) == 60 + plain.total()
 
 
 PROBE_PLUGIN = '''
 import pytest, pytest_timeout
+from types import SimpleNamespace
+
+CFG = SimpleNamespace(probe=SimpleNamespace(soak_s=2.0, interval_s=0.05), rto=SimpleNamespace(budget=lambda t: 60.0))
 
 def pytest_collection_finish(session):
+    import fixtures.drill
+    # pluggy calls a hook's implementations from the last to the first
+    order = [impl.plugin for impl in session.config.pluginmanager.hook.pytest_runtest_protocol.get_hookimpls()]
+    print("ORDER", order.index(fixtures.drill) > order.index(pytest_timeout))
     for item in session.items:
+        # what the drill plugin's protocol wrapper does before pytest-timeout's reads the settings
+        item.add_marker(fixtures.drill.drill_timeout(CFG, item.get_closest_marker("drill_type").args[0]),
+                        append=False)
         at_protocol = pytest_timeout._get_item_settings(item)
-        # what the `outcome` fixture does in setup
-        item.add_marker(pytest.mark.timeout(642, method="signal", func_only=True), append=False)
-        at_call = pytest_timeout._get_item_settings(item)
-        print("PROBE", item.nodeid, at_protocol.timeout, at_protocol.func_only, at_call.timeout, at_call.func_only)
+        print("PROBE", item.nodeid, item.get_closest_marker("drill_type").args[0], at_protocol.timeout,
+              at_protocol.func_only)
 '''
 
 
@@ -61,8 +77,10 @@ def test_pyprojects_timeout_leaves_a_drills_setup_and_restore_alone(tmp_path):
                         "-p", "no:cacheprovider", "--reports-dir", str(tmp_path / "reports")],
                        cwd=project, capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert "ORDER True" in r.stdout.splitlines()  # set before pytest-timeout reads it
     probes = [line.split() for line in r.stdout.splitlines() if line.startswith("PROBE")]
     assert len(probes) >= 7
-    for _, nodeid, protocol_timeout, _, call_timeout, call_func_only in probes:
-        assert float(protocol_timeout) == 0, nodeid  # no whole-protocol timer
-        assert (float(call_timeout), call_func_only) == (642, "True"), nodeid
+    for _, nodeid, drill_type, protocol_timeout, func_only in probes:
+        # func_only: no whole-protocol timer, only the test function's, of the budget plus its bounds
+        assert func_only == "True", nodeid
+        assert float(protocol_timeout) == PostBudgetBounds.of(CFG, drill_type).timeout_s(60.0), nodeid
