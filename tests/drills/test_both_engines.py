@@ -12,6 +12,7 @@ was on afterwards. An engine that cannot be had fails the test: nothing here is 
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -192,6 +193,32 @@ def test_the_seven_drills_pass_and_hand_every_container_back_as_found(on_engine,
         assert dockerd_pids(state) == [], "down left the sandbox's dockerd running"
         assert (state / "dockerd" / "root").is_dir()  # its data root stays until `down --purge`
         assert sandbox_config()["docker"]["url"] == cfg["docker"]["url"]
+
+
+def test_deploy_sets_the_tag_and_the_image_rollback_brings_the_stable_one_back_through_compose(on_engine):
+    """The runbook's scripts on the compose staging: deploy.sh writes the service's tag into .env
+    and `up -d`s it; rollback.sh --type image writes the stable tag back and `up -d`s again."""
+    _engine, cfg = on_engine
+    images, files, in_sync = compose_state(cfg)
+    path = sandbox_config_path()
+    env_file = Path(cfg["compose"]["env_file"])
+    scripts = Path(__file__).resolve().parents[2] / "sandbox" / "auraflow"
+    deployed = subprocess.run([str(scripts / "deploy" / "deploy.sh"), "--config", str(path), "--service", "api_v1",
+                               "--tag", "v1.1.0"], capture_output=True, text=True, timeout=180)
+    try:
+        assert deployed.returncode == 0, deployed.stderr
+        assert "API_V1_TAG=v1.1.0" in env_file.read_text().splitlines()
+        now = compose_state(cfg)
+        assert now[0]["api_v1"].endswith(":v1.1.0") and set(now[2].values()) == {"in sync"}, now
+    finally:
+        back = subprocess.run([str(scripts / "scripts" / "rollback.sh"), "--config", str(path), "--type", "image",
+                               "--reason", "after the deploy test", "--yes"], capture_output=True, text=True,
+                              timeout=180)
+    assert back.returncode == 0, back.stderr
+    assert "compose up -d api_v1" in back.stdout
+    assert compose_state(cfg) == (images, files, in_sync)  # .env byte for byte as before, no drift
+    ok, status = sandbox_at_baseline()
+    assert ok, status
 
 
 def test_a_rollback_that_does_nothing_fails_on_the_compose_staging(on_engine, tmp_path):
