@@ -42,7 +42,8 @@ def target_name(layout: Layout) -> str:
 
 
 def build(layout: Layout, *, docker_url: str, image_repository: str, database_url: str,
-          nginx_bin: str) -> dict[str, dict]:
+          nginx_bin: str, compose: dict | None = None) -> dict[str, dict]:
+    """Every section; [compose] only when the API services are the compose project."""
     q = lambda path: shlex.quote(str(path))  # noqa: E731 - a checkout path may hold a space
     cfg = q(layout.config_path)
     conf, prefix = q(layout.nginx_conf), q(layout.nginx_dir)
@@ -76,7 +77,7 @@ def build(layout: Layout, *, docker_url: str, image_repository: str, database_ur
         "probe": {"interval_ms": 50, "healthy_streak": 3, "soak_s": 2},
         "perf": {"requests": 200, "p95_ms": 500},
         "report": {"participants": [], "language": "en"},
-    }
+    } | ({"compose": compose} if compose else {})
 
 
 def write(layout: Layout, sections: dict[str, dict], webhook_token: str) -> Path:

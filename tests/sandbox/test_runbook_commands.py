@@ -40,7 +40,10 @@ ALERT = SCRIPTS / "alert-webhook.sh"
 SWITCH = PROJECT / "sandbox" / "auraflow" / "deploy" / "switch_upstream.sh"
 PY = str(PROJECT / ".venv" / "bin" / "python") if (PROJECT / ".venv" / "bin" / "python").exists() else sys.executable
 
-SANDBOX_ENV = extra("scripts").env()  # tests/sandbox_ids.py: derived from the run's AURA_SANDBOX_*
+# tests/sandbox_ids.py: derived from the run's AURA_SANDBOX_*. The raw-engine layout: these tests drive
+# the scripts' Engine API recreate (set-aside originals, a killed swap); their compose path is drilled
+# on both engines in tests/drills/test_both_engines.py.
+SANDBOX_ENV = {**extra("scripts").env(), "AURA_SANDBOX_COMPOSE": "0"}
 NO_ENGINE = f"unix://{scratch_path('scripts-no-engine.sock')}"  # a socket nothing listens on
 
 sys.path.insert(0, str(PROJECT))  # for the pure tests of sandbox.tools only

@@ -7,6 +7,7 @@ library and Debian's python3-psycopg2. Configuration comes from the environment:
     AURA_POOL          api_v1 | api_v2 (which upstream pool this container serves)
     AURA_PORT          port on 127.0.0.1 (host networking)
     AURA_DATABASE_URL  libpq URI with password; never printed
+    AURA_DATABASE_URL_FILE  or a file holding it (a secret mounted read-only, as compose deploys it)
 
 Each version knows which schema revisions it can work with; /healthz is 200 only when the database
 answers and is at one of them. That is what lets a drill see a bad migration or a bad image.
@@ -39,7 +40,18 @@ ACCEPTED_REVISIONS: dict[str, frozenset[str]] = {
 VERSION = os.environ.get("AURA_VERSION", "unknown")
 POOL = os.environ.get("AURA_POOL", "unknown")
 PORT = int(os.environ.get("AURA_PORT", "8000"))
-DATABASE_URL = os.environ.get("AURA_DATABASE_URL", "")
+
+
+def _database_url() -> str:
+    given = os.environ.get("AURA_DATABASE_URL", "")
+    path = os.environ.get("AURA_DATABASE_URL_FILE", "")
+    if given or not path:
+        return given
+    with open(path, encoding="utf-8") as f:
+        return f.read().strip()
+
+
+DATABASE_URL = _database_url()
 ACCEPTED = ACCEPTED_REVISIONS.get(VERSION, frozenset())
 
 ORDER_ID = re.compile(r"^/api/orders/([^/]+)$")
