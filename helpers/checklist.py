@@ -17,7 +17,7 @@ from helpers import commands, nginx_ops
 from helpers.baseline import differences
 from helpers.config import TargetConfig
 from helpers.database import Database
-from helpers.docker_runtime import image_id_of, leftovers_beside
+from helpers.engine_api import Engine
 from helpers.fingerprint import Fingerprint, read_fingerprint
 from helpers.front import Front
 from helpers.http_clients import HttpClients
@@ -44,7 +44,7 @@ class Checklist:
         self.checks.append(Check("before", item, result, detail))
 
 
-def learn_pools(cfg: TargetConfig, fp: Fingerprint, status: StatusFields) -> StatusFields:
+def learn_pools(cfg: TargetConfig, engine: Engine, fp: Fingerprint, status: StatusFields) -> StatusFields:
     """For an app whose `/status` shows no pool: the release each pool's container runs (by image
     ID, from the engine), so that an answer's version names its pool when the two releases
     differ. When they are the same (or unknown), answers cannot name a pool: the upstream include
@@ -53,7 +53,7 @@ def learn_pools(cfg: TargetConfig, fp: Fingerprint, status: StatusFields) -> Sta
         return status
     by_id: dict[str, str] = {}
     for tag in cfg.releases:
-        image_id = image_id_of(cfg.docker.url, f"{cfg.docker.image}:{tag}")
+        image_id = engine.image_id_of(f"{cfg.docker.image}:{tag}")
         if image_id and image_id not in by_id:
             by_id[image_id] = tag
     serves = {pool: by_id.get(state.image_id) for pool, state in fp.containers.items()}
@@ -63,7 +63,8 @@ def learn_pools(cfg: TargetConfig, fp: Fingerprint, status: StatusFields) -> Sta
     return StatusFields(status.version_field, "", {release: pool for pool, release in serves.items() if release})
 
 
-def before_drill(cfg: TargetConfig, *, front: Front, database: Database, http: HttpClients, status: StatusFields,
+def before_drill(cfg: TargetConfig, *, front: Front, database: Database, engine: Engine, http: HttpClients,
+                 status: StatusFields,
                  state_dir: Path, stable: str, stable_image_id: str | None, journal_pending: bool,
                  alert: Callable[[], str] | None = None) -> Checklist:
     """Every item of the checklist and every problem. `alert` is awaited after the reads and
@@ -73,8 +74,8 @@ def before_drill(cfg: TargetConfig, *, front: Front, database: Database, http: H
                     if (problem := commands.command_problem(getattr(cfg.commands, key)))]
     if cfg.commands.perf_smoke and (problem := commands.command_problem(cfg.commands.perf_smoke)):
         not_runnable.append(f"perf_smoke: {problem}")
-    fp = read_fingerprint(cfg, front, database)  # without the rows: they are read by the snapshot
-    status = learn_pools(cfg, fp, status)
+    fp = read_fingerprint(cfg, front, database, engine)  # without the rows: they are read by the snapshot
+    status = learn_pools(cfg, engine, fp, status)
     health, version, pool = front_status(http, status, cfg.target.base_url)
     out.add("staging_available", health == 200, f"{cfg.target.base_url}/healthz -> {health}; version {version}, "
             f"pool {pool if status.shows_pool else '(not shown by /status; include: ' + str(fp.active_pool) + ')'}")
@@ -93,19 +94,20 @@ def before_drill(cfg: TargetConfig, *, front: Front, database: Database, http: H
     diffs = differences(cfg, fp, stable=stable, stable_image_id=stable_image_id, front_version=version,
                         front_pool=front_pool, nginx_test_ok=test.ok,
                         nginx_backup_sha256=front.sha256(cfg.nginx.backup), journal_pending=journal_pending)
-    diffs += _leftover_containers(cfg)
+    diffs += _leftover_containers(cfg, engine)
+    diffs += [f"compose: {name} {state}" for name, state in fp.compose_sync.items() if state != "in sync"]
     if diffs:
         out.problems.append(f"preflight: target {cfg.target.name} is not at its baseline: " + "; ".join(diffs))
     out.problems += [f"preflight: {c.item} failed: {c.detail}" for c in out.checks if c.result == "fail"]
     return out
 
 
-def _leftover_containers(cfg: TargetConfig) -> list[str]:
+def _leftover_containers(cfg: TargetConfig, engine: Engine) -> list[str]:
     """Containers set aside beside a service by a swap that never finished: the suite removes its
     own when it restores; anything else is named, for a person to look at."""
     return [f"leftover container {left.name} beside {name}"
             + ("" if left.ours else " (not set aside by this suite: inspect and remove it by hand)")
-            for _key, name in cfg.services.items() for left in leftovers_beside(cfg.docker.url, name)]
+            for _key, name in cfg.services.items() for left in engine.leftovers_beside(name)]
 
 
 def _backups_possible(front: Front, cfg: TargetConfig, state_dir: Path) -> tuple[bool, str]:

@@ -135,7 +135,7 @@ def _signal_group(pgid: int, sig: int) -> None:
 
 KILL_GRACE_S = 2.0   # SIGTERM to SIGKILL
 KILL_REAP_S = 5.0    # then the leader's last wait
-KILL_BOUND_S = KILL_GRACE_S + KILL_REAP_S
+KILL_BOUND_S = KILL_GRACE_S + 2 * KILL_REAP_S  # the leader's wait, then the group's
 
 
 def kill_group(proc: subprocess.Popen, grace_s: float = KILL_GRACE_S, clock: Clock = REAL) -> None:
@@ -161,6 +161,11 @@ def kill_group(proc: subprocess.Popen, grace_s: float = KILL_GRACE_S, clock: Clo
     _signal_group(pgid, signal.SIGKILL)  # harmless when all went; decisive when some ignored TERM
     with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL not delivered (D state)
         proc.wait(timeout=KILL_REAP_S)
+    # SIGKILL is delivered to each member on its next scheduling; on a loaded machine a grandchild
+    # can still run for a moment after the leader is reaped. Return only once the group is gone
+    # (or the bound is spent), so a caller that says "ended" means it.
+    Wait(f"process group {pgid} to end after SIGKILL", KILL_REAP_S, 0.01, clock).poll(
+        lambda: _live_members(pgid) is False)
 
 
 class RunningCommand:

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from helpers import commands, faults, nginx_ops
+from helpers import commands, engine_api, faults, fingerprint, metrics, nginx_ops, perf, rpo, table_rows
 from helpers.measure import LATE_LOOK_MAX_S, SOAK_WAIT_S
 
 __all__ = ["ALERT_TIMEOUT_S", "HTTP_CHECK_TIMEOUT_S", "PostBudgetBounds"]
@@ -40,11 +40,7 @@ class PostBudgetBounds:
     def of(cls, cfg: Any, drill_type: str) -> PostBudgetBounds:
         """`cfg` needs only `probe.soak_s`, `probe.interval_s`, `commands.perf_smoke` and
         `perf.smoke_timeout_s` (a team's own smoke is bound by its own timeout)."""
-        # Imported here: the Docker SDK and psycopg load while `sandbox up` runs (fixtures/target.py's
-        # warm-up), not when pytest loads the plugins.
-        from helpers import docker_runtime, fingerprint, metrics, perf, rpo, table_rows
-
-        state_round = fingerprint.DB_BOUND_S + nginx_ops.NGINX_TIMEOUT_S + docker_runtime.API_TIMEOUT_S
+        state_round = fingerprint.DB_BOUND_S + nginx_ops.NGINX_TIMEOUT_S + engine_api.API_TIMEOUT_S
         return cls(
             fault_recheck_s=max(faults.OBSERVE_TIMEOUT_S, state_round),
             rollback_kill_s=max(1.0, cfg.probe.interval_s * 4) + commands.KILL_BOUND_S,
@@ -59,8 +55,8 @@ class PostBudgetBounds:
             perf_smoke_s=(cfg.perf.smoke_timeout_s + commands.KILL_BOUND_S if cfg.commands.perf_smoke
                           else perf.BOUND_S),
             metrics_s=2 * metrics.FETCH_TIMEOUT_S,
-            host_checks_s=docker_runtime.API_TIMEOUT_S,
-            troubleshooting_s=docker_runtime.API_TIMEOUT_S + nginx_ops.NGINX_TIMEOUT_S,
+            host_checks_s=engine_api.API_TIMEOUT_S,
+            troubleshooting_s=engine_api.API_TIMEOUT_S + nginx_ops.NGINX_TIMEOUT_S,
             emergency_s=ALERT_TIMEOUT_S + 3 * HTTP_CHECK_TIMEOUT_S if drill_type == "emergency" else 0.0,
         )
 

@@ -13,12 +13,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from helpers import commands, nginx_ops
 from helpers.clock import REAL, Clock
+from helpers.compose import compose_of, override_text
 from helpers.config import TargetConfig
+from helpers.container_swap import recreate_with_image
 from helpers.database import Database
-from helpers.docker_runtime import container_info, image_id_of, recreate_with_image
+from helpers.engine_api import Engine
 from helpers.fingerprint import active_pool
 from helpers.front import Front
 from helpers.probe import Probe, Sample
@@ -238,25 +241,43 @@ def _verdict(seen: str, sample: Sample | None, grace_s: float, where: str, how: 
     return "latent", f"{where} ({how}) while the front stays green ({sample.describe()})"
 
 
-def bad_image(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observation:
-    """api_v1 recreated from [docker] bad_tag through the Docker API (name, env, port, pool kept).
-    The engine must run the bad image; the probe then shows it visible (the new container answers
-    badly, or not at all past a boot grace period) or latent (the front stays green)."""
+def deploy_through_compose(cfg: TargetConfig, front: Front, name: str, image: str, override: Path) -> None:
+    """How a team deploys a test version of a compose service: an override file of the drill's own
+    (in its state folder, never named *compose.override.y*ml, never an edit of the team's files),
+    then `up -d --no-deps` for that service with the override last."""
+    compose = compose_of(cfg, front)
+    assert compose is not None
+    service = compose.services_of([name])[name]
+    front.write_bytes(override, override_text(service, image).encode("utf-8"))
+    compose.up([service], extra_files=[override])
+
+
+def bad_image(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, engine: Engine,
+              front: Front | None = None, override: Path | None = None) -> Observation:
+    """api_v1 on [docker] bad_tag. With [compose] compose deploys it through the `front`
+    (deploy_through_compose; `override`: where the drill's override file goes); without, it is
+    recreated through the engine's API: a clone of its whole definition on the bad image, marked as
+    the suite's and without compose's own labels. The engine must run the bad image; the probe then
+    shows it visible (the new container answers badly, or not at all past a boot grace period) or
+    latent (the front stays green)."""
     name = cfg.services.api_v1
     bad_ref = f"{cfg.docker.image}:{cfg.docker.bad_tag}"
-    before = container_info(cfg.docker.url, name)
-    recreate_with_image(cfg.docker.url, name, bad_ref)
+    before = engine.container_info(name)
+    if cfg.compose is not None and front is not None and override is not None:
+        deploy_through_compose(cfg, front, name, bad_ref, override)
+    else:
+        recreate_with_image(engine, name, bad_ref)
     # Judged on requests sent from here on: the blip of the recreate itself is not the fault.
     since = clock.monotonic()
-    bad_id = image_id_of(cfg.docker.url, bad_ref)
-    info = container_info(cfg.docker.url, name)
+    bad_id = engine.image_id_of(bad_ref)
+    info = engine.container_info(name)
     if info is None or info.image_id != bad_id:
         return Observation("none", f"the engine does not run {bad_ref} as {name}")
     if before is not None and before.image_id == bad_id:
         return Observation("none", f"{bad_ref} is the image {name} already ran")
 
     def recheck() -> str | None:
-        now = container_info(cfg.docker.url, name)
+        now = engine.container_info(name)
         if now is not None and now.image_id == bad_id:
             return None
         return f"{name} runs {now.ref if now else 'nothing'}, not {bad_ref}"
@@ -264,7 +285,7 @@ def bad_image(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observati
     seen, sample = watch_after_change(probe, since, streak=cfg.probe.healthy_streak, grace_s=BOOT_GRACE_S,
                                       clock=clock)
     observed, detail = _verdict(seen, sample, BOOT_GRACE_S, f"{name} runs {bad_ref}",
-                                f"engine: image {bad_id[:19]}")
+                                f"engine: image {bad_id[:19] if bad_id else '?'}")
     return Observation(observed, detail, recheck)
 
 
@@ -289,13 +310,14 @@ def bad_migration(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, datab
 
 
 def bad_release(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, database: Database,
-                front: Front) -> Observation:
+                engine: Engine, front: Front, override: Path | None = None) -> Observation:
     """A bad release: bad image on api_v1, bad migration, and traffic on api_v2 — all three seen."""
     # Order matters for observing each part: the bad image is seen while traffic is on api_v1;
     # the switch happens while api_v2 is still healthy (a deploy tool refuses an unhealthy
     # target); the bad migration is then seen failing api_v2 as well.
     parts: list[Observation] = []
-    steps: list[Callable[[], Observation]] = [lambda: bad_image(cfg, probe, clock),
+    steps: list[Callable[[], Observation]] = [lambda: bad_image(cfg, probe, clock, engine=engine, front=front,
+                                                                  override=override),
                                                lambda: switch_traffic(cfg, probe, "api_v2", clock, front=front),
                                                lambda: bad_migration(cfg, probe, clock, database=database)]
     for step in steps:

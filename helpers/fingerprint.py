@@ -1,7 +1,8 @@
 """The target's state, read afresh: the snapshot taken before a fault and the proof of a restore.
 
 A Fingerprint names what a drill may change: each service container's image (reference and ID:
-`:stable` and `:v1.0.0` may be one image, so IDs are what counts), the nginx config and upstream
+`:stable` and `:v1.0.0` may be one image, so IDs are what counts) and a digest of its whole
+definition (a restore that loses a setting is not a restore), the nginx config and upstream
 include (sha256), the active pool, the database revision, and a digest of the table's rows that
 existed at snapshot time. `diff()` names every field that differs, for the "restore failed" line.
 
@@ -22,14 +23,16 @@ import os
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from helpers import table_rows
+from helpers.compose import compose_of, drift
+from helpers.container_definition import changes
 from helpers.database import REVISION_SQL, Database, revision_of
-from helpers.docker_runtime import container_info
+from helpers.engine_api import Engine
 from helpers.file_digest import sha256_file
 from helpers.front import Front
 from helpers.table_rows import Manifest, RestoreReport, RowDamage
@@ -55,9 +58,15 @@ class ContainerState:
     ref: str          # the image reference the container was created from (Config.Image)
     image_id: str     # the image it actually runs
     status: str       # engine state ("running", "exited", ...), "missing" when not found
+    # sha256 of its whole normalised definition (helpers.container_definition): command, mounts,
+    # limits, capabilities, healthcheck, logging, labels, networks... "" when missing.
+    definition: str = ""
+    # The definition itself, to name what changed; not part of the comparison nor of to_dict (the
+    # digest stands for it there).
+    settings: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, str]:
-        return {"ref": self.ref, "image_id": self.image_id, "status": self.status}
+        return {"ref": self.ref, "image_id": self.image_id, "status": self.status, "definition": self.definition}
 
 
 @dataclass(frozen=True)
@@ -69,13 +78,18 @@ class Fingerprint:
     db_revision: str | None                    # None: no alembic_version table
     rows_digest: str
     row_count: int
+    # With [compose]: sha256 of each compose file and of the env file (path -> digest, None: missing),
+    # and per service container whether compose sees it in sync ("in sync", or what drifted).
+    compose_files: Mapping[str, str | None] = field(default_factory=dict)
+    compose_sync: Mapping[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"containers": {k: v.to_dict() for k, v in sorted(self.containers.items())},
                 "nginx_conf_sha256": self.nginx_conf_sha256,
                 "upstream_include_sha256": self.upstream_include_sha256,
                 "active_pool": self.active_pool, "db_revision": self.db_revision,
-                "rows_digest": self.rows_digest, "row_count": self.row_count}
+                "rows_digest": self.rows_digest, "row_count": self.row_count,
+                "compose_files": dict(self.compose_files), "compose_sync": dict(self.compose_sync)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Fingerprint:
@@ -83,7 +97,8 @@ class Fingerprint:
                    nginx_conf_sha256=data["nginx_conf_sha256"],
                    upstream_include_sha256=data["upstream_include_sha256"],
                    active_pool=data["active_pool"], db_revision=data["db_revision"],
-                   rows_digest=data["rows_digest"], row_count=int(data["row_count"]))
+                   rows_digest=data["rows_digest"], row_count=int(data["row_count"]),
+                   compose_files=data.get("compose_files") or {}, compose_sync=data.get("compose_sync") or {})
 
 
 def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -98,12 +113,23 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def diff(a: Fingerprint, b: Fingerprint) -> list[str]:
-    """One line per differing field, `field: <a> -> <b>` (a: the snapshot, b: now)."""
+    """One line per differing field, `field: <a> -> <b>` (a: the snapshot, b: now). A container
+    definition that differs also names the settings that changed, when both sides know them."""
     fa, fb = _flatten(a.to_dict()), _flatten(b.to_dict())
     names = list(fa) + [n for n in fb if n not in fa]
     missing = "(absent)"
-    return [f"{n}: {fa.get(n, missing)} -> {fb.get(n, missing)}"
-            for n in names if fa.get(n, missing) != fb.get(n, missing)]
+    lines = []
+    for n in names:
+        if fa.get(n, missing) == fb.get(n, missing):
+            continue
+        line = f"{n}: {fa.get(n, missing)} -> {fb.get(n, missing)}"
+        key = n.removeprefix("containers.").removesuffix(".definition")
+        if n == f"containers.{key}.definition" and key in a.containers and key in b.containers:
+            before, after = a.containers[key].settings, b.containers[key].settings
+            if before is not None and after is not None:
+                line += " (" + "; ".join(changes(before, after)[:8]) + ")"
+        lines.append(line)
+    return lines
 
 
 # -- pure pieces ------------------------------------------------------------------------------
@@ -170,13 +196,12 @@ def active_pool(include_text: str, upstreams: Iterable[tuple[str, str]]) -> str 
 
 # -- readers (Docker, files, PostgreSQL) ------------------------------------------------------
 
-def read_containers(docker_url: str, services: Iterable[tuple[str, str]]
-                    ) -> dict[str, ContainerState]:
+def read_containers(engine: Engine, services: Iterable[tuple[str, str]]) -> dict[str, ContainerState]:
     out = {}
     for key, name in services:
-        info = container_info(docker_url, name)
-        out[key] = (ContainerState("", "", "missing") if info is None
-                    else ContainerState(info.ref, info.image_id, info.status))
+        found = engine.container_definition(name)
+        out[key] = (ContainerState("", "", "missing") if found is None
+                    else ContainerState(found.ref, found.image_id, found.status, found.digest, found.definition))
     return out
 
 
@@ -212,7 +237,8 @@ def read_rows(url: str, table: str, pk: str = "id",
         return [canonical_row(r) for r in conn.execute(query, params).fetchall()]
 
 
-def _fingerprint(cfg: TargetConfig, front: Front, database: Database, digest: str, row_count: int) -> Fingerprint:
+def _fingerprint(cfg: TargetConfig, front: Front, database: Database, engine: Engine, digest: str,
+                 row_count: int) -> Fingerprint:
     include = cfg.nginx.upstream_include
     include_bytes: bytes | None
     try:
@@ -220,8 +246,10 @@ def _fingerprint(cfg: TargetConfig, front: Front, database: Database, digest: st
         pool = active_pool(include_bytes.decode("utf-8"), cfg.upstreams.items())
     except FileNotFoundError:
         include_bytes, pool = None, None
+    containers = read_containers(engine, cfg.services.items())
+    compose_files, compose_sync = _compose_state(cfg, front, containers)
     return Fingerprint(
-        containers=read_containers(cfg.docker.url, cfg.services.items()),
+        containers=containers,
         nginx_conf_sha256=front.sha256(cfg.nginx.conf),
         upstream_include_sha256=(None if include_bytes is None
                                  else "sha256:" + hashlib.sha256(include_bytes).hexdigest()),
@@ -229,31 +257,56 @@ def _fingerprint(cfg: TargetConfig, front: Front, database: Database, digest: st
         db_revision=database.revision(),
         rows_digest=digest,
         row_count=row_count,
+        compose_files=compose_files,
+        compose_sync=compose_sync,
     )
+
+
+def compose_paths(cfg: TargetConfig) -> list[str]:
+    """The compose files and the env file, as [compose] names them (none without it)."""
+    if cfg.compose is None:
+        return []
+    return [str(p) for p in (*cfg.compose.files, *([cfg.compose.env_file] if cfg.compose.env_file else []))]
+
+
+def _compose_state(cfg: TargetConfig, front: Front, containers: Mapping[str, ContainerState]
+                   ) -> tuple[dict[str, str | None], dict[str, str]]:
+    """With [compose]: the files' digests, and each service container's config-hash label against
+    `config --hash` computed from the files as they are now (compose's own drift test)."""
+    compose = compose_of(cfg, front)
+    if compose is None:
+        return {}, {}
+    files = {p: front.sha256(p) for p in compose_paths(cfg)}
+    names = dict(cfg.services.items())
+    service_of = compose.services_of(names.values())
+    labels_of = {names[key]: (None if state.status == "missing"
+                              else dict(((state.settings or {}).get("Config") or {}).get("Labels") or {}))
+                 for key, state in containers.items()}
+    return files, drift(labels_of, service_of, compose.config_hashes())
 
 
 def _manifest(backup: str | os.PathLike[str] | Manifest) -> Manifest:
     return backup if isinstance(backup, Manifest) else table_rows.load(backup)
 
 
-def read_fingerprint(cfg: TargetConfig, front: Front, database: Database, *,
+def read_fingerprint(cfg: TargetConfig, front: Front, database: Database, engine: Engine, *,
                      backup: str | os.PathLike[str] | Manifest | None = None) -> Fingerprint:
     """Everything afresh from the target (the nginx files from its `front`, the revision from its
     `database`). `backup`: the snapshot's row backup; the rows it holds are digested as they are now
     (rows written since are left out, as they were at snapshot time). Without it the rows are left
     out altogether (preflight, end-state checks)."""
     if backup is None:
-        return _fingerprint(cfg, front, database, table_rows.empty_digest(), 0)
+        return _fingerprint(cfg, front, database, engine, table_rows.empty_digest(), 0)
     digest, count = table_rows.fresh_digest(cfg.database.url, _manifest(backup))
-    return _fingerprint(cfg, front, database, digest, count)
+    return _fingerprint(cfg, front, database, engine, digest, count)
 
 
-def snapshot(cfg: TargetConfig, front: Front, database: Database, backup_path: str | os.PathLike[str],
-             pk: str = "id") -> Fingerprint:
+def snapshot(cfg: TargetConfig, front: Front, database: Database, engine: Engine,
+             backup_path: str | os.PathLike[str], pk: str = "id") -> Fingerprint:
     """Back up the table's rows, then fingerprint the target with their digest (digest and backup
     are read in one database snapshot: they cannot disagree)."""
     manifest = backup_rows(cfg.database.url, cfg.database.table, backup_path, pk)
-    return _fingerprint(cfg, front, database, manifest.digest, manifest.row_count)
+    return _fingerprint(cfg, front, database, engine, manifest.digest, manifest.row_count)
 
 
 # -- row backup and restore (helpers.table_rows does the work) --------------------------------

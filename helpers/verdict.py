@@ -7,13 +7,16 @@ record their checklist items on the drill's outcome as they go.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from helpers import commands, nginx_ops
 from helpers.commands import CommandResult
-from helpers.fingerprint import Fingerprint
+from helpers.container_definition import rollback_changes
+from helpers.engine_api import ContainerDefinition, Engine
+from helpers.fingerprint import Fingerprint, load_backup, snapshot_rows_damage
 from helpers.front import Front
+from helpers.host_checks import container_checks, failed, host_checks
 from helpers.http_clients import HttpClients
 from helpers.metrics import build_info_version, fetch as fetch_metrics, request_counters, total_requests
 from helpers.outcome import DrillOutcome
@@ -80,6 +83,23 @@ def end_state_problems(now: Fingerprint, *, snapshot: Fingerprint, rollback_type
     return out
 
 
+def definition_problems(now: Fingerprint, saved: Mapping[str, ContainerDefinition]) -> list[str]:
+    """The right version in a degraded container is not a rollback: each service container's
+    definition must be the snapshot's (`saved`), but for the image and what it brings and the marks
+    the fault left (its label, the compose labels it left out), which the restore takes away."""
+    out = []
+    for key, was in saved.items():
+        state = now.containers.get(key)
+        if state is None or state.settings is None:
+            continue  # a missing container is named by the other checks and by the restore
+        changed = rollback_changes(was.definition, state.settings)
+        if changed:
+            more = f" (and {len(changed) - 6} more)" if len(changed) > 6 else ""
+            out.append(f"end state: {was.name} ({key}) came back with another definition: "
+                       f"{'; '.join(changed[:6])}{more}")
+    return out
+
+
 # -- reading the target -------------------------------------------------------------------------
 def functional_problems(cfg: Any, outcome: DrillOutcome, version: str | None) -> list[str]:
     verify = commands.run_verify(cfg, version)
@@ -133,16 +153,14 @@ def performance_and_monitoring_problems(cfg: Any, outcome: DrillOutcome, version
     return problems
 
 
-def host_problems(cfg: Any, front: Front, expected_image_id: str | None) -> list[str]:
+def host_problems(cfg: Any, front: Front, engine: Engine, expected_image_id: str | None) -> list[str]:
     """testinfra checks of the front host (this one, or `[front]` through testinfra's ssh
     backend over the run's connection) and the engine's view of containers."""
-    from helpers.host_checks import container_checks, failed, host_checks
-
     want = {"api_v1": expected_image_id or ""}
     if front.checks_host_of(cfg.target.base_url):
-        checks = host_checks(front, cfg, expected_image_ids=want)
+        checks = host_checks(front, cfg, engine=engine, expected_image_ids=want)
     else:  # no shell on a remote host from here: the engine's view still counts
-        checks = container_checks(cfg.docker.url, cfg.services.items(), want)
+        checks = container_checks(engine, cfg.services.items(), want)
     return [f"host check failed: {c.name}: {c.detail}" for c in failed(checks)]
 
 
@@ -154,8 +172,6 @@ def rpo_problems(cfg: Any, outcome: DrillOutcome, writer: Any, backup_rows: Any)
     """Every acknowledged write readable afterwards (SQL, the authoritative store), and every
     row of the snapshot unchanged. The restore puts damaged snapshot rows back later; the
     drill still fails here. `writer` None: `[rpo] enabled = false`, no writes, no RPO figure."""
-    from helpers.fingerprint import load_backup, snapshot_rows_damage
-
     if writer is None:
         damage = snapshot_rows_damage(cfg.database.url, cfg.database.table, load_backup(backup_rows))
         outcome.rpo_measured = False
@@ -177,15 +193,13 @@ def rpo_problems(cfg: Any, outcome: DrillOutcome, writer: Any, backup_rows: Any)
     return problems
 
 
-def attach_troubleshooting(cfg: Any, outcome: DrillOutcome, front: Front) -> None:
+def attach_troubleshooting(cfg: Any, outcome: DrillOutcome, front: Front, engine: Engine) -> None:
     """What the runbook's troubleshooting asks for: the rollback's stderr, logs."""
-    from helpers.docker_runtime import logs_tail
-
     c = outcome.command
     if c is not None:
         outcome.attachments["rollback stderr"] = c.stderr[-8000:] or "(empty)"
     try:
-        outcome.attachments["api_v1 container log (tail)"] = logs_tail(cfg.docker.url, cfg.services.api_v1, 40)
+        outcome.attachments["api_v1 container log (tail)"] = engine.logs_tail(cfg.services.api_v1, 40)
     except Exception as e:  # an attachment that cannot be read says why instead
         outcome.attachments["api_v1 container log (tail)"] = f"(unavailable: {e})"
     outcome.attachments["nginx error log (tail)"] = nginx_ops.error_log_tail(front, cfg, 30)

@@ -48,9 +48,10 @@ def target_name(layout: Layout) -> str:
 
 
 def build(layout: Layout, *, docker_url: str, image_repository: str, database_url: str,
-          nginx_bin: str, api_token: str, ca_file: Path) -> dict[str, dict]:
-    """Every key of the schema with this sandbox's values. `api_token` goes into `[http] headers`
-    (the file is 0600, as it holds the database password too); `ca_file` is the sandbox's CA."""
+          nginx_bin: str, api_token: str, ca_file: Path, compose: dict | None = None) -> dict[str, dict]:
+    """Every section; [compose] only when the API services are the compose project. `api_token`
+    goes into `[http] headers` (the file is 0600, as it holds the database password too);
+    `ca_file` is the sandbox's CA."""
     q = lambda path: shlex.quote(str(path))  # noqa: E731 - a checkout path may hold a space
     cfg = q(layout.config_path)
     conf, prefix = q(layout.nginx_conf), q(layout.nginx_dir)
@@ -91,7 +92,7 @@ def build(layout: Layout, *, docker_url: str, image_repository: str, database_ur
         # What /status shows: the version always; the pool unless AURA_SANDBOX_STATUS_POOL=0.
         "status": {"version_field": "version", "pool_field": "pool" if layout.status_pool else ""},
         "metrics": {"enabled": True, "build_info": "aura_build_info", "requests_total": "aura_http_requests_total"},
-    }
+    } | ({"compose": compose} if compose else {})
 
 
 def write(layout: Layout, sections: dict[str, dict], webhook_token: str) -> Path:

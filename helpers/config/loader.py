@@ -229,6 +229,8 @@ def _text(err: Any, raw: Mapping[str, Any]) -> tuple[tuple[Any, ...], str]:
         return loc, "missing (a required section)" if len(loc) == 1 else "missing (required)"
     if kind == "extra_forbidden":
         model: Any = TargetConfig if len(loc) == 1 else TargetConfig.model_fields[loc[0]].annotation
+        # an optional section (`[compose]`) is `Section | None`: its model is the union's own
+        model = next((a for a in getattr(model, "__args__", ()) if hasattr(a, "model_fields")), model)
         return loc, (f"unknown {'section' if len(loc) == 1 else 'key'} (expected one of: "
                      + ", ".join(model.model_fields) + ")")
     if kind in _BOUND:

@@ -19,6 +19,7 @@ from helpers.config.values import (
     DEFAULT_RPO_BODY,
     ROLLBACK_TYPES,
     AbsPath,
+    AbsPaths,
     Column,
     Command,
     DockerUrl,
@@ -116,6 +117,15 @@ class DockerSection(Section):
     image: Text = Field(description="The API image's repository, as the engine names it.")
     stable_tag: Text = Field(description="The tag of the stable release.")
     bad_tag: Text = Field(description="The tag the image drill deploys as its fault.")
+
+
+class ComposeSection(Section):
+    """The API services as a Docker Compose project (the runbook's staging); unset: the raw engine."""
+    command: FrontCommand = Field(description='Compose v2, run on the front host: "/usr/bin/docker compose".')
+    files: AbsPaths = Field(description="The team's compose files, in -f order (copied and fingerprinted).")
+    project_name: Text | None = Field(default=None, description="--project-name (default: compose's own).")
+    project_directory: AbsPath | None = Field(default=None, description="--project-directory (default: compose's own).")
+    env_file: AbsPath | None = Field(default=None, description="--env-file (copied and fingerprinted).")
 
 
 class _PerPool(Section):
@@ -254,6 +264,7 @@ class TargetConfig(Section):
     releases: Annotated[dict[str, Text], AfterValidator(_nonempty)] = Field(
         description="Release tag = the schema revision it needs.", json_schema_extra={"minProperties": 1})
     front: FrontSection = FrontSection()
+    compose: ComposeSection | None = None
     rpo: RpoSection = RpoSection()
     alert: AlertSection = AlertSection()
     rto: RtoSection = RtoSection()

@@ -156,6 +156,7 @@ Command = Annotated[Text, AfterValidator(_runnable), Kind("command")]
 FrontCommand = Annotated[Text, AfterValidator(_splits_absolute), Kind("command")]
 AbsPath = Annotated[Path, BeforeValidator(_absolute), Kind("path")]
 ExistingFile = Annotated[AbsPath, AfterValidator(_existing)]
+AbsPaths = Annotated[tuple[AbsPath, ...], BeforeValidator(_tuple), Field(min_length=1), Kind("path")]
 HttpUrl = Annotated[Text, _check(lambda v: _url_ok(v, ("http", "https")), "an http(s) URL")]
 PgUrl = Annotated[Text, _check(lambda v: _url_ok(v, ("postgresql", "postgres"), need_host=False),
                                "a libpq URI (postgresql://user:pw@host:port/db)")]

@@ -1,4 +1,4 @@
-"""./aura's package step: a runc already on PATH is enough (GitHub's ubuntu runner has
+"""./aura's package step: a runc (and a dockerd) already on PATH is enough (GitHub's ubuntu runner has
 containerd.io's runc, which conflicts with the distribution's runc package).
 
 The real script runs from a scratch copy of the project's top (its own requirements.lock and a
@@ -75,3 +75,19 @@ def test_a_runc_on_path_satisfies_the_need(scratch):
     assert "runc" not in words and {"nginx", "podman", "postgresql"} <= set(words), calls
     assert calls[-1] == "python -m sandbox status"
     assert os.access(runc, os.X_OK)
+
+
+def test_installs_docker_io_only_when_no_dockerd_binary_exists(scratch):
+    # GitHub's runner has docker-ce, whose dockerd conflicts with Debian's docker.io: any dockerd on
+    # PATH is enough, and ./aura never starts one (the sandbox runs its own, under its state folder).
+    top, bin_dir, log = scratch
+    first = next(c for c in run_aura(top, bin_dir, log) if c.startswith("apt-get install"))
+    assert "docker.io" in first.split()
+    log.unlink()
+    dockerd = bin_dir / "dockerd"
+    dockerd.write_text("#!/bin/sh\necho started >> " + str(log) + "\n")
+    dockerd.chmod(0o755)
+    calls = run_aura(top, bin_dir, log)
+    install = [c for c in calls if c.startswith("apt-get install")]
+    assert len(install) == 1 and "docker.io" not in install[0].split(), calls
+    assert "started" not in calls

@@ -7,8 +7,10 @@ library and Debian's python3-psycopg2. Configuration comes from the environment:
     AURA_POOL          api_v1 | api_v2 (which upstream pool this container serves)
     AURA_PORT          port on 127.0.0.1 (host networking)
     AURA_DATABASE_URL  libpq URI with password; never printed
+    AURA_DATABASE_URL_FILE  or a file holding it (a secret mounted read-only, as compose deploys it)
     AURA_API_TOKEN     the bearer token POST /api/orders and GET /metrics want; never printed
                        (unset: those two answer 401 to everyone)
+    AURA_API_TOKEN_FILE  or a file holding it (mounted read-only, as compose deploys it)
     AURA_STATUS_POOL   "0": /status and /healthz do not report the pool, as many real apps do not
 
 Each version knows which schema revisions it can work with; /healthz is 200 only when the database
@@ -43,8 +45,30 @@ ACCEPTED_REVISIONS: dict[str, frozenset[str]] = {
 VERSION = os.environ.get("AURA_VERSION", "unknown")
 POOL = os.environ.get("AURA_POOL", "unknown")
 PORT = int(os.environ.get("AURA_PORT", "8000"))
-DATABASE_URL = os.environ.get("AURA_DATABASE_URL", "")
-API_TOKEN = os.environ.get("AURA_API_TOKEN", "")
+
+
+def _database_url() -> str:
+    given = os.environ.get("AURA_DATABASE_URL", "")
+    path = os.environ.get("AURA_DATABASE_URL_FILE", "")
+    if given or not path:
+        return given
+    with open(path, encoding="utf-8") as f:
+        return f.read().strip()
+
+
+DATABASE_URL = _database_url()
+
+
+def _api_token() -> str:
+    given = os.environ.get("AURA_API_TOKEN", "")
+    path = os.environ.get("AURA_API_TOKEN_FILE", "")
+    if given or not path:
+        return given
+    with open(path, encoding="utf-8") as f:
+        return f.read().strip()
+
+
+API_TOKEN = _api_token()
 REPORTS_POOL = os.environ.get("AURA_STATUS_POOL", "1") != "0"
 ACCEPTED = ACCEPTED_REVISIONS.get(VERSION, frozenset())
 
