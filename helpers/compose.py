@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from helpers.commands import CommandResult, split_command
+from helpers.front.protocol import PathCheck
 from helpers.redact import one_line
 
 if TYPE_CHECKING:
@@ -152,8 +153,6 @@ def problems(cfg: TargetConfig, front: Front) -> list[str]:
     compose = compose_of(cfg, front)
     if compose is None:
         return []
-    from helpers.front import PathCheck
-
     s = compose.section
     checks = [PathCheck("[compose] command", s.command, "cmd"),
               *(PathCheck("[compose] files", str(f), "file") for f in s.files),
