@@ -87,13 +87,16 @@ def test_the_engine_is_the_one_asked_for_and_its_containers_carry_a_real_service
     assert host["LogConfig"]["Type"] == "json-file"
     # Podman expands `cap_drop: ALL` to the list of its default capabilities and reports named
     # volumes among the binds; Docker keeps what was asked (README "Docker Engine and Podman").
+    # Compose asks Docker for both volumes as Mounts (the bind read-only); Podman reports them as Binds.
     if engine == "docker":
-        assert host["CapDrop"] == ["ALL"] and host["Mounts"][0]["Target"] == "/var/lib/aura"
+        mounts = {m["Target"]: m for m in host["Mounts"]}
+        assert host["CapDrop"] == ["ALL"] and mounts["/var/lib/aura"]["Type"] == "volume"
+        assert mounts["/etc/aura"]["Type"] == "bind" and mounts["/etc/aura"]["ReadOnly"] is True
         assert host["LogConfig"]["Config"] == {"max-file": "2", "max-size": "1m"}
     else:
         assert "NET_RAW" in host["CapDrop"] and any(":/var/lib/aura:" in b for b in host["Binds"])
         assert host["LogConfig"]["Config"] is None  # Podman keeps no log options
-    assert any(":/etc/aura:ro" in b for b in host["Binds"])
+        assert any(":/etc/aura:ro" in b for b in host["Binds"])
 
 
 def test_a_clone_carries_settings_no_code_names_and_the_restore_carries_every_label_back(on_engine):
