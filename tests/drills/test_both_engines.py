@@ -29,7 +29,6 @@ from tests.drills.suite_runner import (
     run_suite,
     sandbox_at_baseline,
     sandbox_config,
-    sandbox_config_path,
     toml_overlay,
 )
 
@@ -145,8 +144,9 @@ def test_a_clone_carries_settings_no_code_names_and_the_restore_carries_every_la
 
 def compose_state(cfg: dict) -> tuple[dict[str, str], dict[str, str | None], dict[str, str]]:
     """(compose config's images, sha256 of the team's compose files and env file, drift per
-    container) as compose and the engine see them now."""
-    loaded = load_config(sandbox_config_path())
+    container) as compose and the engine see them now. Read from the config file `sandbox up`
+    wrote, without running `up` again (it would put the project back at its baseline)."""
+    loaded = load_config(Path(cfg["compose"]["project_directory"]) / "sandbox.toml")
     front = LocalFront()
     compose = compose_of(loaded, front)
     assert compose is not None, "the sandbox's config has no [compose]"
@@ -203,7 +203,7 @@ def test_deploy_sets_the_tag_and_the_image_rollback_brings_the_stable_one_back_t
     and `up -d`s it; rollback.sh --type image writes the stable tag back and `up -d`s again."""
     _engine, cfg = on_engine
     images, files, in_sync = compose_state(cfg)
-    path = sandbox_config_path()
+    path = Path(cfg["compose"]["project_directory"]) / "sandbox.toml"
     env_file = Path(cfg["compose"]["env_file"])
     scripts = Path(__file__).resolve().parents[2] / "sandbox" / "auraflow"
     deployed = subprocess.run([str(scripts / "deploy" / "deploy.sh"), "--config", str(path), "--service", "api_v1",
