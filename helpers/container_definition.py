@@ -141,6 +141,10 @@ def definition_of(attrs: Mapping[str, Any], image: Mapping[str, Any] | None, *, 
             and host.get("CpuQuota") == host["NanoCpus"] * host["CpuPeriod"] // 1_000_000_000):
         host.pop("CpuPeriod")
         host.pop("CpuQuota", None)
+    # Mount order is no setting (the runtime mounts by destination) and compose lists a service's
+    # volumes in no fixed order (a Go map): two `up`s of the same file differ by it on Docker.
+    if host.get("Mounts"):
+        host["Mounts"] = sorted(host["Mounts"], key=lambda m: (str(m.get("Target", "")), str(m.get("Source", ""))))
     if host.get("Ulimits"):
         host["Ulimits"] = sorted(({**u, "Name": _ulimit_name(str(u.get("Name", "")))} for u in host["Ulimits"]),
                                  key=lambda u: u["Name"])

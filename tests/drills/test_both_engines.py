@@ -29,7 +29,6 @@ from tests.drills.suite_runner import (
     run_suite,
     sandbox_at_baseline,
     sandbox_config,
-    sandbox_config_path,
     toml_overlay,
 )
 
@@ -87,13 +86,16 @@ def test_the_engine_is_the_one_asked_for_and_its_containers_carry_a_real_service
     assert host["LogConfig"]["Type"] == "json-file"
     # Podman expands `cap_drop: ALL` to the list of its default capabilities and reports named
     # volumes among the binds; Docker keeps what was asked (README "Docker Engine and Podman").
+    # Compose asks Docker for both volumes as Mounts (the bind read-only); Podman reports them as Binds.
     if engine == "docker":
-        assert host["CapDrop"] == ["ALL"] and host["Mounts"][0]["Target"] == "/var/lib/aura"
+        mounts = {m["Target"]: m for m in host["Mounts"]}
+        assert host["CapDrop"] == ["ALL"] and mounts["/var/lib/aura"]["Type"] == "volume"
+        assert mounts["/etc/aura"]["Type"] == "bind" and mounts["/etc/aura"]["ReadOnly"] is True
         assert host["LogConfig"]["Config"] == {"max-file": "2", "max-size": "1m"}
     else:
         assert "NET_RAW" in host["CapDrop"] and any(":/var/lib/aura:" in b for b in host["Binds"])
         assert host["LogConfig"]["Config"] is None  # Podman keeps no log options
-    assert any(":/etc/aura:ro" in b for b in host["Binds"])
+        assert any(":/etc/aura:ro" in b for b in host["Binds"])
 
 
 def test_a_clone_carries_settings_no_code_names_and_the_restore_carries_every_label_back(on_engine):
@@ -142,8 +144,9 @@ def test_a_clone_carries_settings_no_code_names_and_the_restore_carries_every_la
 
 def compose_state(cfg: dict) -> tuple[dict[str, str], dict[str, str | None], dict[str, str]]:
     """(compose config's images, sha256 of the team's compose files and env file, drift per
-    container) as compose and the engine see them now."""
-    loaded = load_config(sandbox_config_path())
+    container) as compose and the engine see them now. Read from the config file `sandbox up`
+    wrote, without running `up` again (it would put the project back at its baseline)."""
+    loaded = load_config(Path(cfg["compose"]["project_directory"]) / "sandbox.toml")
     front = LocalFront()
     compose = compose_of(loaded, front)
     assert compose is not None, "the sandbox's config has no [compose]"
@@ -200,7 +203,7 @@ def test_deploy_sets_the_tag_and_the_image_rollback_brings_the_stable_one_back_t
     and `up -d`s it; rollback.sh --type image writes the stable tag back and `up -d`s again."""
     _engine, cfg = on_engine
     images, files, in_sync = compose_state(cfg)
-    path = sandbox_config_path()
+    path = Path(cfg["compose"]["project_directory"]) / "sandbox.toml"
     env_file = Path(cfg["compose"]["env_file"])
     scripts = Path(__file__).resolve().parents[2] / "sandbox" / "auraflow"
     deployed = subprocess.run([str(scripts / "deploy" / "deploy.sh"), "--config", str(path), "--service", "api_v1",
