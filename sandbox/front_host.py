@@ -33,6 +33,7 @@ from .errors import SandboxError
 from .layout import Layout
 from .nginx_process import TEMP_PATHS, _children, render_conf_at, render_include
 from .procs import command_line
+from .tls import files as tls_files, front_files_text
 
 Log = Callable[[str], None]
 
@@ -260,8 +261,6 @@ def _nginx_params() -> dict:
 def ensure_baseline(layout: Layout, active_address: str, tools_config: str, alerting: str, log: Log) -> None:
     """Write the front's nginx files, its TLS files (the sandbox's CA, tls.py) and the scripts'
     config as the baseline, and make its nginx serve them (nginx -t, then reload or start)."""
-    from .tls import files as tls_files, front_files_text
-
     f = FrontPaths
     conf = render_conf_at(FRONT_ETC, f.include, layout.ports.front, cert=f.cert, key=f.key)
     tls = front_files_text(tls_files(layout))

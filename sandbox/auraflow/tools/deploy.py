@@ -12,6 +12,7 @@ import argparse
 from . import compose
 from .cli import Parser, main_wrapper, say
 from .config import Config
+from .engine import connect, resolve_image
 from .errors import EXIT_CODES_HELP, EXIT_OK, PreconditionError, UsageError
 
 PROG = "deploy"
@@ -36,7 +37,6 @@ def run(argv: list[str]) -> int:
         raise PreconditionError(f"config {cfg.path} has no [compose]: this staging is not a compose project")
     if args.service not in cfg.pools():
         raise UsageError(f"unknown --service {args.service!r}: one of {', '.join(cfg.pools())}")
-    from .engine import connect, resolve_image
 
     client = connect(cfg.get("docker", "url"))
     try:

@@ -62,6 +62,16 @@ from . import audit, compose, web
 from .cli import Parser, main_wrapper, say
 from .config import Config
 from .database import Database
+from .engine import (
+    PREV_SUFFIX,
+    check_version,
+    connect,
+    get_container,
+    recover_interrupted,
+    recreate,
+    resolve_image,
+    same_image,
+)
 from .errors import (
     EXIT_CODES_HELP,
     EXIT_FAILED,
@@ -104,7 +114,6 @@ class Context:
     @property
     def client(self):
         if self._client is None:
-            from .engine import connect
             self._client = connect(self.cfg.get("docker", "url"))
         return self._client
 
@@ -142,8 +151,6 @@ class Plan:
 # -- release resolution ---------------------------------------------------------------------------
 def resolve_release(ctx: Context, tag: str):
     """(Release from the engine, schema revision). "stable" resolves through the image."""
-    from .engine import resolve_image
-
     cfg = ctx.cfg
     releases = cfg.releases()
     release = resolve_image(ctx.client, cfg.get("docker", "image"), tag, releases)
@@ -185,8 +192,6 @@ def revision_for(ctx: Context, tag: str) -> tuple[str, str]:
 
 # -- image ----------------------------------------------------------------------------------------
 def _container_state(ctx: Context, name: str):
-    from .engine import PREV_SUFFIX, get_container
-
     container = get_container(ctx.client, name)
     if container is None and get_container(ctx.client, name + PREV_SUFFIX) is None:
         raise PreconditionError(f"container {name} ([services] api_v1) not found in the engine")
@@ -197,8 +202,6 @@ def _api_v1_towards(ctx: Context, tag: str):
     """What an image or full rollback starts from: a container a killed run set aside is put
     back first; then the tag's release is resolved (refusing an unknown tag) and api_v1 read.
     Returns (container name, api_v1 base URL, release, its revision, current container)."""
-    from .engine import recover_interrupted
-
     name = ctx.cfg.get("services", "api_v1")
     base = ctx.api_v1_base()
     if recover_interrupted(ctx.client, name, log, base + "/healthz", ctx.health_timeout):
@@ -208,8 +211,6 @@ def _api_v1_towards(ctx: Context, tag: str):
 
 
 def plan_image(ctx: Context, tag: str) -> Plan:
-    from .engine import same_image
-
     name, base, release, _revision, container = _api_v1_towards(ctx, tag)
     healthy = web.get(base + "/healthz", timeout=2).status == 200
     same = container is not None and same_image(container, release.image_id)
@@ -228,8 +229,6 @@ def deploy_api_v1(ctx: Context, name: str, base: str, release, current: str | No
     """api_v1 to `release`: on a compose staging its tag in the env file and `compose up -d api_v1`
     (compose recreates the container its files no longer describe); else a recreate through the
     engine's API. Either way its own /healthz and /status must then show the release."""
-    from .engine import check_version, get_container, recover_interrupted, recreate
-
     if compose.configured(ctx.cfg):
         tag = release.ref.rsplit(":", 1)[1]
         previous = compose.deploy(ctx.cfg, "api_v1", tag, base + "/healthz", ctx.health_timeout, log)
@@ -352,8 +351,6 @@ def plan_upstream(ctx: Context) -> Plan:
 
 # -- full -----------------------------------------------------------------------------------------
 def plan_full(ctx: Context, tag: str) -> Plan:
-    from .engine import get_container, recover_interrupted, same_image
-
     cfg = ctx.cfg
     nginx, db = ctx.nginx, ctx.db
     # A container set aside by a killed run is put back first; then every refusal: tag, engine,

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from . import web
 from .cli import Parser, main_wrapper
+from .config import Config
 from .errors import EXIT_CODES_HELP, EXIT_OK, EXIT_VERIFY, UsageError
 
 PROG = "verify-deploy"
@@ -157,8 +158,6 @@ def _parser() -> Parser:
 def run(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     if args.config:
-        from .config import Config
-
         Config.load(args.config)  # [http]: the CA and the token, for requests to [target] base_url
         web.also_for(args.api_url)  # ... and to the API this verify is told to check
     base = args.api_url.rstrip("/")
