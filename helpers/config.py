@@ -769,10 +769,12 @@ def _unreachable(key: str, shown: str, exc: BaseException) -> str:
 def _front_unreachable(cfg: TargetConfig) -> list[str]:
     """Connect to `[front] ssh` (strict host key), then ask it for every `[nginx]` path and command
     in one round trip: one line per problem, naming the key."""
-    from helpers.front import FrontError, front_of, path_problems
+    from helpers.front import FrontError, SshFront, front_of, path_problems
 
     try:
-        front_of(cfg).connect()
+        front = front_of(cfg)
+        if isinstance(front, SshFront):  # always, with [front] ssh set: only an SSH front connects
+            front.connect()
         return path_problems(cfg)
     except FrontError as e:
         return [str(e)]

@@ -199,6 +199,7 @@ def api_version(docker_url: str) -> str:
     /version in 0.35-0.4 s), else /version's `ApiVersion`, the field the SDK's own "auto"
     negotiation reads. A failure is not kept: the next call asks again."""
     import docker
+    import docker.constants
 
     api = docker.APIClient(base_url=docker_url, timeout=API_TIMEOUT_S,
                            version=docker.constants.MINIMUM_DOCKER_API_VERSION, **transport_options(docker_url))
@@ -216,6 +217,7 @@ def engine_version(docker_url: str) -> dict[str, Any]:
     """The engine's /version answer, asked once per run and engine (a failure is not kept: the
     next call asks again). The SDK's own "auto" negotiation reads the same `ApiVersion` field."""
     import docker
+    import docker.constants
 
     api = docker.APIClient(base_url=docker_url, timeout=API_TIMEOUT_S,
                            version=docker.constants.MINIMUM_DOCKER_API_VERSION, **transport_options(docker_url))

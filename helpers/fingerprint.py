@@ -229,8 +229,9 @@ def _fingerprint(cfg: TargetConfig, digest: str, row_count: int) -> Fingerprint:
     front = front_of(cfg)
     include = cfg.nginx.upstream_include
     try:
-        include_bytes: bytes | None = front.read_bytes(include)
-        pool = active_pool(include_bytes.decode("utf-8"), cfg.upstreams.items())
+        data = front.read_bytes(include)
+        include_bytes: bytes | None = data
+        pool = active_pool(data.decode("utf-8"), cfg.upstreams.items())
     except FileNotFoundError:
         include_bytes, pool = None, None
     return Fingerprint(

@@ -197,7 +197,7 @@ class OrderWriter:
         fields: dict[str, Any] | None = None
         if self.body is None:
             payload: Any = {"item": item, "quantity": n}
-            ok_status = (201,)
+            ok_status: tuple[int, ...] = (201,)
         else:
             from helpers.config import rpo_body
 

@@ -415,7 +415,7 @@ def fresh_digest(url: str, m: Manifest) -> tuple[str, int]:
     """(digest, row count) of the rows present at snapshot, read now: what the snapshot's digest
     is when none of them was lost or changed. Rows written since are left out."""
     columns, now = _fresh_ranges(url, m)
-    parts = []
+    parts: list[list[Any]] = []  # [hi, rows, hash] per chunk
     differing = []
     for i, ((rows, sum_), chunk) in enumerate(zip(now, m.chunks, strict=True)):
         parts.append([chunk.hi, rows, sum_])

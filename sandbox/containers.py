@@ -17,7 +17,9 @@ from collections.abc import Callable
 
 import docker
 import docker.errors
+from docker.models.containers import Container
 
+from .engine import model_id
 from .errors import SandboxError
 from .layout import NEXT_VERSION, STABLE_VERSION, Layout
 
@@ -95,13 +97,13 @@ def _remove(container, log: Log) -> None:
 def ensure_api_containers(client: docker.DockerClient, layout: Layout, repository: str,
                           database_url: str, log: Log) -> dict[str, str]:
     """Make api_v1/api_v2 run the baseline images and answer /healthz 200; {pool: container id}."""
-    started: dict[str, object] = {}
+    started: dict[str, Container] = {}
     result: dict[str, str] = {}
     for pool in POOLS:
         name = layout.container_name(pool)
         want = _desired(layout, pool, repository, database_url)
         try:
-            image_id = client.images.get(want["image"]).id
+            image_id = model_id(client.images.get(want["image"]))
         except docker.errors.ImageNotFound:
             raise SandboxError(f"image {want['image']} not found (build the images first)") from None
         current = _get(client, name)
@@ -115,7 +117,8 @@ def ensure_api_containers(client: docker.DockerClient, layout: Layout, repositor
         port = layout.pool_port(pool)
         if _port_in_use(port):
             raise SandboxError(f"port 127.0.0.1:{port} for {pool} is already in use by another process")
-        container = client.containers.run(
+        # restart policy "no" is Docker's own default, yet types-docker names only always/on-failure
+        container = client.containers.run(  # type: ignore[call-overload]
             want["image"], detach=True, name=name, network_mode="host",
             environment=want["env"], labels=want["labels"], restart_policy={"Name": "no"},
         )
@@ -124,7 +127,7 @@ def ensure_api_containers(client: docker.DockerClient, layout: Layout, repositor
 
     for pool, container in started.items():
         _wait_healthy(container, layout.pool_port(pool))
-        result[pool] = container.id
+        result[pool] = model_id(container)
     return result
 
 

@@ -168,7 +168,7 @@ def collect_for_config(cfg: Any, repo_dir: str | os.PathLike[str] | None = None,
     collect(nginx=None if remote else nginx, docker_url=getattr(cfg.docker, "url", None), services=services,
             repo_dir=repo_dir if repo_dir is not None else Path(__file__).resolve().parents[2],
             background=background, into=info)
-    if remote and nginx:
+    if remote and nginx and front is not None:
         info["Front host"] = one_line(f"{front.ssh} (SSH, host key from {front.known_hosts})")
     info["Image repository"] = one_line(f"{cfg.docker.image} (stable {cfg.docker.stable_tag}, "
                                         f"bad {cfg.docker.bad_tag})")

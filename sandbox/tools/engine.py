@@ -23,7 +23,7 @@ PREV_SUFFIX = "-rollback-prev"
 ENGINE_ENV_KEYS = {"HOSTNAME", "container"}
 
 
-def connect(url: str, timeout: float = 30):
+def connect(url: str, timeout: int = 30):
     """A DockerClient for [docker] url that has answered a ping; PreconditionError otherwise."""
     import docker
     import docker.errors
