@@ -20,11 +20,15 @@ from tests.drills.suite_runner import (
     drills_command,
     executable,
     fresh_reports_dir,
+    hanging,
+    kill_recorded,
     reports_snapshot,
     run_suite,
     sandbox_at_baseline,
     toml_overlay,
 )
+
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
@@ -90,10 +94,11 @@ def test_a_second_run_is_refused_naming_the_holder_and_the_first_passes_untouche
 
 
 def test_the_lock_of_a_sigkilled_run_is_free_for_the_next_run_at_once(tmp_path):
-    holder, _ = start_holder(tmp_path, "sleep 60\n", rto=30)
+    pidfile = tmp_path / "rollback.pid"
+    holder, _ = start_holder(tmp_path, hanging(pidfile), rto=30)
     os.killpg(holder.pid, signal.SIGKILL)
     holder.wait()
-    subprocess.run(["pkill", "-KILL", "-f", str(tmp_path / "rollback")])
+    kill_recorded(pidfile)  # the hung rollback (its own session)
     again = run_suite("-k", "upstream", "--lock-wait", "0")
     assert again.exit_code == 0, again.output[-3000:]
     assert "restored from the journal of an interrupted run" in again.output

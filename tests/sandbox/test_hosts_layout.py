@@ -28,6 +28,8 @@ import pytest
 
 from tests.sandbox.sandbox_cli import Instance
 
+pytestmark = pytest.mark.sandbox
+
 HOSTS = Instance.named("hosts")
 BAD = Instance.named("hosts-bad")  # the same block: tried first, and must start nothing on it
 SSH_PORT = HOSTS.port_base + 5

@@ -18,6 +18,8 @@ import pytest
 
 from tests.sandbox.sandbox_cli import Instance
 
+pytestmark = pytest.mark.sandbox
+
 LIFE = Instance.named("life")
 
 

@@ -9,6 +9,8 @@ import yaml
 
 from tests.workflow.actions_runner import JobRun, WorkflowError, evaluate, load_job, substitute
 
+pytestmark = pytest.mark.unit
+
 NIGHTLY = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "nightly-drill.yml"
 CONTEXTS = {"github": {"workspace": "/w", "run_id": "9", "event": {}},
             "vars": {"PEOPLE": "Ana"}, "secrets": {}}

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.unit
+
 PROJECT = Path(__file__).resolve().parents[2]
 TOOLS = ["readlink", "dirname", "grep", "sha256sum", "cut", "cat"]
 

@@ -8,6 +8,8 @@ import pytest
 from helpers.commands import CommandError, build_argv, command_problem, kill_group, run, split_command, start
 from tests.procfs import process_alive
 
+pytestmark = pytest.mark.unit
+
 SH = "/bin/sh -c"
 
 

@@ -14,6 +14,8 @@ from helpers.host_checks import parse_proc_list, parse_proc_net_tcp
 from helpers.rpo import Ack, OrderWriter, compare
 from tests.unit.test_config import target, write  # noqa: F401 - the complete config fixture
 
+pytestmark = pytest.mark.unit
+
 
 def test_defaults_keep_the_single_host_behaviour(tmp_path, target):  # noqa: F811
     cfg = load_config(write(tmp_path, "drill.toml", target))

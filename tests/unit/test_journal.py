@@ -6,6 +6,8 @@ import pytest
 from helpers.clock import FakeClock
 from helpers.journal import Journal, JournalError
 
+pytestmark = pytest.mark.unit
+
 FP = {"active_pool": "api_v1", "db_revision": "0002_customer", "rows_digest": "sha256:ab"}
 
 
