@@ -85,13 +85,19 @@ def kill_recorded(pidfile: Path) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-def toml_overlay(path: Path, sections: dict[str, dict]) -> Path:
-    lines = []
-    for name, keys in sections.items():
-        lines.append(f"[{name}]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in keys.items()]
+def toml_file(path: Path, data: dict) -> Path:
+    """A TOML file of top-level keys, then tables of scalars and arrays (every key quoted)."""
+    lines = [f"{json.dumps(k)} = {json.dumps(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    for name, keys in ((n, t) for n, t in data.items() if isinstance(t, dict)):
+        lines.append(f"[{json.dumps(name)}]")
+        lines += [f"{json.dumps(k)} = {json.dumps(v)}" for k, v in keys.items()]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def toml_overlay(path: Path, sections: dict[str, dict]) -> Path:
+    """An overlay of the sandbox's config: `extends = "sandbox"`, then `sections` key by key."""
+    return toml_file(path, {"extends": "sandbox", **sections})
 
 
 @dataclass
@@ -134,13 +140,15 @@ def drills_command(*args: str, reports: Path) -> list[str]:
             "--reports-dir", str(reports), "--state-dir", str(suite_state_dir()), *args]
 
 
-def run_suite(*args: str, timeout: float = 600, reports: Path | None = None) -> SuiteRun:
-    """The real suite as a subprocess; its outputs go to `reports` (default: a fresh folder)."""
+def run_suite(*args: str, timeout: float = 600, reports: Path | None = None,
+              env: dict[str, str] | None = None) -> SuiteRun:
+    """The real suite as a subprocess; its outputs go to `reports` (default: a fresh folder);
+    `env` is added to this process's environment for it alone."""
     reports = fresh_reports_dir() if reports is None else reports
     results_file = reports / "drill-results.json"
     results_file.unlink(missing_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")} | (env or {})
     r = subprocess.run(drills_command(*args, reports=reports), cwd=PROJECT, capture_output=True, text=True,
-                       timeout=timeout, env=env)
+                       timeout=timeout, env=environment)
     results = json.loads(results_file.read_text()) if results_file.exists() else {"drills": []}
     return SuiteRun(r.returncode, r.stdout + r.stderr, results, reports)

@@ -62,10 +62,26 @@ def test_a_config_that_is_not_utf8_is_one_line_naming_the_file(tmp_path):
 def test_an_overlay_typo_is_refused_before_the_sandbox_is_started(tmp_path, main_sandbox):
     sandbox_down()
     typo = tmp_path / "typo.toml"
-    typo.write_text('[comands]\nrollback = "/bin/true"\n')
+    typo.write_text('extends = "sandbox"\n[comands]\nrollback = "/bin/true"\n')
     r = run_drills("--drill-config", str(typo))
     assert r.returncode == 4
     assert "[comands]: unknown section" in the_error(r)
+    running = subprocess.run([sys.executable, "-m", "sandbox", "status", "--json"], cwd=PROJECT,
+                             capture_output=True, text=True)
+    assert '"healthy": true' not in running.stdout.replace("\n", "").replace("  ", " ")
+
+
+def test_an_overlay_without_extends_is_refused_and_touches_nothing(tmp_path, main_sandbox):
+    """A staging.toml that forgot [target] must not drill the sandbox with the team's commands."""
+    sandbox_down()
+    forgot = tmp_path / "staging.toml"
+    forgot.write_text('[commands]\nrollback = "/bin/true"\n')
+    reports = fresh_reports_dir()
+    r = run_drills("--drill-config", str(forgot), reports=reports)
+    assert r.returncode == 4 and "Traceback" not in r.stdout + r.stderr
+    line = the_error(r)
+    assert f"{forgot}: has no [target]: add [target]" in line and 'extends = "sandbox"' in line, line
+    assert list(reports.iterdir()) == []
     running = subprocess.run([sys.executable, "-m", "sandbox", "status", "--json"], cwd=PROJECT,
                              capture_output=True, text=True)
     assert '"healthy": true' not in running.stdout.replace("\n", "").replace("  ", " ")
@@ -78,7 +94,7 @@ def sandbox_up(main_sandbox) -> Path:
 
 def test_a_wrong_type_names_the_key_and_touches_nothing(tmp_path, sandbox_up):
     bad = tmp_path / "badtype.toml"
-    bad.write_text('[rto]\nimage = "fast"\n')
+    bad.write_text('extends = "sandbox"\n[rto]\nimage = "fast"\n')
     r = run_drills("--drill-config", str(bad))
     assert r.returncode == 4
     assert '[rto] image: expected a number, got a string ("fast")' in the_error(r)

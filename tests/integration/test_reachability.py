@@ -5,7 +5,8 @@ import socket
 
 import pytest
 
-from helpers.config import check_reachable, load_config
+from helpers.config import load_config
+from helpers.reachability import check_reachable
 from tests.unit.test_config import target as complete_config, write  # the fixture, under this name here
 
 pytestmark = pytest.mark.integration

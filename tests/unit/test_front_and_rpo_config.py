@@ -177,7 +177,8 @@ def test_ssh_failures_name_the_front_key(stderr, start):
     from helpers.config import FrontSection
     from helpers.front import SshFront, _classify
 
-    front = SshFront(FrontSection("deploy@10.0.0.5:2222", Path("/k/id"), Path("/k/known_hosts")))
+    front = SshFront(FrontSection.model_construct(ssh="deploy@10.0.0.5:2222", identity_file=Path("/k/id"),
+                                              known_hosts=Path("/k/known_hosts")))
     try:
         line = _classify(stderr, front)
     finally:
@@ -186,13 +187,13 @@ def test_ssh_failures_name_the_front_key(stderr, start):
 
 
 def test_ssh_spec_forms():
-    from helpers.config import _split_ssh
+    from helpers.config import split_ssh
 
-    assert _split_ssh("front") == (None, "front", 22)
-    assert _split_ssh("root@[::1]:2200") == ("root", "::1", 2200)
+    assert split_ssh("front") == (None, "front", 22)
+    assert split_ssh("root@[::1]:2200") == ("root", "::1", 2200)
     for bad in ("@h", "h:x", "root@[::1", "h:0"):
         with pytest.raises(ValueError):
-            _split_ssh(bad)
+            split_ssh(bad)
 
 
 def test_writer_warmup_writes_back_to_back_then_keeps_its_interval():

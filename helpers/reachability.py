@@ -1,0 +1,90 @@
+"""Whether the target's endpoints answer: preflight's business, after the config is well-formed.
+
+"Answers" means reachable, not healthy: any HTTP status counts, the database accepts a login and
+`SELECT 1`, the engine answers a ping. With `[front] ssh`, the front host is connected first (strict
+host key) and asked for every `[nginx]` path and command. Each problem is one line naming its key.
+"""
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from helpers.config import TargetConfig
+from helpers.front import FrontError, SshFront, front_of, path_problems
+from helpers.http_clients import client as http_client
+from helpers.redact import one_line, redact
+
+__all__ = ["check_reachable"]
+
+
+def check_reachable(cfg: TargetConfig, *, timeout_s: float = 3.0) -> list[str]:
+    """One line per endpoint that does not answer, naming its key; [] when all answer.
+
+    "Answers" means reachable, not healthy: any HTTP status counts (health is preflight's
+    business), the database accepts a login and `SELECT 1`, the engine answers a ping. The three
+    kinds are asked at once (each waits on the network, not on this process); the lines keep the
+    order HTTP, database, engine.
+    """
+    # The front host first, in this thread: the connection it opens is the run's.
+    front = _front_unreachable(cfg) if cfg.front.remote else []
+    if front:
+        return front
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="reachability") as pool:
+        asked = [pool.submit(check, cfg, timeout_s) for check in (_http_unreachable, _database_unreachable,
+                                                                   _engine_unreachable)]
+        return [line for future in asked for line in future.result()]
+
+
+def _unreachable(key: str, shown: str, exc: BaseException) -> str:
+    return one_line(f"{key}: {shown} unreachable: {type(exc).__name__}: {exc}")
+
+
+def _front_unreachable(cfg: TargetConfig) -> list[str]:
+    """Connect to `[front] ssh` (strict host key), then ask it for every `[nginx]` path and command
+    in one round trip: one line per problem, naming the key."""
+    try:
+        front = front_of(cfg)
+        if isinstance(front, SshFront):
+            front.connect()
+        return path_problems(cfg)
+    except FrontError as e:
+        return [str(e)]
+
+
+def _http_unreachable(cfg: TargetConfig, timeout_s: float) -> list[str]:
+    http_checks = [("[target] base_url", cfg.target.base_url.rstrip("/") + "/healthz"),
+                   ("[target] api_url", cfg.target.api_url.rstrip("/") + "/status")]
+    if cfg.alert.inbox_url:
+        http_checks.append(("[alert] inbox_url", cfg.alert.inbox_url))
+    problems = []
+    with http_client(timeout=timeout_s) as client:
+        for key, url in http_checks:
+            try:
+                client.get(url)
+            except httpx.HTTPError as e:
+                problems.append(_unreachable(key, redact(url), e))
+    return problems
+
+
+def _database_unreachable(cfg: TargetConfig, timeout_s: float) -> list[str]:
+    try:
+        import psycopg  # warmed up meanwhile, as the Docker SDK is
+
+        with psycopg.connect(cfg.database.url, connect_timeout=max(1, math.ceil(timeout_s))) as c:
+            c.execute("SELECT 1")
+    except Exception as e:  # psycopg.Error, and OSError-ish failures below it
+        return [_unreachable("[database] url", redact(cfg.database.url), e)]
+    return []
+
+
+def _engine_unreachable(cfg: TargetConfig, timeout_s: float) -> list[str]:
+    # Imported here: the Docker SDK is a slow import, warmed up meanwhile by fixtures/target.py.
+    from helpers.docker_runtime import DockerRuntimeError, ping
+
+    try:
+        ping(cfg.docker.url, timeout_s)  # the run's one cached client per engine, as every later call
+    except DockerRuntimeError as e:
+        return [_unreachable("[docker] url", redact(cfg.docker.url), e)]
+    return []
