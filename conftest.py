@@ -9,6 +9,7 @@ pytest_plugins = [
     "fixtures.progress",  # first: the others import it
     "fixtures.target",
     "fixtures.snapshot",
+    "fixtures.preflight",
     "fixtures.probe",
     "fixtures.rpo",
     "fixtures.faults",

@@ -27,8 +27,8 @@ from machine_info import describe as describe_machine
 
 PROJECT = Path(__file__).resolve().parents[1]
 PY = str(PROJECT / ".venv" / "bin" / "python") if (PROJECT / ".venv" / "bin" / "python").exists() else sys.executable
-ROLLBACK = PROJECT / "sandbox" / "scripts" / "rollback.sh"
-SWITCH = PROJECT / "sandbox" / "deploy" / "switch_upstream.sh"
+ROLLBACK = PROJECT / "sandbox" / "auraflow" / "scripts" / "rollback.sh"
+SWITCH = PROJECT / "sandbox" / "auraflow" / "deploy" / "switch_upstream.sh"
 sys.path.insert(0, str(PROJECT))  # for tests/sandbox_ids.py, where every extra sandbox is named
 from tests.sandbox_ids import extra  # noqa: E402
 

@@ -8,14 +8,12 @@ backup, no journal pending. Which release is "stable" is read from the engine: t
 from __future__ import annotations
 
 from helpers.config import TargetConfig
+from helpers.docker_runtime import image_id_of
 from helpers.fingerprint import Fingerprint
-from helpers.front import front_of
 
 
 def stable_release(cfg: TargetConfig) -> str:
     """The release tag `stable_tag` points at (compared by image ID, never by tag string)."""
-    from helpers.docker_runtime import image_id_of
-
     if cfg.docker.stable_tag in cfg.releases:
         return cfg.docker.stable_tag
     stable_id = image_id_of(cfg.docker.url, f"{cfg.docker.image}:{cfg.docker.stable_tag}")
@@ -35,9 +33,10 @@ def resolve_tag(cfg: TargetConfig, tag: str) -> str:
 
 def differences(cfg: TargetConfig, fp: Fingerprint, *, stable: str, stable_image_id: str | None,
                 front_version: str | None, front_pool: str | None, nginx_test_ok: bool,
-                journal_pending: bool) -> list[str]:
+                nginx_backup_sha256: str | None, journal_pending: bool) -> list[str]:
     """Each way the target differs from its baseline, one line each ([] = at baseline), with the
-    target's own command that puts it back by hand where there is one."""
+    target's own command that puts it back by hand where there is one. `nginx_backup_sha256`: the
+    front's `[nginx] backup` as read there (None: there is none)."""
     problems: list[str] = []
     reason = "--reason 'back to baseline' --yes"
     image_back = f"; put back: {cfg.commands.rollback} --type image --tag {cfg.docker.stable_tag} {reason}"
@@ -64,10 +63,8 @@ def differences(cfg: TargetConfig, fp: Fingerprint, *, stable: str, stable_image
     nginx_back = f"; put back: {cfg.commands.rollback} --type nginx {reason}"
     if not nginx_test_ok:
         problems.append("nginx -t fails" + nginx_back)
-    backup = cfg.nginx.backup
-    backup_sha256 = front_of(cfg).sha256(backup)  # the front host's file, local or over SSH
-    if backup_sha256 is not None and backup_sha256 != fp.nginx_conf_sha256:
-        problems.append(f"nginx config differs from its known-good backup {backup}" + nginx_back)
+    if nginx_backup_sha256 is not None and nginx_backup_sha256 != fp.nginx_conf_sha256:
+        problems.append(f"nginx config differs from its known-good backup {cfg.nginx.backup}" + nginx_back)
     if journal_pending:
         problems.append("a drill journal is pending")
     return problems

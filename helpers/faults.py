@@ -3,6 +3,9 @@
 An injector changes the target; an observer looks at the target (probe answers, `nginx -t`, SQL,
 the engine) and says whether the fault is visible, latent or not there at all. The injector's own
 exit status proves nothing: a fault that did nothing must leave the drill failing.
+
+Every injector takes the same arguments: the target's config, its front (where the nginx files
+live and nginx's commands run), the probe, and the clock.
 """
 from __future__ import annotations
 
@@ -13,8 +16,11 @@ from dataclasses import dataclass, field
 from helpers import commands, nginx_ops
 from helpers.clock import REAL, Clock
 from helpers.config import TargetConfig
-from helpers.front import front_of
+from helpers.docker_runtime import container_info, image_id_of, recreate_with_image
+from helpers.fingerprint import read_db_revision
+from helpers.front import Front
 from helpers.probe import Probe, Sample
+from helpers.readiness import STEADY_S
 
 OBSERVE_TIMEOUT_S = 10.0
 SWITCH_TIMEOUT_S = 60
@@ -108,7 +114,8 @@ def _front_on(probe: Probe, pool: str, streak: int, clock: Clock):
     return recheck
 
 
-def switch_traffic(cfg: TargetConfig, probe: Probe, pool: str = "api_v2", clock: Clock = REAL) -> Observation:
+def switch_traffic(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL, *,
+                   pool: str = "api_v2") -> Observation:
     """The runbook's `deploy/switch_upstream.sh --target api_v2`; seen when the front answers from it."""
     since = clock.monotonic()
     result = commands.run(cfg.commands.switch_upstream, ["--target", pool], timeout=SWITCH_TIMEOUT_S)
@@ -121,16 +128,15 @@ def switch_traffic(cfg: TargetConfig, probe: Probe, pool: str = "api_v2", clock:
 
 # -- nginx ------------------------------------------------------------------------------------
 
-def _backup_then_write(cfg: TargetConfig, text: str) -> None:
+def _backup_then_write(cfg: TargetConfig, front: Front, text: str) -> None:
     """The runbook's first step: `cp nginx.staging.conf nginx.staging.conf.backup`, then the edit."""
-    front = front_of(cfg)  # the front host's files: local, or over the run's SSH connection
     front.copy(cfg.nginx.conf, cfg.nginx.backup)
     front.write_bytes(cfg.nginx.conf, text.encode("utf-8"))
 
 
-def _nginx_test_fails(cfg: TargetConfig):
+def _nginx_test_fails(cfg: TargetConfig, front: Front):
     def recheck() -> str | None:
-        return None if not nginx_ops.config_test(cfg).ok else "nginx -t passes again on the live config"
+        return None if not nginx_ops.config_test(front, cfg).ok else "nginx -t passes again on the live config"
     return recheck
 
 
@@ -154,24 +160,22 @@ def first_failure_unless_steady(probe: Probe, since: float, streak: int, steady_
         clock.sleep(probe.interval_s)
 
 
-def nginx_invalid_config(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observation:
+def nginx_invalid_config(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL) -> Observation:
     """The runbook's own scenario: append `invalid_config`, `nginx -s reload`. nginx refuses the
     broken config and serves on with the old one: latent (it bites at the next restart). Visible
     if the probe sees a failure before the front has answered healthy `healthy_streak` times over
     the readiness rule's steady span (a reload that took effect shows within 15-50 ms)."""
-    from helpers.readiness import STEADY_S
-
-    original = front_of(cfg).read_text(cfg.nginx.conf)
-    _backup_then_write(cfg, original + "\ninvalid_config\n")
+    original = front.read_text(cfg.nginx.conf)
+    _backup_then_write(cfg, front, original + "\ninvalid_config\n")
     since = clock.monotonic()
-    nginx_ops.reload(cfg)  # expected to be refused
-    test = nginx_ops.config_test(cfg)
+    nginx_ops.reload(front, cfg)  # expected to be refused
+    test = nginx_ops.config_test(front, cfg)
     failing = first_failure_unless_steady(probe, since, cfg.probe.healthy_streak, STEADY_S, 1.0, clock)
     if failing is not None:
-        return Observation("visible", f"probe saw {failing.describe()} after the reload", _nginx_test_fails(cfg))
+        return Observation("visible", f"probe saw {failing.describe()} after the reload", _nginx_test_fails(cfg, front))
     if not test.ok:
         return Observation("latent", "nginx -t fails on the live config while the front keeps serving: "
-                                     + (test.stderr.strip().splitlines() or ["?"])[-1], _nginx_test_fails(cfg))
+                                     + (test.stderr.strip().splitlines() or ["?"])[-1], _nginx_test_fails(cfg, front))
     return Observation("none", "nginx -t still passes and the front is healthy")
 
 
@@ -187,17 +191,17 @@ def _front_unhealthy(probe: Probe, streak: int, clock: Clock):
     return recheck
 
 
-def nginx_breaks_serving(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observation:
+def nginx_breaks_serving(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL) -> Observation:
     """A config that passes `nginx -t` but answers 503 to everything: every server block returns
     503 before any location is chosen. Visible as soon as nginx reloads."""
-    original = front_of(cfg).read_text(cfg.nginx.conf)
+    original = front.read_text(cfg.nginx.conf)
     broken, count = _SERVER_BLOCK.subn(r"\1 return 503; ", original)
     if count == 0:
         return Observation("none", f"{cfg.nginx.conf} has no server block to break")
-    _backup_then_write(cfg, broken)
-    test = nginx_ops.config_test(cfg)
+    _backup_then_write(cfg, front, broken)
+    test = nginx_ops.config_test(front, cfg)
     since = clock.monotonic()
-    nginx_ops.reload(cfg)
+    nginx_ops.reload(front, cfg)
     failing = _wait_for_sample(probe, since, lambda s: not s.healthy, OBSERVE_TIMEOUT_S, clock)
     if failing is None:
         return Observation("none", f"nginx -t exit {test.exit_code}; the front stayed healthy after the reload")
@@ -218,12 +222,10 @@ def _verdict(seen: str, sample: Sample | None, grace_s: float, where: str, how: 
     return "latent", f"{where} ({how}) while the front stays green ({last})"
 
 
-def bad_image(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observation:
+def bad_image(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL) -> Observation:
     """api_v1 recreated from [docker] bad_tag through the Docker API (name, env, port, pool kept).
     The engine must run the bad image; the probe then shows it visible (the new container answers
     badly, or not at all past a boot grace period) or latent (the front stays green)."""
-    from helpers.docker_runtime import container_info, image_id_of, recreate_with_image
-
     name = cfg.services.api_v1
     bad_ref = f"{cfg.docker.image}:{cfg.docker.bad_tag}"
     before = container_info(cfg.docker.url, name)
@@ -250,11 +252,9 @@ def bad_image(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observati
     return Observation(observed, detail, recheck)
 
 
-def bad_migration(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observation:
+def bad_migration(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL) -> Observation:
     """The migrate command to [database] bad_revision; SQL must read the revision back; the probe
     then shows it visible (/healthz fails) or latent (the front stays green)."""
-    from helpers.fingerprint import read_db_revision
-
     bad = cfg.database.bad_revision
     result = commands.run(cfg.commands.migrate, [bad], timeout=120)
     since = clock.monotonic()  # failures while the migration ran are not the bad revision's
@@ -272,14 +272,14 @@ def bad_migration(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Obser
     return Observation(observed, detail, recheck)
 
 
-def bad_release(cfg: TargetConfig, probe: Probe, clock: Clock = REAL) -> Observation:
+def bad_release(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL) -> Observation:
     """A bad release: bad image on api_v1, bad migration, and traffic on api_v2 — all three seen."""
     # Order matters for observing each part: the bad image is seen while traffic is on api_v1;
     # the switch happens while api_v2 is still healthy (a deploy tool refuses an unhealthy
     # target); the bad migration is then seen failing api_v2 as well.
     parts: list[Observation] = []
-    for inject in (bad_image, lambda c, p, k: switch_traffic(c, p, "api_v2", k), bad_migration):
-        parts.append(inject(cfg, probe, clock))
+    for inject in (bad_image, switch_traffic, bad_migration):
+        parts.append(inject(cfg, front, probe, clock))
         if parts[-1].observed == "none":
             break
     unseen = [p.detail for p in parts if p.observed == "none"]

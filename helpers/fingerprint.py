@@ -28,6 +28,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from helpers import table_rows
+from helpers.docker_runtime import container_info
+from helpers.file_digest import sha256_file
+from helpers.front import Front
 from helpers.table_rows import Manifest, RestoreReport, RowDamage
 
 if TYPE_CHECKING:
@@ -145,15 +148,6 @@ def rows_digest(rows: Iterable[Mapping[str, Any]], pk: str = "id") -> str:
     return "sha256:" + h.hexdigest()
 
 
-def sha256_file(path: str | os.PathLike[str]) -> str | None:
-    """sha256 of a file's bytes, None when it does not exist."""
-    try:
-        with open(path, "rb") as f:
-            return "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
-    except FileNotFoundError:
-        return None
-
-
 _SERVER = re.compile(r"^\s*server\s+([^\s;]+)", re.MULTILINE)
 
 
@@ -177,8 +171,6 @@ def active_pool(include_text: str, upstreams: Iterable[tuple[str, str]]) -> str 
 
 def read_containers(docker_url: str, services: Iterable[tuple[str, str]]
                     ) -> dict[str, ContainerState]:
-    from helpers.docker_runtime import container_info
-
     out = {}
     for key, name in services:
         info = container_info(docker_url, name)
@@ -223,15 +215,12 @@ def read_rows(url: str, table: str, pk: str = "id",
         return [canonical_row(r) for r in conn.execute(query, params).fetchall()]
 
 
-def _fingerprint(cfg: TargetConfig, digest: str, row_count: int) -> Fingerprint:
-    from helpers.front import front_of  # the nginx files are the front host's (local or over SSH)
-
-    front = front_of(cfg)
+def _fingerprint(cfg: TargetConfig, front: Front, digest: str, row_count: int) -> Fingerprint:
     include = cfg.nginx.upstream_include
+    include_bytes: bytes | None
     try:
-        data = front.read_bytes(include)
-        include_bytes: bytes | None = data
-        pool = active_pool(data.decode("utf-8"), cfg.upstreams.items())
+        include_bytes = front.read_bytes(include)
+        pool = active_pool(include_bytes.decode("utf-8"), cfg.upstreams.items())
     except FileNotFoundError:
         include_bytes, pool = None, None
     return Fingerprint(
@@ -250,23 +239,24 @@ def _manifest(backup: str | os.PathLike[str] | Manifest) -> Manifest:
     return backup if isinstance(backup, Manifest) else table_rows.load(backup)
 
 
-def read_fingerprint(cfg: TargetConfig, *, backup: str | os.PathLike[str] | Manifest | None = None
-                     ) -> Fingerprint:
-    """Everything afresh from the target. `backup`: the snapshot's row backup; the rows it holds
-    are digested as they are now (rows written since are left out, as they were at snapshot time).
-    Without it the rows are left out altogether (preflight, end-state checks)."""
+def read_fingerprint(cfg: TargetConfig, front: Front, *,
+                     backup: str | os.PathLike[str] | Manifest | None = None) -> Fingerprint:
+    """Everything afresh from the target (the nginx files from its `front`). `backup`: the snapshot's
+    row backup; the rows it holds are digested as they are now (rows written since are left out, as
+    they were at snapshot time). Without it the rows are left out altogether (preflight, end-state
+    checks)."""
     if backup is None:
-        return _fingerprint(cfg, table_rows.empty_digest(), 0)
+        return _fingerprint(cfg, front, table_rows.empty_digest(), 0)
     digest, count = table_rows.fresh_digest(cfg.database.url, _manifest(backup))
-    return _fingerprint(cfg, digest, count)
+    return _fingerprint(cfg, front, digest, count)
 
 
-def snapshot(cfg: TargetConfig, backup_path: str | os.PathLike[str], pk: str = "id"
+def snapshot(cfg: TargetConfig, front: Front, backup_path: str | os.PathLike[str], pk: str = "id"
              ) -> Fingerprint:
     """Back up the table's rows, then fingerprint the target with their digest (digest and backup
     are read in one database snapshot: they cannot disagree)."""
     manifest = backup_rows(cfg.database.url, cfg.database.table, backup_path, pk)
-    return _fingerprint(cfg, manifest.digest, manifest.row_count)
+    return _fingerprint(cfg, front, manifest.digest, manifest.row_count)
 
 
 # -- row backup and restore (helpers.table_rows does the work) --------------------------------

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
+from helpers.docker_runtime import DockerRuntimeError, container_info, normalize_image_id
+from helpers.front import Front
 from helpers.redact import one_line
 
 if TYPE_CHECKING:
@@ -217,8 +219,6 @@ def container_checks(docker_url: str, services: Iterable[tuple[str, str]],
                      expected_image_ids: Mapping[str, str] | None = None) -> list[HostCheck]:
     """Each service container exists under its name, runs, and (if given) on the expected image
     ID (`{"api_v1": "sha256:…"}`)."""
-    from helpers.docker_runtime import DockerRuntimeError, container_info, normalize_image_id
-
     out = []
     for key, name in services:
         label = f"container {key} ({name})"
@@ -250,16 +250,16 @@ def front_and_pool_ports(cfg: TargetConfig) -> list[tuple[str, str, int]]:
     return out
 
 
-def host_checks(host: Any, cfg: TargetConfig, *, backup: bool = True,
+def host_checks(front: Front, cfg: TargetConfig, *, backup: bool = True,
                 containers: bool = True,
                 expected_image_ids: Mapping[str, str] | None = None) -> list[HostCheck]:
     """Every host check for `cfg`: nginx processes, front and pool ports, nginx config (equal to
-    its backup when `backup`, includes the upstream file), and the service containers."""
+    its backup when `backup`, includes the upstream file), and the service containers, all as
+    testinfra sees them on the `front`."""
+    host = front.testinfra_host()
     checks = nginx_processes(host, cfg.nginx.conf)
-    front = getattr(cfg, "front", None)
-    front_host = front.parts()[1] if front is not None and front.remote else None
     for what, address, port in front_and_pool_ports(cfg):
-        if front_host and what != "front" and address not in (front_host, "127.0.0.1", "localhost", "::1"):
+        if what != "front" and not front.sees_listener(address):
             continue  # a pool on another host than the front: its container check covers it
         checks.append(port_listening(host, port, address,
                                      name=f"{what} port {address}:{port} listening"))

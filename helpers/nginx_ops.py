@@ -1,7 +1,7 @@
 """nginx through the config's own commands: test, reload, start (test_cmd without its `-t`).
 
-Every command and the error log go through the run's front transport (helpers/front.py): local
-argv on a single host, the front host's shell over the run's SSH connection with `[front]`."""
+Every command and the error log go through the target's front (helpers/front/): local argv on a
+single host, the front host's shell over the run's SSH connection with `[front]`."""
 from __future__ import annotations
 
 import shlex
@@ -9,17 +9,17 @@ import shlex
 from helpers import commands
 from helpers.commands import CommandResult
 from helpers.config import TargetConfig
-from helpers.front import front_of
+from helpers.front import Front
 
 NGINX_TIMEOUT_S = 15
 
 
-def config_test(cfg: TargetConfig) -> CommandResult:
-    return front_of(cfg).run(cfg.nginx.test_cmd, timeout=NGINX_TIMEOUT_S)
+def config_test(front: Front, cfg: TargetConfig) -> CommandResult:
+    return front.run(cfg.nginx.test_cmd, timeout=NGINX_TIMEOUT_S)
 
 
-def reload(cfg: TargetConfig) -> CommandResult:
-    return front_of(cfg).run(cfg.nginx.reload_cmd, timeout=NGINX_TIMEOUT_S)
+def reload(front: Front, cfg: TargetConfig) -> CommandResult:
+    return front.run(cfg.nginx.reload_cmd, timeout=NGINX_TIMEOUT_S)
 
 
 def start_command(cfg: TargetConfig) -> str:
@@ -28,17 +28,17 @@ def start_command(cfg: TargetConfig) -> str:
     return shlex.join(a for a in argv if a != "-t")
 
 
-def start(cfg: TargetConfig) -> CommandResult:
-    return front_of(cfg).run(start_command(cfg), timeout=NGINX_TIMEOUT_S)
+def start(front: Front, cfg: TargetConfig) -> CommandResult:
+    return front.run(start_command(cfg), timeout=NGINX_TIMEOUT_S)
 
 
-def apply(cfg: TargetConfig) -> CommandResult:
+def apply(front: Front, cfg: TargetConfig) -> CommandResult:
     """Make the running nginx serve the config on disk: reload, or start it when it is down."""
-    result = reload(cfg)
+    result = reload(front, cfg)
     if result.ok:
         return result
-    return start(cfg)
+    return start(front, cfg)
 
 
-def error_log_tail(cfg: TargetConfig, lines: int = 30) -> str:
-    return front_of(cfg).tail(cfg.nginx.error_log, lines)
+def error_log_tail(front: Front, cfg: TargetConfig, lines: int = 30) -> str:
+    return front.tail(cfg.nginx.error_log, lines)

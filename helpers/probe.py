@@ -75,6 +75,18 @@ def parse_status(body: bytes | str) -> tuple[str | None, str | None]:
     return (None if version is None else str(version), None if pool is None else str(pool))
 
 
+def front_status(base_url: str, timeout_s: float = 3) -> tuple[int | None, str | None, str | None]:
+    """(/healthz status, /status version, /status pool) the front serves now; all None when it
+    does not answer (or /status is not JSON)."""
+    try:
+        with http_clients.client(base_url=base_url, timeout=timeout_s) as http:
+            health = http.get("/healthz").status_code
+            version, pool = parse_status(http.get("/status").content)
+            return health, version, pool
+    except (httpx.HTTPError, ValueError):
+        return None, None, None
+
+
 def longest_outage(samples: Iterable[Sample]) -> float:
     """Longest span of consecutive unhealthy samples, in seconds.
 

@@ -1,8 +1,8 @@
 """Whether the target's endpoints answer: preflight's business, after the config is well-formed.
 
 "Answers" means reachable, not healthy: any HTTP status counts, the database accepts a login and
-`SELECT 1`, the engine answers a ping. With `[front] ssh`, the front host is connected first (strict
-host key) and asked for every `[nginx]` path and command. Each problem is one line naming its key.
+`SELECT 1`, the engine answers a ping. Each problem is one line naming its key. The front host
+(`[front] ssh`) is the Target's front adapter's to connect and ask (helpers/front/), before these.
 """
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from helpers.config import TargetConfig
-from helpers.front import FrontError, SshFront, front_of, path_problems
 from helpers.http_clients import client as http_client
 from helpers.redact import one_line, redact
 
@@ -27,10 +26,6 @@ def check_reachable(cfg: TargetConfig, *, timeout_s: float = 3.0) -> list[str]:
     kinds are asked at once (each waits on the network, not on this process); the lines keep the
     order HTTP, database, engine.
     """
-    # The front host first, in this thread: the connection it opens is the run's.
-    front = _front_unreachable(cfg) if cfg.front.remote else []
-    if front:
-        return front
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="reachability") as pool:
         asked = [pool.submit(check, cfg, timeout_s) for check in (_http_unreachable, _database_unreachable,
                                                                    _engine_unreachable)]
@@ -39,18 +34,6 @@ def check_reachable(cfg: TargetConfig, *, timeout_s: float = 3.0) -> list[str]:
 
 def _unreachable(key: str, shown: str, exc: BaseException) -> str:
     return one_line(f"{key}: {shown} unreachable: {type(exc).__name__}: {exc}")
-
-
-def _front_unreachable(cfg: TargetConfig) -> list[str]:
-    """Connect to `[front] ssh` (strict host key), then ask it for every `[nginx]` path and command
-    in one round trip: one line per problem, naming the key."""
-    try:
-        front = front_of(cfg)
-        if isinstance(front, SshFront):
-            front.connect()
-        return path_problems(cfg)
-    except FrontError as e:
-        return [str(e)]
 
 
 def _http_unreachable(cfg: TargetConfig, timeout_s: float) -> list[str]:

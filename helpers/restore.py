@@ -13,9 +13,17 @@ from pathlib import Path
 
 from helpers import commands, nginx_ops
 from helpers.config import TargetConfig
-from helpers.docker_runtime import ContainerSettings
-from helpers.fingerprint import Fingerprint, load_backup, read_db_revision, restore_rows, sha256_file
-from helpers.front import Front, front_of
+from helpers.docker_runtime import (
+    ContainerSettings,
+    container_id,
+    container_settings,
+    leftovers_beside,
+    remove_container,
+    restore_image,
+)
+from helpers.file_digest import sha256_file
+from helpers.fingerprint import Fingerprint, load_backup, read_db_revision, restore_rows
+from helpers.front import Front
 
 MIGRATE_TIMEOUT_S = 120
 
@@ -42,9 +50,8 @@ class SavedFiles:
         """The row backup: a folder of chunk files and their manifest (helpers.table_rows)."""
         return self.folder / "rows"
 
-    def save(self, cfg: TargetConfig) -> None:
-        """Copies of the front's nginx files (read through the run's front transport) kept here."""
-        front = front_of(cfg)
+    def save(self, cfg: TargetConfig, front: Front) -> None:
+        """Copies of the front's nginx files (read through the target's front) kept here."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self.conf.write_bytes(front.read_bytes(cfg.nginx.conf))
         self.include.write_bytes(front.read_bytes(cfg.nginx.upstream_include))
@@ -95,8 +102,6 @@ class ContainerMemo:
 
     @classmethod
     def read(cls, cfg: TargetConfig) -> ContainerMemo:
-        from helpers.docker_runtime import container_id, container_settings
-
         settings, ids = {}, set()
         for key, name in cfg.services.items():
             found = container_settings(cfg.docker.url, name)
@@ -108,12 +113,13 @@ class ContainerMemo:
         return cls(settings, frozenset(ids))
 
 
-def restore(cfg: TargetConfig, snap: Fingerprint, saved: SavedFiles, memo: ContainerMemo | None = None) -> RestoreLog:
+def restore(cfg: TargetConfig, front: Front, snap: Fingerprint, saved: SavedFiles,
+            memo: ContainerMemo | None = None) -> RestoreLog:
     log = RestoreLog()
     memo = memo or ContainerMemo({}, frozenset())
     _restore_database(cfg, snap, saved, log)
     _restore_containers(cfg, snap, memo, log)
-    _restore_nginx(cfg, saved, log)
+    _restore_nginx(cfg, front, saved, log)
     return log
 
 
@@ -134,8 +140,6 @@ def _restore_database(cfg: TargetConfig, snap: Fingerprint, saved: SavedFiles, l
 
 
 def _restore_containers(cfg: TargetConfig, snap: Fingerprint, memo: ContainerMemo, log: RestoreLog) -> None:
-    from helpers.docker_runtime import leftovers_beside, remove_container, restore_image
-
     for key, want in snap.containers.items():
         name = getattr(cfg.services, key)
         try:
@@ -153,20 +157,19 @@ def _restore_containers(cfg: TargetConfig, snap: Fingerprint, memo: ContainerMem
             log.failed(f"container {name}: {type(e).__name__}: {e}")
 
 
-def _restore_nginx(cfg: TargetConfig, saved: SavedFiles, log: RestoreLog) -> None:
+def _restore_nginx(cfg: TargetConfig, front: Front, saved: SavedFiles, log: RestoreLog) -> None:
     try:
-        front = front_of(cfg)
         _copy_back(saved.conf, cfg.nginx.conf, log, front)
         _copy_back(saved.include, cfg.nginx.upstream_include, log, front)
         if saved.backup.exists():
             _copy_back(saved.backup, cfg.nginx.backup, log, front)
-        test = nginx_ops.config_test(cfg)
+        test = nginx_ops.config_test(front, cfg)
         if not test.ok:
             log.failed(f"nginx -t fails after putting the files back: {test.stderr.strip()[-300:]}")
             return
         # Reload, or start nginx when it is down (apply falls back to start by itself). A reload is
         # done even when the files were already right: the running config may not be them.
-        applied = nginx_ops.apply(cfg)
+        applied = nginx_ops.apply(front, cfg)
         (log.did if applied.ok else log.failed)(f"nginx reload/start: exit {applied.exit_code}")
     except Exception as e:
         log.failed(f"nginx: {type(e).__name__}: {e}")

@@ -18,7 +18,8 @@ import sys
 import time
 from contextlib import contextmanager
 
-from . import owner
+from . import lifecycle, owner
+from .drill_lock import holder
 from .errors import SandboxError
 from .layout import Layout
 
@@ -59,9 +60,6 @@ def state_lock(layout: Layout):
 
 
 def cmd_up(layout: Layout, hosts: bool = False) -> int:
-    from . import lifecycle
-    from .drill_lock import holder
-
     started = time.monotonic()
     with state_lock(layout):
         busy = holder(layout)
@@ -81,13 +79,9 @@ def cmd_up(layout: Layout, hosts: bool = False) -> int:
 
 
 def cmd_down(layout: Layout, purge: bool) -> int:
-    from . import lifecycle
-
     if not layout.state.exists():
         log(f"down: nothing to stop ({layout.state} does not exist)")
         return 0
-    from .drill_lock import holder
-
     with state_lock(layout):
         busy = holder(layout)
         if busy:
@@ -101,8 +95,6 @@ def cmd_down(layout: Layout, purge: bool) -> int:
 
 
 def cmd_status(layout: Layout, as_json: bool) -> int:
-    from . import lifecycle
-
     rows = lifecycle.status(layout)
     if not as_json and not any(r["healthy"] for r in rows):
         print(f"sandbox is not running (state {layout.state}); start it with: python -m sandbox up")

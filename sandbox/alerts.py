@@ -10,10 +10,10 @@ from collections.abc import Callable
 
 import httpx
 
-from .config_file import write_private
 from .errors import SandboxError
 from .layout import PROJECT_DIR, Layout
 from .owner import current as current_owner
+from .private_file import write_private
 from .procs import alive, command_line, read_pid, stop_pid, wait_for_port
 
 

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import json
-import os
 import shlex
 from pathlib import Path
 
 from .layout import BAD_TAG, PROJECT_DIR, RELEASES, REVISION_BAD, STABLE_TAG, Layout
+from .private_file import write_private
 
-SCRIPTS = PROJECT_DIR / "sandbox" / "scripts"
-DEPLOY = PROJECT_DIR / "sandbox" / "deploy"
+SCRIPTS = PROJECT_DIR / "sandbox" / "auraflow" / "scripts"
+DEPLOY = PROJECT_DIR / "sandbox" / "auraflow" / "deploy"
 
 
 def alerting_path(layout: Layout) -> Path:
@@ -79,75 +79,9 @@ def build(layout: Layout, *, docker_url: str, image_repository: str, database_ur
     }
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write atomically with mode 0600: the file holds a password or a token."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    tmp.replace(path)
-
-
 def write(layout: Layout, sections: dict[str, dict], webhook_token: str) -> Path:
     header = "# Written by `python -m sandbox up`; the drill suite's target config (DESIGN.md).\n"
     write_private(layout.config_path, header + dumps(sections))
     webhook = f"http://127.0.0.1:{layout.ports.alerts}/hooks/{webhook_token}"
     write_private(alerting_path(layout), dumps({"alerting": {"webhook_url": webhook}}).replace("[alerting]\n", ""))
-    return layout.config_path
-
-
-# -- the hosts layout ---------------------------------------------------------------------------
-def build_hosts(layout: Layout, *, docker_url: str, image_repository: str, database_url: str,
-                wrapper: Path) -> tuple[dict[str, dict], dict[str, dict]]:
-    """(the config `up --hosts` prints, the scripts' own config on the front host).
-
-    Printed: [front] names the host and its keys; every [nginx] path is a path on the front and
-    test_cmd / reload_cmd are commands to run there; [commands] run on the runner, through the
-    wrapper that quotes their arguments for the front's shell. The front's copy is the same target
-    seen from the front: local [commands], no [front].
-    """
-    from .front_host import FRONT_ETC, NGINX_BIN, FrontPaths as F
-    from .ssh_keys import keys
-
-    base = build(layout, docker_url=docker_url, image_repository=image_repository,
-                 database_url=database_url, nginx_bin=NGINX_BIN)
-    nginx = {"conf": F.conf, "backup": F.backup, "upstream_include": F.include,
-             "test_cmd": F.test_cmd, "reload_cmd": F.reload_cmd, "error_log": F.error_log}
-    on_front = {
-        "rollback": f"{F.scripts}/rollback.sh --config {F.tools_config}",
-        "switch_upstream": f"{F.deploy}/switch_upstream.sh --config {F.tools_config}",
-        "verify": f"{F.scripts}/verify-deploy.sh",
-        "alert": f"{F.scripts}/alert-webhook.sh --config {F.alerting}",
-        "migrate": f"{F.scripts}/migrate.sh --config {F.tools_config}",
-    }
-    w = shlex.quote(str(wrapper))
-    k = keys(layout)
-    printed: dict[str, dict] = {"target": base["target"], "front": {
-        "ssh": f"root@127.0.0.1:{layout.ports.ssh}", "identity_file": str(k.identity),
-        "known_hosts": str(k.known_hosts)}}
-    front: dict[str, dict] = {"target": base["target"]}
-    for name, keys_ in base.items():
-        if name == "target":
-            continue
-        if name == "commands":
-            printed[name] = {key: f"{w} {cmd}" for key, cmd in on_front.items()}
-            front[name] = dict(on_front)
-        elif name == "nginx":
-            printed[name] = front[name] = dict(nginx)
-        else:
-            printed[name] = front[name] = keys_
-    assert FRONT_ETC in F.conf
-    return printed, front
-
-
-def alerting_text(layout: Layout, webhook_token: str) -> str:
-    webhook = f"http://127.0.0.1:{layout.ports.alerts}/hooks/{webhook_token}"
-    return dumps({"alerting": {"webhook_url": webhook}}).replace("[alerting]\n", "")
-
-
-def write_hosts(layout: Layout, sections: dict[str, dict]) -> Path:
-    header = ("# Written by `python -m sandbox up --hosts`; the drill suite's target config (DESIGN.md).\n"
-              "# [nginx] paths are files on the [front] host; test_cmd and reload_cmd run there.\n")
-    write_private(layout.config_path, header + dumps(sections))
-    alerting_path(layout).unlink(missing_ok=True)  # the single-host layout's; the front has its own
     return layout.config_path

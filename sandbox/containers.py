@@ -19,7 +19,7 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 
-from .engine import model_id
+from .engine_client import model_id
 from .errors import SandboxError
 from .layout import NEXT_VERSION, STABLE_VERSION, Layout
 

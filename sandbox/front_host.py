@@ -30,7 +30,7 @@ import docker.errors
 from . import ssh_keys
 from .errors import SandboxError
 from .layout import Layout
-from .nginx import TEMP_PATHS, render_conf_at, render_include
+from .nginx_process import TEMP_PATHS, _children, render_conf_at, render_include
 from .procs import command_line
 
 Log = Callable[[str], None]
@@ -52,8 +52,8 @@ class FrontPaths:
     tools_config = f"{FRONT_ETC}/tools.toml"  # the scripts' --config; its audit log is next to it
     alerting = f"{FRONT_ETC}/alerting.toml"
     audit_log = f"{FRONT_ETC}/rollback-audit.log"
-    scripts = "/opt/aura/sandbox/scripts"
-    deploy = "/opt/aura/sandbox/deploy"
+    scripts = "/opt/aura/sandbox/auraflow/scripts"
+    deploy = "/opt/aura/sandbox/auraflow/deploy"
 
     test_cmd = f"{NGINX_BIN} -t -c {conf} -p {FRONT_ETC}"
     reload_cmd = f"{NGINX_BIN} -s reload -c {conf} -p {FRONT_ETC}"
@@ -255,8 +255,6 @@ def our_process_roots(layout: Layout) -> set[tuple[int, int]]:
     """Root filesystems of our front container's processes, found through its conmon (whose
     command line names the container; sshd and nginx rewrite their own command line and
     environment, so neither can be trusted to say whose they are)."""
-    from .nginx import _children
-
     name = f"-n {layout.front_container} "
     roots = set()
     for entry in Path("/proc").iterdir():

@@ -3,8 +3,8 @@
 The distribution's packages for the roots in front/packages.txt (sshd, nginx, bash, coreutils,
 dash, python3) and their dependency closure (resolved from apt's metadata by distro.py, as for
 the API images) are unpacked with the API images' builder and cache (images.py); then the
-runbook's scripts and their tools go to /opt/aura/sandbox (scripts/, deploy/, tools/,
-migrate.py, migrations/: the same files the single-host layout runs), and their Python
+runbook's scripts and their tools go to /opt/aura/sandbox/auraflow (scripts/, deploy/, tools/,
+migrations/: the same files the single-host layout runs), and their Python
 dependencies to /opt/aura/site.
 
 Those dependencies are the project's pinned ones, not the distribution's (bookworm's
@@ -36,22 +36,23 @@ import docker
 import docker.errors
 
 from . import distro, images
-from .engine import model_id
+from .engine_client import model_id
 from .errors import SandboxError
 from .layout import PROJECT_DIR, SANDBOX_DIR, Layout
+from .podman_service import clean_upload_leftovers
 
 Log = Callable[[str], None]
 
 REPOSITORY = "aura-front"
 RECIPE = "aura-front-rootfs/2"  # bump when the way the rootfs is assembled changes
 PACKAGES_FILE = SANDBOX_DIR / "front" / "packages.txt"
-APP_DIR = "/opt/aura"  # the runbook's scripts live at /opt/aura/sandbox/scripts/*.sh on the front
+APP_DIR = "/opt/aura"  # the runbook's scripts live at /opt/aura/sandbox/auraflow/scripts/*.sh on the front
 SITE_DIR = "/opt/aura/site"
 # What the tools import; their dependencies follow from each distribution's metadata.
 ROOT_DISTRIBUTIONS = ["docker", "psycopg", "psycopg-binary", "alembic", "sqlalchemy"]
 # The runbook's side of the sandbox package: nothing of the sandbox's own machinery (up/down).
-TOOL_FILES = ["__init__.py", "migrate.py", "scripts", "deploy", "tools", "migrations",
-              "front/front_exec.py"]  # the remote half of the wrapper (front_host.write_wrapper)
+TOOL_FILES = ["__init__.py", "auraflow/__init__.py", "auraflow/scripts", "auraflow/deploy", "auraflow/tools",
+              "auraflow/migrations", "front/front_exec.py"]  # the remote half of the wrapper (front_host.write_wrapper)
 
 # No maintainer scripts run under dpkg -x: the accounts and folders they would have made.
 EXTRA_FILES = {
@@ -182,8 +183,6 @@ def ensure_image(client: docker.DockerClient, layout: Layout, log: Log) -> str:
                 "CMD [\"/usr/sbin/sshd\", \"-D\", \"-e\"]"])
             image_id = images._imported_id(out)
         finally:
-            from .engine import clean_upload_leftovers
-
             clean_upload_leftovers(layout)
             tarball.unlink(missing_ok=True)  # one image per hash: the tarball is not reused
         if image_id is None:

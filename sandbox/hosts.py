@@ -18,10 +18,12 @@ import contextlib
 import shutil
 from collections.abc import Callable
 
-from . import engine_tcp, front_host, ssh_keys
-from .config_file import alerting_text, build_hosts, dumps, write_hosts
+from . import engine_tcp, front_host, front_image, ssh_keys
+from .config_file import dumps
 from .errors import SandboxError
+from .hosts_config import alerting_text, build_hosts, write_hosts
 from .layout import Layout
+from .nginx_process import render_include
 
 Log = Callable[[str], None]
 
@@ -38,8 +40,6 @@ def preflight(layout: Layout) -> None:
 def up_parts(layout: Layout, client, unix_url: str, *, repository: str, db_url: str,
              webhook_token: str, log: Log) -> tuple[str, dict]:
     """Start this layout's own parts on top of the common ones; (docker url, printed config)."""
-    from . import front_image
-
     undo: list[Callable[[], None]] = []
     try:
         had_tcp = engine_tcp.status(layout)[0]
@@ -102,8 +102,6 @@ def status_rows(layout: Layout, client, row) -> list[dict]:
     if st is None:
         rows.append(row("front nginx", False, False, "not reachable over SSH"))
     else:
-        from .nginx import render_include
-
         on_v1 = st["include"] == render_include(f"127.0.0.1:{layout.ports.api_v1}").strip()
         rows.append(row("front nginx", st["running"] and st["test_ok"],
                         st["running"] and on_v1 and st["conf_is_backup"],

@@ -34,7 +34,7 @@ import docker
 import docker.errors
 
 from . import distro
-from .engine import clean_upload_leftovers, model_id
+from .engine_client import model_id
 from .errors import SandboxError
 from .layout import (
     BAD_TAG,
@@ -47,11 +47,12 @@ from .layout import (
     Layout,
     image_repository as repository_name,
 )
+from .podman_service import clean_upload_leftovers
 
 Log = Callable[[str], None]
 
-APP_SOURCE = SANDBOX_DIR / "app" / "aura_api.py"
-PACKAGES_FILE = SANDBOX_DIR / "app" / "packages.txt"
+APP_SOURCE = SANDBOX_DIR / "auraflow" / "app" / "aura_api.py"
+PACKAGES_FILE = SANDBOX_DIR / "auraflow" / "app" / "packages.txt"
 BUILD_LABEL = "aura.build"
 VERSION_LABEL = "aura.version"
 CMD = ["/usr/bin/python3", "-u", "/app/aura_api.py"]  # the distribution's python3, any version

@@ -22,7 +22,7 @@ SANDBOX_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = SANDBOX_DIR.parent
 
 # The release manifest: each tag and the schema revision it needs. Which revisions each version
-# *accepts* is the app's own knowledge (sandbox/app/aura_api.py); this is what deploys ask for.
+# *accepts* is the app's own knowledge (sandbox/auraflow/app/aura_api.py); this is what deploys ask for.
 REVISION_BASE = "0001_base"
 REVISION_GOOD = "0002_customer"
 REVISION_BAD = "0003_rename_item"

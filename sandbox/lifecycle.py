@@ -16,8 +16,10 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
-from . import alerts, nginx, postgres
-from .config_file import build, write
+from . import alerts, engine_tcp, nginx_process as nginx, podman_service as engine, postgres
+from .auraflow.tools.migrate import current_revision, migrate_to
+from .config_file import alerting_path, build, write
+from .engine_client import docker_client
 from .errors import SandboxError
 from .layout import NEXT_VERSION, REVISION_GOOD, STABLE_TAG, STABLE_VERSION, Layout
 from .listeners import listening_pids_by_port
@@ -39,7 +41,7 @@ def _ours(layout: Layout, name: str, pid: int, nginx_pids: set[int], front_roots
     """Is this listener one of ours? Recognised by what only ours has, never by a program name:
     our data dir, our nginx prefix's open files, our receiver's store, our API's port env, our
     front container's root filesystem, our TCP engine's pid file."""
-    from . import engine_tcp, front_host
+    from . import front_host  # the docker SDK (0.3 s of import): only when a port is taken
 
     cmd = command_line(pid)
     if name == "postgres":
@@ -84,8 +86,6 @@ def _preflight_binaries() -> None:
 
 
 def _docker_client(url: str):
-    from .engine_client import docker_client
-
     return docker_client(url, timeout=30)  # at the API version /_ping names: no /version wait
 
 
@@ -98,8 +98,7 @@ def recorded_layout(layout: Layout) -> str | None:
 
 
 def up(layout: Layout, log: Log, hosts: bool = False) -> Path:
-    from . import containers, engine, hosts as hosts_layout, images
-    from .migrate import migrate_to
+    from . import containers, hosts as hosts_layout, images  # the docker SDK: only here
 
     _preflight_binaries()
     if hosts:
@@ -149,8 +148,6 @@ def up(layout: Layout, log: Log, hosts: bool = False) -> Path:
 def _hand_over_engine(layout: Layout, docker_url: str) -> None:
     """Our own Podman service's socket is the owner's alone (the runbook's scripts and the suite
     reach the engine through it); an engine we did not start is left as its owner set it."""
-    from . import engine
-
     if docker_url == engine.socket_url(layout):
         current_owner().take(layout.podman_socket)
         layout.podman_socket.chmod(0o600)
@@ -162,8 +159,6 @@ def _hand_over_files(layout: Layout) -> None:
     them, and the hosts layout's client side (its key, known_hosts, the wrapper). The state folder
     itself is the owner's so that the runbook can create those files; the sandbox's own secrets,
     the cluster (postgres's) and sshd's files (sshd insists on root's) stay where they are."""
-    from .config_file import alerting_path
-
     owner = current_owner()
     owner.take(layout.state)
     for path in (layout.config_path, alerting_path(layout), layout.audit_log, layout.rollback_lock):
@@ -174,7 +169,7 @@ def _hand_over_files(layout: Layout) -> None:
 
 
 def down(layout: Layout, log: Log) -> None:
-    from . import containers, engine, hosts as hosts_layout
+    from . import containers, hosts as hosts_layout
 
     alerts.stop_receiver(layout, log)
     nginx.stop_nginx(layout, log)
@@ -233,8 +228,7 @@ def _image_id(client, reference: str) -> str | None:
 
 
 def status(layout: Layout) -> list[dict]:
-    from . import containers, engine, hosts as hosts_layout
-    from .migrate import current_revision
+    from . import containers, hosts as hosts_layout
 
     rows = []
     secrets_ok = layout.secrets_path.exists()

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SandboxError
+from .layout import PROJECT_DIR
 
 # What a re-executed `python -m sandbox` must still see: sudo resets the environment.
 PASSED_ENV_PREFIXES = ("AURA_SANDBOX_",)
@@ -98,8 +99,6 @@ def escalate(argv: list[str]) -> None:
         why = (probe.stderr.strip().splitlines() or ["sudo -n true failed"])[-1]
         raise SandboxError(f"the sandbox needs root for PostgreSQL and Podman and `sudo -n` refused user "
                            f"{user!r} ({why}): give {user!r} passwordless sudo, or run it as root")
-    from .layout import PROJECT_DIR
-
     keep = {k: v for k, v in os.environ.items()
             if k in PASSED_ENV or k.startswith(PASSED_ENV_PREFIXES)}
     keep["PYTHONPATH"] = str(PROJECT_DIR)  # `-m sandbox` from wherever the caller stood

@@ -14,9 +14,9 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from .config_file import write_private
 from .errors import SandboxError
 from .layout import DATABASE_NAME, DATABASE_USER, Layout
+from .private_file import write_private
 from .procs import alive, command_line, read_pid, stop_pid
 
 PG_BIN_DIRS = [Path("/usr/lib/postgresql/15/bin"), Path("/usr/lib/postgresql/16/bin")]

@@ -4,8 +4,9 @@ from __future__ import annotations
 import secrets
 import tomllib
 
-from .config_file import dumps, write_private
+from .config_file import dumps
 from .layout import Layout
+from .private_file import write_private
 
 
 def load_or_create(layout: Layout) -> dict[str, str]:

@@ -19,9 +19,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config_file import write_private
 from .errors import SandboxError
 from .layout import Layout
+from .private_file import write_private
 
 SSHD_MOUNT = "/etc/ssh/aura"  # where the front host sees <state>/hosts/sshd
 

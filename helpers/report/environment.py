@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from helpers.docker_runtime import container_info, engine_version as version_info
+from helpers.front import Front
 from helpers.redact import one_line
 
 __all__ = ["collect", "collect_for_config", "engine_version", "git_revision", "image_tags", "nginx_version",
@@ -58,8 +60,6 @@ def _nginx_v_answer(stdout: str, stderr: str) -> str:
 
 def engine_version(url: str) -> str:
     # The run's one /version answer per engine (docker_runtime asks it once for every client).
-    from helpers.docker_runtime import engine_version as version_info
-
     v = version_info(url)
     components = v.get("Components") or []
     name = components[0].get("Name") if components else "Docker Engine"
@@ -68,8 +68,6 @@ def engine_version(url: str) -> str:
 
 def image_tags(url: str, services: Mapping[str, str]) -> dict[str, str]:
     """{service: "image reference (image id)"} for each service container."""
-    from helpers.docker_runtime import container_info
-
     out: dict[str, str] = {}
     for service, container_name in services.items():
         def one(name: str = container_name) -> str:
@@ -114,7 +112,8 @@ def finish_pending(timeout_s: float = TIMEOUT_S) -> None:
         _PENDING.pop().join(max(0.0, deadline - time.monotonic()))
 
 
-def collect(*, nginx: str | None = None, docker_url: str | None = None,
+def collect(*, nginx: str | None = None, nginx_v: Callable[[], str] | None = None,
+            docker_url: str | None = None,
             services: Mapping[str, str] | None = None,
             repo_dir: str | os.PathLike[str] | None = None, background: bool = False,
             into: dict[str, str] | None = None) -> dict[str, str]:
@@ -122,14 +121,14 @@ def collect(*, nginx: str | None = None, docker_url: str | None = None,
     Podman takes 0.35-0.4 s to answer, `nginx -v`, the git revision) are asked on threads and land
     in the returned dict when they come (finish_pending() waits for them); the image each service
     container runs is read at once, before any drill changes it. `into`: added to this dict (in
-    place) and returned."""
+    place) and returned. `nginx_v`: how to ask `nginx -v` (default: run `nginx` here)."""
     info: dict[str, str] = {} if into is None else into
     put = (lambda key, fn: _later(info, key, fn)) if background else (lambda key, fn: info.__setitem__(key, _safe(fn)))
     info["Python"] = _safe(python_version)
     info["pytest"] = _safe(lambda: package_version("pytest"))
     info["pytest-html"] = _safe(lambda: package_version("pytest-html"))
     if nginx:
-        put("nginx", lambda: nginx_version(nginx))
+        put("nginx", nginx_v or (lambda: nginx_version(nginx)))
     if docker_url:
         put("Container engine", lambda: engine_version(docker_url))
         if services:
@@ -145,31 +144,26 @@ def collect(*, nginx: str | None = None, docker_url: str | None = None,
     return info
 
 
-def collect_for_config(cfg: Any, repo_dir: str | os.PathLike[str] | None = None, *,
+def collect_for_config(cfg: Any, front: Front, repo_dir: str | os.PathLike[str] | None = None, *,
                        background: bool = False) -> dict[str, str]:
-    """`collect` for a helpers.config.TargetConfig: nginx from `[nginx] test_cmd`'s first word."""
+    """`collect` for a helpers.config.TargetConfig: nginx from `[nginx] test_cmd`'s first word,
+    asked on the target's `front` (the host nginx runs on), and what the front says of itself."""
     try:
         nginx = shlex.split(cfg.nginx.test_cmd)[0]
     except (ValueError, IndexError, AttributeError):
         nginx = None
     services = dict(cfg.services.items()) if hasattr(cfg, "services") else None
-    front = getattr(cfg, "front", None)
-    remote = front is not None and front.remote
     # One dict, built in order and filled in place: values asked in the background land in it.
     info = {"Target": one_line(f"{cfg.target.name} ({cfg.target.environment})"),
             "Base URL": one_line(cfg.target.base_url)}
-    if remote and nginx:  # nginx is the front host's: asked there, over the run's connection
-        from helpers.front import front_of
 
-        def remote_nginx() -> str:
-            r = front_of(cfg).run(f"{shlex.quote(nginx)} -v", timeout=TIMEOUT_S)
-            return _nginx_v_answer(r.stdout, r.stderr)
-        info["nginx"] = _safe(remote_nginx)
-    collect(nginx=None if remote else nginx, docker_url=getattr(cfg.docker, "url", None), services=services,
+    def front_nginx() -> str:
+        r = front.run(f"{shlex.quote(nginx or 'nginx')} -v", timeout=TIMEOUT_S)
+        return _nginx_v_answer(r.stdout, r.stderr)
+    collect(nginx=nginx, nginx_v=front_nginx, docker_url=getattr(cfg.docker, "url", None), services=services,
             repo_dir=repo_dir if repo_dir is not None else Path(__file__).resolve().parents[2],
             background=background, into=info)
-    if remote and nginx and front is not None:
-        info["Front host"] = one_line(f"{front.ssh} (SSH, host key from {front.known_hosts})")
+    info.update(front.environment_rows())
     info["Image repository"] = one_line(f"{cfg.docker.image} (stable {cfg.docker.stable_tag}, "
                                         f"bad {cfg.docker.bad_tag})")
     return info

@@ -1,4 +1,4 @@
-"""The runbook's alert webhook delivery (sandbox/tools/alert.py) against a real local HTTP server."""
+"""The runbook's alert webhook delivery (sandbox/auraflow/tools/alert.py) against a real local HTTP server."""
 from __future__ import annotations
 
 import http.server
@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from sandbox.tools import alert
+from sandbox.auraflow.tools import alert
 
 pytestmark = pytest.mark.integration
 

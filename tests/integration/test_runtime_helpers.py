@@ -21,12 +21,12 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-import testinfra
 
 from helpers import docker_runtime as dr
 from helpers.commands import run as run_command
 from helpers.config import TargetConfig, load_config
 from helpers.fingerprint import read_db_revision
+from helpers.front import LocalFront
 from helpers.host_checks import failed, host_checks, nginx_processes
 from helpers.metrics import build_info_version, total_requests
 from helpers.perf import perf_smoke
@@ -269,8 +269,9 @@ def test_metrics_show_the_version_and_a_rising_counter(cfg):
 # -- host checks -------------------------------------------------------------------------------
 
 def test_host_checks_pass_and_fail_when_nginx_is_stopped(cfg):
-    host = testinfra.get_host("local://")
-    checks = host_checks(host, cfg)
+    local = LocalFront()
+    host = local.testinfra_host()
+    checks = host_checks(local, cfg)
     assert not failed(checks), failed(checks)
     names = [c.name for c in checks]
     assert "nginx workers running" in names and "nginx config equals backup" in names
@@ -281,7 +282,7 @@ def test_host_checks_pass_and_fail_when_nginx_is_stopped(cfg):
     try:
         os.kill(pid, signal.SIGTERM)  # this module's own instance (never the main sandbox)
         wait_for("nginx to stop", lambda: not Path(f"/proc/{pid}").exists(), timeout_s=10)
-        down = {c.name: c for c in host_checks(host, cfg, containers=False)}
+        down = {c.name: c for c in host_checks(local, cfg, containers=False)}
         assert not down["nginx master running"].ok
         front = next(c for n, c in down.items() if n.startswith("front port"))
         assert not front.ok and "nothing listens" in front.detail
@@ -289,7 +290,7 @@ def test_host_checks_pass_and_fail_when_nginx_is_stopped(cfg):
     finally:
         sandbox_up()  # brings nginx back
     wait_for("nginx back", lambda: all(c.ok for c in nginx_processes(host, cfg.nginx.conf)))
-    assert not failed(host_checks(host, cfg))
+    assert not failed(host_checks(local, cfg))
 
 
 def test_instance_is_back_at_its_baseline(cfg):

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.skipif(shutil.which("apt-cache") 
 DEBIAN_12 = distro.os_identity().split()[:2] == ["debian", "12"] if shutil.which("apt-cache") else False
 only_debian_12 = pytest.mark.skipif(not DEBIAN_12, reason="the hand lists are Debian 12's names")
 
-# sandbox/app/packages.txt before resolution (Debian 12 names).
+# sandbox/auraflow/app/packages.txt before resolution (Debian 12 names).
 OLD_API = ["libc6", "libgcc-s1", "zlib1g", "libexpat1", "libffi8", "libssl3", "python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib", "python3-psycopg2", "libpq5", "libgssapi-krb5-2", "libkrb5-3", "libkrb5support0", "libk5crypto3", "libcom-err2", "libkeyutils1", "libldap-2.5-0", "libsasl2-2", "libgnutls30", "libgmp10", "libhogweed6", "libnettle8", "libidn2-0", "libp11-kit0", "libtasn1-6", "libunistring2"]
 # sandbox/front/packages.txt before resolution (Debian 12 names).
 OLD_FRONT = ["libc6", "libgcc-s1", "zlib1g", "libexpat1", "libffi8", "libssl3", "libbz2-1.0", "liblzma5", "libuuid1", "python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib", "python3-minimal", "bash", "dash", "coreutils", "libtinfo6", "libacl1", "libattr1", "libgmp10", "libselinux1", "libpcre2-8-0", "openssh-server", "libcrypt1", "libwrap0", "libaudit1", "libaudit-common", "libcap-ng0", "libpam0g", "libsystemd0", "libzstd1", "liblz4-1", "libgcrypt20", "libgpg-error0", "libcap2", "libgssapi-krb5-2", "libkrb5-3", "libkrb5support0", "libk5crypto3", "libcom-err2", "libkeyutils1", "libnsl2", "libtirpc3", "libtirpc-common", "nginx"]

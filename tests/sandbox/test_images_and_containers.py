@@ -28,7 +28,7 @@ except ImportError:
 
 import contextlib
 
-from sandbox import containers, engine, images
+from sandbox import containers, images, podman_service as engine
 from sandbox.errors import SandboxError
 from sandbox.layout import BAD_TAG, Layout
 from tests.sandbox_ids import extra

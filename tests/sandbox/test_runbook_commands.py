@@ -33,11 +33,11 @@ from tests.sandbox_ids import extra, scratch_path
 pytestmark = pytest.mark.sandbox
 
 PROJECT = Path(__file__).resolve().parents[2]
-SCRIPTS = PROJECT / "sandbox" / "scripts"
+SCRIPTS = PROJECT / "sandbox" / "auraflow" / "scripts"
 ROLLBACK = SCRIPTS / "rollback.sh"
 VERIFY = SCRIPTS / "verify-deploy.sh"
 ALERT = SCRIPTS / "alert-webhook.sh"
-SWITCH = PROJECT / "sandbox" / "deploy" / "switch_upstream.sh"
+SWITCH = PROJECT / "sandbox" / "auraflow" / "deploy" / "switch_upstream.sh"
 PY = str(PROJECT / ".venv" / "bin" / "python") if (PROJECT / ".venv" / "bin" / "python").exists() else sys.executable
 
 SANDBOX_ENV = extra("scripts").env()  # tests/sandbox_ids.py: derived from the run's AURA_SANDBOX_*

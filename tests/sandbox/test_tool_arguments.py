@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.tools.errors import EXIT_USAGE
+from sandbox.auraflow.tools.errors import EXIT_USAGE
 
 pytestmark = pytest.mark.sandbox
 
 PROJECT = Path(__file__).resolve().parents[2]
-SCRIPTS = PROJECT / "sandbox" / "scripts"
+SCRIPTS = PROJECT / "sandbox" / "auraflow" / "scripts"
 ROLLBACK = SCRIPTS / "rollback.sh"
 VERIFY = SCRIPTS / "verify-deploy.sh"
 ALERT = SCRIPTS / "alert-webhook.sh"
-SWITCH = PROJECT / "sandbox" / "deploy" / "switch_upstream.sh"
+SWITCH = PROJECT / "sandbox" / "auraflow" / "deploy" / "switch_upstream.sh"
 UNDECODABLE = os.fsdecode(b"caf\xe9")  # how Python hands a Latin-1 byte in argv to the program
 
 
@@ -28,7 +28,8 @@ UNDECODABLE = os.fsdecode(b"caf\xe9")  # how Python hands a Latin-1 byte in argv
     ("deploy/switch_upstream.sh", [b"--target", b"\xff"]),
 ])
 def test_each_runbook_command_refuses_undecodable_arguments_in_one_line(script, args):
-    r = subprocess.run([str(PROJECT / "sandbox" / script).encode(), *args], capture_output=True, timeout=60)
+    r = subprocess.run([str(PROJECT / "sandbox" / "auraflow" / script).encode(), *args], capture_output=True,
+                       timeout=60)
     err = r.stderr.decode("utf-8", "replace")
     assert r.returncode == EXIT_USAGE, err
     assert len(err.strip().splitlines()) == 1 and "is not valid UTF-8 text" in err and "Traceback" not in err

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from helpers.config import ConfigError, load_config, rpo_body
-from helpers.front import LocalFront, front_of
+from helpers.front import LocalFront, open_front
 from helpers.host_checks import parse_proc_list, parse_proc_net_tcp
 from helpers.rpo import Ack, OrderWriter, compare
 from tests.unit.test_config import target, write  # noqa: F401 - the complete config fixture
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.unit
 
 def test_defaults_keep_the_single_host_behaviour(tmp_path, target):  # noqa: F811
     cfg = load_config(write(tmp_path, "drill.toml", target))
-    assert not cfg.front.remote and isinstance(front_of(cfg), LocalFront)
+    assert not cfg.front.remote and isinstance(open_front(cfg.front), LocalFront)
     assert cfg.database.primary_key == "id"
     assert (cfg.rpo.enabled, cfg.rpo.path, cfg.rpo.id_field) == (True, "/api/orders", "id")
     assert rpo_body(cfg.rpo.body, 7, "r1") == {"item": "drill-r1-7", "quantity": 7}
@@ -175,7 +175,7 @@ def test_ssh_failures_name_the_front_key(stderr, start):
     from pathlib import Path
 
     from helpers.config import FrontSection
-    from helpers.front import SshFront, _classify
+    from helpers.front.ssh import SshFront, _classify
 
     front = SshFront(FrontSection.model_construct(ssh="deploy@10.0.0.5:2222", identity_file=Path("/k/id"),
                                               known_hosts=Path("/k/known_hosts")))

@@ -1,4 +1,4 @@
-"""The runbook commands' own helpers (sandbox/tools), pure: redaction, metrics parsing, the audit
+"""The runbook commands' own helpers (sandbox/auraflow/tools), pure: redaction, metrics parsing, the audit
 line, the alert payload, a container's spec and nginx's start command. The commands themselves:
 tests/sandbox/test_tool_arguments.py (arguments, --help) and, against a sandbox,
 tests/sandbox/test_runbook_commands.py."""
@@ -10,8 +10,8 @@ from typing import ClassVar
 
 import pytest
 
-from sandbox.tools import alert, audit, engine, verify, web
-from sandbox.tools.config import Config
+from sandbox.auraflow.tools import alert, audit, engine, verify, web
+from sandbox.auraflow.tools.config import Config
 
 pytestmark = pytest.mark.unit
 
@@ -98,7 +98,7 @@ def test_spec_keeps_what_was_set_for_the_container_not_the_image():
 
 
 def test_nginx_start_command_is_test_command_without_t(tmp_path):
-    from sandbox.tools.nginx import Nginx
+    from sandbox.auraflow.tools.nginx import Nginx
 
     cfg_file = tmp_path / "c.toml"
     cfg_file.write_text('[target]\nbase_url = "http://127.0.0.1:9"\n[nginx]\nconf = "/x/n.conf"\n'

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from sandbox.tools.cli import main_wrapper
-from sandbox.tools.errors import EXIT_USAGE
+from sandbox.auraflow.tools.cli import main_wrapper
+from sandbox.auraflow.tools.errors import EXIT_USAGE
 
 pytestmark = pytest.mark.unit
 

@@ -1,9 +1,10 @@
 """The system-under-drill's own tools: the runbook's commands, as Python behind thin shell scripts.
 
-    sandbox/scripts/rollback.sh      -> sandbox.tools.rollback
-    sandbox/deploy/switch_upstream.sh -> sandbox.tools.switch_upstream
-    sandbox/scripts/verify-deploy.sh -> sandbox.tools.verify
-    sandbox/scripts/alert-webhook.sh -> sandbox.tools.alert
+    sandbox/auraflow/scripts/rollback.sh       -> sandbox.auraflow.tools.rollback
+    sandbox/auraflow/deploy/switch_upstream.sh -> sandbox.auraflow.tools.switch_upstream
+    sandbox/auraflow/scripts/verify-deploy.sh  -> sandbox.auraflow.tools.verify
+    sandbox/auraflow/scripts/alert-webhook.sh  -> sandbox.auraflow.tools.alert
+    sandbox/auraflow/scripts/migrate.sh        -> sandbox.auraflow.tools.migrate
 
 They find their target only through the config file named by `--config` (DESIGN.md's "The
 target"), so they work for any staging described that way. Heavy libraries (the Docker SDK,

@@ -1,14 +1,7 @@
-"""The front host: where the `[nginx]` files live and `test_cmd` / `reload_cmd` run.
-
-One transport, chosen once from `[front]` (STYLE.md 11): every read, hash, write and command of
-the nginx side goes through it, and the caller never learns where the files are.
-
-- `LocalFront` (no `[front] ssh`): today's single-host behaviour, local files and commands run
-  here as argv (split with shlex, no shell).
-- `SshFront` (`[front] ssh = "user@host:port"`): the OpenSSH client with a control master — one
-  SSH connection for the whole run, opened when the run resolves its target (`front_of`) and
-  closed at its end (`close_all`); every operation is one `ssh -o ControlPath=…` multiplexed over
-  it (a session channel, one round trip, no new handshake).
+"""The front host over SSH (`[front] ssh = "user@host:port"`): the OpenSSH client with a control
+master — one SSH connection for the target's life, opened by `connect()` when the run resolves
+its target and closed by `close()` at its end; every operation is one `ssh -o ControlPath=…`
+multiplexed over it (a session channel, one round trip, no new handshake).
 
 Why OpenSSH and not paramiko: the project's lock file has no paramiko (and the venv is shared, so
 nothing is installed into it); the OpenSSH client is already a requirement of the hosts layout
@@ -34,7 +27,6 @@ appends those as one JSON line to FILE when it closes (bench/bench_drills.py --h
 """
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import shlex
@@ -44,142 +36,24 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from helpers import commands
 from helpers.commands import CommandResult
-from helpers.fingerprint import sha256_file
+from helpers.front.protocol import FrontError, PathCheck, PathLike, path_problem
 from helpers.redact import one_line
 
 if TYPE_CHECKING:
-    from helpers.config import FrontSection, TargetConfig
+    from helpers.config import FrontSection
 
-__all__ = ["Front", "FrontError", "LocalFront", "SshFront", "close_all", "front_of", "path_problems"]
+__all__ = ["SshFront"]
 
 SSH = shutil.which("ssh") or "/usr/bin/ssh"   # the OpenSSH client (./aura installs openssh-client)
 CONNECT_TIMEOUT_S = 5
 FILE_TIMEOUT_S = 15          # one file operation on the front, at the most
 
-
-class FrontError(RuntimeError):
-    """The front host cannot be used: one line naming the `[front]` key (or the path) at fault."""
-
-
-@dataclass(frozen=True)
-class PathCheck:
-    key: str      # "[nginx] conf"
-    path: str
-    kind: str     # "file" (must exist), "dir" (its directory must exist), "cmd" (first word executable)
-
-
-class Front:
-    """The interface both transports implement."""
-    where: str = "this host"
-    remote: bool = False
-
-    def read_bytes(self, path: str | os.PathLike[str]) -> bytes:  # FileNotFoundError when missing
-        raise NotImplementedError
-
-    def read_text(self, path: str | os.PathLike[str]) -> str:
-        return self.read_bytes(path).decode("utf-8")
-
-    def sha256(self, path: str | os.PathLike[str]) -> str | None:
-        """"sha256:<hex>" of the file's bytes, None when it does not exist."""
-        raise NotImplementedError
-
-    def exists(self, path: str | os.PathLike[str]) -> bool:
-        raise NotImplementedError
-
-    def write_bytes(self, path: str | os.PathLike[str], data: bytes) -> None:
-        """Atomically (temp + rename beside it), keeping an existing file's mode."""
-        raise NotImplementedError
-
-    def copy(self, src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
-        """`cp src dst` on the front (the runbook's backup step)."""
-        raise NotImplementedError
-
-    def run(self, command: str, timeout: float) -> CommandResult:
-        """One of the config's front command lines (`test_cmd`, `reload_cmd`, ...)."""
-        raise NotImplementedError
-
-    def state(self, conf: str | os.PathLike[str], test_cmd: str, timeout: float,
-              want: str | None = None) -> tuple[str | None, bool]:
-        """(sha256 of `conf`, whether `test_cmd` passes): the drill's per-poll check. With `want`,
-        `test_cmd` runs only when the digest is `want` (else False: not worth testing yet)."""
-        raise NotImplementedError
-
-    def tail(self, path: str | os.PathLike[str], lines: int) -> str:
-        raise NotImplementedError
-
-    def path_problems(self, checks: Sequence[PathCheck]) -> list[str]:
-        """One line per path that is not there (preflight's "before anything is touched")."""
-        raise NotImplementedError
-
-    def testinfra_host(self) -> Any:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
-
-
-class LocalFront(Front):
-    """The nginx side on the runner itself: exactly what the suite did before `[front]`."""
-
-    def read_bytes(self, path):
-        return Path(path).read_bytes()
-
-    def sha256(self, path):
-        return sha256_file(path)
-
-    def exists(self, path):
-        return Path(path).exists()
-
-    def write_bytes(self, path, data):
-        live = Path(path)
-        tmp = Path(f"{live}.drill-restore.tmp")
-        tmp.write_bytes(data)
-        if live.exists():
-            shutil.copymode(live, tmp)  # keep the live file's mode (a real host's nginx.conf is not ours)
-        tmp.replace(live)
-
-    def copy(self, src, dst):
-        shutil.copyfile(src, dst)
-
-    def run(self, command, timeout):
-        return commands.run(command, timeout=timeout)
-
-    def state(self, conf, test_cmd, timeout, want=None):
-        digest = sha256_file(conf)
-        if want is not None and digest != want:
-            return digest, False
-        return digest, commands.run(test_cmd, timeout=timeout).ok
-
-    def tail(self, path, lines):
-        try:
-            with Path(path).open(encoding="utf-8", errors="replace") as f:
-                return "".join(deque(f, maxlen=lines))
-        except OSError as e:
-            return f"(no error log: {e})"
-
-    def path_problems(self, checks):
-        out = []
-        for c in checks:
-            p = Path(c.path)
-            if c.kind == "file" and not p.is_file():
-                out.append(f"{c.key}: {p} does not exist")
-        return out
-
-    def testinfra_host(self):
-        import testinfra
-
-        return testinfra.get_host("local://")
-
-
-# -- SSH ----------------------------------------------------------------------------------------
 
 def _set_pdeathsig() -> None:  # pragma: no cover - runs in the child before exec
     """The control master ends with the run's process even when that one is SIGKILLed."""
@@ -210,13 +84,13 @@ def _classify(stderr: str, front: SshFront) -> str:
     return f"[front] ssh: {front.dest}:{front.port} unreachable (ssh: {said})"
 
 
-class SshFront(Front):
+class SshFront:
     """The front host over one OpenSSH control master (see the module's docstring)."""
-    remote = True
 
     def __init__(self, spec: FrontSection, *, connect_timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         user, host, port = spec.parts()
         self.user, self.host, self.port = user, host, port
+        self.spec_ssh = spec.ssh
         self.dest = f"{user}@{host}" if user else host
         self.hostport = f"[{host}]:{port}" if port != 22 else host
         self.where = f"{self.dest}:{port}"
@@ -280,7 +154,7 @@ class SshFront(Front):
     def _argv(self, remote: str) -> list[str]:
         return [SSH, *self.options(), "-o", "ControlMaster=no", self.dest, "--", remote]
 
-    def _script(self, script: str, *args: str | os.PathLike[str]) -> str:
+    def _script(self, script: str, *args: PathLike) -> str:
         """A remote command line: `sh -c SCRIPT sh ARG...`, each part quoted for the remote shell."""
         return " ".join(shlex.quote(str(a)) for a in ("sh", "-c", script, "sh", *args))
 
@@ -305,7 +179,10 @@ class SshFront(Front):
         return r
 
     # files
-    def read_bytes(self, path):
+    def read_text(self, path: PathLike) -> str:
+        return self.read_bytes(path).decode("utf-8")
+
+    def read_bytes(self, path: PathLike) -> bytes:
         r = self._call(self._script('[ -e "$1" ] || exit 3; exec cat -- "$1"', path))
         if r.returncode == 3:
             raise FileNotFoundError(2, f"No such file on {self.where}", str(path))
@@ -313,7 +190,7 @@ class SshFront(Front):
             raise OSError(f"{self.where}: cannot read {path}: {one_line(r.stderr.decode('utf-8', 'replace'))}")
         return r.stdout
 
-    def sha256(self, path):
+    def sha256(self, path: PathLike) -> str | None:
         r = self._call(self._script('[ -e "$1" ] || exit 3; h=$(sha256sum < "$1") || exit 1; '
                                     'echo "${h%% *}"', path))
         if r.returncode == 3:
@@ -322,23 +199,23 @@ class SshFront(Front):
             raise OSError(f"{self.where}: cannot hash {path}: {one_line(r.stderr.decode('utf-8', 'replace'))}")
         return "sha256:" + r.stdout.decode().strip()
 
-    def exists(self, path):
+    def exists(self, path: PathLike) -> bool:
         return self._call(self._script('[ -e "$1" ]', path)).returncode == 0
 
-    def write_bytes(self, path, data):
+    def write_bytes(self, path: PathLike, data: bytes) -> None:
         r = self._call(self._script('set -e; t="$1.aura-drill.tmp"; rm -f -- "$t"; '
                                     'if [ -e "$1" ]; then cp -p -- "$1" "$t"; fi; '
                                     'cat > "$t"; mv -f -- "$t" "$1"', path), data=data)
         if r.returncode != 0:
             raise OSError(f"{self.where}: cannot write {path}: {one_line(r.stderr.decode('utf-8', 'replace'))}")
 
-    def copy(self, src, dst):
+    def copy(self, src: PathLike, dst: PathLike) -> None:
         r = self._call(self._script('cp -- "$1" "$2"', src, dst))
         if r.returncode != 0:
             raise OSError(f"{self.where}: cannot copy {src} to {dst}: "
                           f"{one_line(r.stderr.decode('utf-8', 'replace'))}")
 
-    def tail(self, path, lines):
+    def tail(self, path: PathLike, lines: int) -> str:
         try:
             r = self._call(self._script('exec tail -n "$2" -- "$1"', path, str(int(lines))))
         except FrontError as e:
@@ -348,7 +225,7 @@ class SshFront(Front):
         return r.stdout.decode("utf-8", "replace")
 
     # commands
-    def run(self, command, timeout):
+    def run(self, command: str, timeout: float) -> CommandResult:
         self._alive()
         # The config's command line goes to the front's shell as it is (README: test_cmd and
         # reload_cmd are command lines for the front host).
@@ -362,7 +239,8 @@ class SshFront(Front):
                                  result.started, result.ended, result.timed_out)
         return result
 
-    def state(self, conf, test_cmd, timeout, want=None):
+    def state(self, conf: PathLike, test_cmd: str, timeout: float,
+              want: str | None = None) -> tuple[str | None, bool]:
         script = ('h=$(sha256sum < "$1" 2>/dev/null) && h="sha256:${h%% *}" || h=missing; echo "$h"; '
                   '[ -z "$2" ] || [ "$h" = "$2" ] || { echo "test skipped"; exit 0; }; '
                   + test_cmd + ' </dev/null >/dev/null 2>&1; echo "test $?"')
@@ -372,7 +250,7 @@ class SshFront(Front):
         ok = len(lines) >= 3 and lines[-2] == "test" and lines[-1] == "0"
         return digest, ok
 
-    def path_problems(self, checks):
+    def path_problems(self, checks: Sequence[PathCheck]) -> list[str]:
         # One round trip: the script prints the index of each check that fails.
         parts = []
         for i, c in enumerate(checks):
@@ -389,27 +267,27 @@ class SshFront(Front):
             args.append(path)
         r = self._call(self._script("; ".join(parts) or ":", *args))
         bad = {int(x) for x in r.stdout.decode().split() if x.isdigit()}
-        out = []
-        for i, c in enumerate(checks):
-            if i not in bad:
-                continue
-            if c.kind == "file":
-                out.append(f"{c.key}: {c.path} does not exist on the front host {self.where}")
-            elif c.kind == "dir":
-                out.append(f"{c.key}: directory {os.path.dirname(c.path)} does not exist on the front host "
-                           f"{self.where}")
-            else:
-                out.append(f"{c.key}: {shlex.split(c.path)[0]} is not an executable file on the front host "
-                           f"{self.where}")
-        return out
+        on = f" on the front host {self.where}"
+        return [path_problem(c, args[i], on) for i, c in enumerate(checks) if i in bad]
 
-    def testinfra_host(self):
+    def testinfra_host(self) -> Any:
         """testinfra's `ssh://` backend over this run's control master, with the same options
         (strict host keys from `[front] known_hosts`; `ControlMaster=no`: it never opens its own)."""
         import testinfra
 
         extra = " ".join(shlex.quote(o) for o in self.options()) + " -o ControlMaster=no"
         return testinfra.get_host(f"ssh://{self.dest}", ssh_extra_args=extra, timeout=int(FILE_TIMEOUT_S))
+
+    def checks_host_of(self, url: str) -> bool:
+        return True  # the front host is the one that serves [target] base_url
+
+    def sees_listener(self, address: str) -> bool:
+        """A pool on another host than the front is not the front's to check (its container
+        check covers it); loopback and the front's own name are."""
+        return address in (self.host, "127.0.0.1", "localhost", "::1")
+
+    def environment_rows(self) -> dict[str, str]:
+        return {"Front host": one_line(f"{self.spec_ssh} (SSH, host key from {self.known_hosts})")}
 
     def _stop_master(self) -> None:
         master, self.master = self.master, None
@@ -433,48 +311,3 @@ class SshFront(Front):
                     f.write(json.dumps({"front": self.where, **self.stats}) + "\n")
             except OSError:
                 pass
-
-
-# -- the run's fronts ---------------------------------------------------------------------------
-
-_LOCAL = LocalFront()
-_FRONTS: dict[tuple[str, str | None, str | None], SshFront] = {}
-_FRONTS_LOCK = threading.Lock()
-
-
-def front_of(cfg: TargetConfig) -> Front:
-    """The run's transport to the front host of `cfg`, made once per `[front]` (connected on first
-    use, kept until `close_all`). No `[front] ssh`: the local one."""
-    spec = getattr(cfg, "front", None)
-    if spec is None or not spec.remote:
-        return _LOCAL
-    key = (spec.ssh, str(spec.identity_file) if spec.identity_file else None, str(spec.known_hosts))
-    with _FRONTS_LOCK:
-        front = _FRONTS.get(key)
-        if front is None:
-            front = _FRONTS[key] = SshFront(spec)
-    return front
-
-
-def close_all() -> None:
-    """End every SSH connection this process opened (the run's end; also at exit)."""
-    with _FRONTS_LOCK:
-        fronts = list(_FRONTS.values())
-        _FRONTS.clear()
-    for front in fronts:
-        front.close()
-
-
-atexit.register(close_all)
-
-
-def path_problems(cfg: TargetConfig) -> list[str]:
-    """The `[nginx]` paths and commands as the front host sees them, one line per problem."""
-    n = cfg.nginx
-    checks = [PathCheck("[nginx] conf", str(n.conf), "file"),
-              PathCheck("[nginx] upstream_include", str(n.upstream_include), "file"),
-              PathCheck("[nginx] backup", str(n.backup), "dir"),
-              PathCheck("[nginx] error_log", str(n.error_log), "dir"),
-              PathCheck("[nginx] test_cmd", n.test_cmd, "cmd"),
-              PathCheck("[nginx] reload_cmd", n.reload_cmd, "cmd")]
-    return front_of(cfg).path_problems(checks)

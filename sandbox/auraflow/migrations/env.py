@@ -1,4 +1,4 @@
-"""Alembic environment of the sandbox database; the URL comes from sandbox.migrate, never a file."""
+"""Alembic environment of the sandbox database; the URL comes from tools/migrate.py, never a file."""
 from alembic import context
 from sqlalchemy import create_engine
 

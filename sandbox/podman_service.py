@@ -63,14 +63,6 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-def model_id(model) -> str:
-    """The engine's id of an image or container. The SDK's models type it optional (they read it
-    from their attrs); one the engine listed or returned always has it."""
-    if model.id is None:
-        raise SandboxError(f"the engine answered with a {type(model).__name__} without an id")
-    return model.id
-
-
 def ping(url: str, timeout: float = 2.0) -> bool:
     """True when the Docker-API endpoint at `url` (unix://, tcp:// or http://) answers /_ping."""
     try:

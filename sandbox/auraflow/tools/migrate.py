@@ -1,8 +1,8 @@
 """Move the sandbox schema up or down to exactly one Alembic revision.
 
-    python -m sandbox.migrate --config SANDBOX_TOML REVISION
+    python -m sandbox.auraflow.tools.migrate --config SANDBOX_TOML REVISION
 
-`sandbox/scripts/migrate.sh` is the shell entry point the config's `[commands] migrate` names.
+`sandbox/auraflow/scripts/migrate.sh` is the shell entry point the config's `[commands] migrate` names.
 Exit codes: 0 done (or already there), 2 usage / unknown revision, 3 database unreachable,
 4 migration failed.
 """
@@ -13,7 +13,10 @@ import sys
 import tomllib
 from pathlib import Path
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+from .cli import refuse_undecodable
+from .errors import UsageError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 
 
 def sqlalchemy_url(libpq_url: str) -> str:
@@ -77,9 +80,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="migrate.sh", description="Move the schema to exactly REVISION.")
     parser.add_argument("--config", required=True, help="the target config (TOML) naming [database] url")
     parser.add_argument("revision")
-    from .tools.cli import refuse_undecodable
-    from .tools.errors import UsageError
-
     try:
         refuse_undecodable(sys.argv[1:] if argv is None else argv)
     except UsageError as exc:

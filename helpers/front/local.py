@@ -1,0 +1,106 @@
+"""The front on the runner itself (no `[front] ssh`): local files, the config's command lines run
+here as argv (split with shlex, no shell). What the suite did before `[front]` existed; like
+pytest-postgresql's no-op executor, `connect` and `close` have nothing to do."""
+from __future__ import annotations
+
+import os
+import shutil
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from helpers import commands
+from helpers.commands import CommandError, CommandResult
+from helpers.file_digest import sha256_file
+from helpers.front.protocol import PathCheck, PathLike, path_problem
+
+__all__ = ["LocalFront"]
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+class LocalFront:
+    """The nginx side on the runner itself."""
+    where = "this host"
+
+    def connect(self) -> LocalFront:
+        return self
+
+    def close(self) -> None:
+        return None
+
+    def read_bytes(self, path: PathLike) -> bytes:
+        return Path(path).read_bytes()
+
+    def read_text(self, path: PathLike) -> str:
+        return self.read_bytes(path).decode("utf-8")
+
+    def sha256(self, path: PathLike) -> str | None:
+        return sha256_file(path)
+
+    def exists(self, path: PathLike) -> bool:
+        return Path(path).exists()
+
+    def write_bytes(self, path: PathLike, data: bytes) -> None:
+        live = Path(path)
+        tmp = Path(f"{live}.drill-restore.tmp")
+        tmp.write_bytes(data)
+        if live.exists():
+            shutil.copymode(live, tmp)  # keep the live file's mode (a real host's nginx.conf is not ours)
+        tmp.replace(live)
+
+    def copy(self, src: PathLike, dst: PathLike) -> None:
+        shutil.copyfile(src, dst)
+
+    def run(self, command: str, timeout: float) -> CommandResult:
+        return commands.run(command, timeout=timeout)
+
+    def state(self, conf: PathLike, test_cmd: str, timeout: float,
+              want: str | None = None) -> tuple[str | None, bool]:
+        digest = sha256_file(conf)
+        if want is not None and digest != want:
+            return digest, False
+        return digest, commands.run(test_cmd, timeout=timeout).ok
+
+    def tail(self, path: PathLike, lines: int) -> str:
+        try:
+            with Path(path).open(encoding="utf-8", errors="replace") as f:
+                return "".join(deque(f, maxlen=lines))
+        except OSError as e:
+            return f"(no error log: {e})"
+
+    def path_problems(self, checks: Sequence[PathCheck]) -> list[str]:
+        """The same three checks SshFront's one remote script makes (`[ -f ]`, `[ -d dirname ]`,
+        `[ -f ] && [ -x ]` on a command's first word)."""
+        out = []
+        for c in checks:
+            if c.kind == "file":
+                ok, first = os.path.isfile(c.path), c.path
+            elif c.kind == "dir":
+                ok, first = os.path.isdir(os.path.dirname(c.path) or "."), c.path
+            else:
+                try:
+                    first = commands.split_command(c.path)[0]
+                except (CommandError, IndexError):
+                    first = c.path
+                ok = os.path.isfile(first) and os.access(first, os.X_OK)
+            if not ok:
+                out.append(path_problem(c, first, ""))
+        return out
+
+    def testinfra_host(self) -> Any:
+        import testinfra  # here: 0.2 s of import that only the host checks need
+
+        return testinfra.get_host("local://")
+
+    def checks_host_of(self, url: str) -> bool:
+        """This host serves `url` only when the URL names it by a loopback name."""
+        return urlsplit(url).hostname in LOOPBACK_NAMES
+
+    def sees_listener(self, address: str) -> bool:
+        return True  # every address a listener here can bind is this host's
+
+    def environment_rows(self) -> dict[str, str]:
+        return {}
