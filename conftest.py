@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.stash_keys import reports_dir
+from helpers.config import ConfigError, read_toml
 
 pytest_plugins = [
     "fixtures.progress",  # first: the others import it
@@ -18,17 +19,6 @@ pytest_plugins = [
     "fixtures.report_plugin",
     "fixtures.cancel",
 ]
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(items):
-    # pyproject's `timeout` (a hang detector for the project's own tests) would otherwise apply to a
-    # drill's whole protocol, setup (a cold `sandbox up`) and restore included: pytest-timeout
-    # reads it before the `outcome` fixture has added the drill's own func_only marker. Until then
-    # a drill has no timer; the fixture's marker (put in front of this one) sets the real one.
-    for item in items:
-        if item.get_closest_marker("drill_type") is not None and item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(0, func_only=True))
 
 
 def pytest_addoption(parser):
@@ -60,8 +50,6 @@ def pytest_configure(config):
     # A config file that does not exist or is not TOML is a usage error before anything runs.
     given = config.getoption("drill_config")
     if given:
-        from helpers.config import ConfigError, read_toml
-
         try:
             read_toml(given)
         except ConfigError as e:

@@ -1,6 +1,7 @@
 """Where a drill's time goes: per drill, each phase and the total; and the seven drills in one run.
 
     .venv/bin/python bench/bench_drills.py [--runs 5] [-k EXPR] [--drill-config FILE] [--whole-runs 3]
+    .venv/bin/python bench/bench_drills.py --engines podman,docker [--runs 5] [-k EXPR]
 
 Per drill, one `pytest drills/ -m staging -k <drill>` process per run, its terminal read line by
 line as it is written: the suite prints one line per step (fixtures/progress.py), so the time each
@@ -24,6 +25,11 @@ Then `--whole-runs` runs of all selected drills in one process (the nightly job'
 time and the sum of the drill tests' own times (JUnit). Every figure is the median of the runs.
 Outputs go to temporary folders (never the project's reports/). The target is the sandbox named
 by the AURA_SANDBOX_* environment (brought up first, not timed, left up), or --drill-config.
+
+`--engines podman,docker`: the same per-drill figures on each engine side by side, the sandbox brought
+up on one engine after the other (AURA_SANDBOX_ENGINE; every run of one engine before the next: a
+switch recreates the containers, so the engines' runs are not interleaved), and the difference per
+drill; the sandbox is then put back on the engine the environment names.
 
 `--compare DIR`: the same figures for another checkout of the project (say the commit before a
 change: `git worktree add DIR REV`, with DIR/.venv linked to this venv), on the same target, run
@@ -196,6 +202,40 @@ def bench_layouts(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench_engines(args: argparse.Namespace) -> int:
+    """Per drill, the sandbox on each engine of --engines side by side (medians)."""
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    if not engines or any(e not in ("docker", "podman") for e in engines):
+        sys.exit(f"--engines {args.engines!r}: a comma-separated list of docker and podman")
+    runs, k = args.runs, (["-k", args.k] if args.k else [])
+    ids = drill_ids(k)
+    if not ids:
+        sys.exit("no drill selected")
+    figures, configs = {}, {}
+    try:
+        for name in engines:
+            env = {**os.environ, "AURA_SANDBOX_ENGINE": name}
+            configs[name] = sandbox_up(env)
+            figures[name] = bench_per_drill(ids, runs, [*k, "--drill-config", configs[name]])[PROJECT]
+    finally:
+        sandbox_up(dict(os.environ))  # back on the engine the environment names
+    med = statistics.median
+    print(f"\nmachine: {describe_machine()}")
+    for name in engines:
+        print(f"{name}: {configs[name]}")
+    first = engines[0]
+    print(f"\nper drill, one pytest process each, median of {runs} runs (seconds), total"
+          + (f" and minus {first}" if len(engines) > 1 else ""))
+    print(f"{'drill':<40}" + "".join(f"{e:>10}" for e in engines)
+          + "".join(f"{e + '-' + first:>16}" for e in engines[1:]) + "   by phase (" + ", ".join(PHASES) + ")")
+    for node in ids:
+        totals = [med(figures[e][node]["total"]) for e in engines]
+        deltas = "".join(f"{t - totals[0]:>+16.2f}" for t in totals[1:])
+        phases = " | ".join(" ".join(f"{med(figures[e][node][p]):.2f}" for p in PHASES) for e in engines)
+        print(f"{node.split('::', 1)[1]:<40}" + "".join(f"{t:>10.2f}" for t in totals) + deltas + "   " + phases)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per drill (default 5)")
@@ -207,11 +247,16 @@ def main() -> int:
     parser.add_argument("--hosts-state", default=None, help="--hosts: the hosts instance's state folder")
     parser.add_argument("--hosts-port-base", type=int, default=None, help="--hosts: its port base")
     parser.add_argument("--hosts-prefix", default=None, help="--hosts: its container prefix")
+    parser.add_argument("--engines", default=None, metavar="LIST",
+                        help="per drill, the sandbox on each engine side by side, e.g. podman,docker "
+                             "(median of --runs)")
     parser.add_argument("--compare", metavar="DIR", default=None,
                         help="another checkout of the project, run alternately with this one on the same target")
     args = parser.parse_args()
     if args.hosts:
         return bench_layouts(args)
+    if args.engines:
+        return bench_engines(args)
     extra = (["-k", args.k] if args.k else []) + (["--drill-config", args.drill_config] if args.drill_config else [])
     if not args.drill_config:
         up = subprocess.run([sys.executable, "-m", "sandbox", "up"], cwd=PROJECT, capture_output=True, text=True)

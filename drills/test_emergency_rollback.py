@@ -2,8 +2,8 @@
 stable, a quick /healthz, then the team alert — read back from the target's alert inbox."""
 import pytest
 
-from fixtures.drill import ALERT_TIMEOUT_S, HTTP_CHECK_TIMEOUT_S
 from helpers import commands, http_clients
+from helpers.drill_bounds import ALERT_TIMEOUT_S, HTTP_CHECK_TIMEOUT_S
 
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.destructive,
               pytest.mark.drill_type("emergency")]
@@ -44,7 +44,7 @@ def test_emergency_rollback(alert_inbox, bad_release, drill):
         if not any(all(p.get(k) == v for k, v in wanted.items()) for p in new if isinstance(p, dict)):
             problems.append(f"alert not received: {alert_inbox} got {len(new)} new payload(s), none with "
                             f"event={ALERT[0]} severity={ALERT[2]} title={ALERT[3]}")
-        drill.target.log.write("emergency drill: alert " + ("received" if len(problems) == 0 else "NOT confirmed"))
+        drill.steps.log("alert " + ("received" if len(problems) == 0 else "NOT confirmed"))
         return problems
 
     drill.check_after_rollback(quick_health_and_alert)

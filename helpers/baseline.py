@@ -8,27 +8,27 @@ backup, no journal pending. Which release is "stable" is read from the engine: t
 from __future__ import annotations
 
 from helpers.config import TargetConfig
-from helpers.docker_runtime import image_id_of
+from helpers.engine_api import Engine
 from helpers.fingerprint import Fingerprint
 
 
-def stable_release(cfg: TargetConfig) -> str:
+def stable_release(cfg: TargetConfig, engine: Engine) -> str:
     """The release tag `stable_tag` points at (compared by image ID, never by tag string)."""
     if cfg.docker.stable_tag in cfg.releases:
         return cfg.docker.stable_tag
-    stable_id = image_id_of(cfg.docker.url, f"{cfg.docker.image}:{cfg.docker.stable_tag}")
+    stable_id = engine.image_id_of(f"{cfg.docker.image}:{cfg.docker.stable_tag}")
     if stable_id is None:
         raise LookupError(f"[docker] stable_tag: image {cfg.docker.image}:{cfg.docker.stable_tag} not found")
     for tag in cfg.releases:
-        if image_id_of(cfg.docker.url, f"{cfg.docker.image}:{tag}") == stable_id:
+        if engine.image_id_of(f"{cfg.docker.image}:{tag}") == stable_id:
             return tag
     raise LookupError(f"[docker] stable_tag: {cfg.docker.stable_tag} is none of the [releases] tags "
                       f"({', '.join(cfg.releases)}) by image ID")
 
 
-def resolve_tag(cfg: TargetConfig, tag: str) -> str:
+def resolve_tag(cfg: TargetConfig, engine: Engine, tag: str) -> str:
     """A release tag for `tag`: `stable` (the stable_tag) resolves to its release."""
-    return stable_release(cfg) if tag == cfg.docker.stable_tag else tag
+    return stable_release(cfg, engine) if tag == cfg.docker.stable_tag else tag
 
 
 def differences(cfg: TargetConfig, fp: Fingerprint, *, stable: str, stable_image_id: str | None,

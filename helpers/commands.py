@@ -26,6 +26,7 @@ from typing import IO
 
 from helpers.clock import REAL, Clock
 from helpers.redact import redact_argv
+from helpers.wait import Wait
 
 __all__ = ["CommandError", "CommandResult", "RunningCommand", "build_argv", "command_problem", "kill_group",
            "run", "run_verify", "split_command", "start"]
@@ -134,7 +135,7 @@ def _signal_group(pgid: int, sig: int) -> None:
 
 KILL_GRACE_S = 2.0   # SIGTERM to SIGKILL
 KILL_REAP_S = 5.0    # then the leader's last wait
-KILL_BOUND_S = KILL_GRACE_S + KILL_REAP_S
+KILL_BOUND_S = KILL_GRACE_S + 2 * KILL_REAP_S  # the leader's wait, then the group's
 
 
 def kill_group(proc: subprocess.Popen, grace_s: float = KILL_GRACE_S, clock: Clock = REAL) -> None:
@@ -153,16 +154,18 @@ def kill_group(proc: subprocess.Popen, grace_s: float = KILL_GRACE_S, clock: Clo
         proc.wait()
         return
     _signal_group(pgid, signal.SIGTERM)
-    deadline = clock.monotonic() + grace_s
-    while clock.monotonic() < deadline:
+    for _ in Wait(f"process group {pgid} to end after SIGTERM", grace_s, 0.02, clock).rounds():
         proc.poll()  # reap the leader, or it stays a zombie member of the group
-        alive = _live_members(pgid)
-        if alive is False:
+        if _live_members(pgid) is False:
             break
-        clock.sleep(0.02)
     _signal_group(pgid, signal.SIGKILL)  # harmless when all went; decisive when some ignored TERM
     with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL not delivered (D state)
         proc.wait(timeout=KILL_REAP_S)
+    # SIGKILL is delivered to each member on its next scheduling; on a loaded machine a grandchild
+    # can still run for a moment after the leader is reaped. Return only once the group is gone
+    # (or the bound is spent), so a caller that says "ended" means it.
+    Wait(f"process group {pgid} to end after SIGKILL", KILL_REAP_S, 0.01, clock).poll(
+        lambda: _live_members(pgid) is False)
 
 
 class RunningCommand:

@@ -4,8 +4,9 @@ An injector changes the target; an observer looks at the target (probe answers, 
 the engine) and says whether the fault is visible, latent or not there at all. The injector's own
 exit status proves nothing: a fault that did nothing must leave the drill failing.
 
-Every injector takes the same arguments: the target's config, its front (where the nginx files
-live and nginx's commands run), the probe, and the clock.
+Every injector takes the target's config, the probe and the clock, and names the Target's adapters
+it acts through as keyword-only parameters (`front`: where the nginx files live and nginx's
+commands run; `database`: the schema's revision); the fault fixture hands it those.
 """
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ from dataclasses import dataclass, field
 from helpers import commands, nginx_ops
 from helpers.clock import REAL, Clock
 from helpers.config import TargetConfig
-from helpers.docker_runtime import container_info, image_id_of, recreate_with_image
-from helpers.fingerprint import read_db_revision
+from helpers.container_swap import recreate_with_image
+from helpers.database import Database
+from helpers.engine_api import Engine
 from helpers.front import Front
 from helpers.probe import Probe, Sample
 from helpers.readiness import STEADY_S
+from helpers.wait import Wait
 
 OBSERVE_TIMEOUT_S = 10.0
 SWITCH_TIMEOUT_S = 60
@@ -45,13 +48,8 @@ class Observation:
 
 
 def _wait_for_sample(probe: Probe, since: float, predicate, timeout_s: float, clock: Clock = REAL):
-    deadline = clock.monotonic() + timeout_s
-    while clock.monotonic() < deadline:
-        for s in probe.samples(since=since):
-            if predicate(s):
-                return s
-        clock.sleep(probe.interval_s)
-    return None
+    return Wait("a probe answer showing the fault", timeout_s, probe.interval_s, clock).poll(
+        lambda: next((s for s in probe.samples(since=since) if predicate(s)), None))
 
 
 def healed_steadily(probe: Probe, healed, streak: int, clock: Clock = REAL,
@@ -61,14 +59,12 @@ def healed_steadily(probe: Probe, healed, streak: int, clock: Clock = REAL,
     is not enough: after a reload nginx's old workers answer for ~100 ms more, so single answers
     from the same moment disagree (seen: healthz 200 from an old worker, /status 503 from a new)."""
     now = clock.monotonic()
-    deadline = now + timeout_s
-    while clock.monotonic() < deadline:
+    for _ in Wait(f"{streak} answers showing the target healed", timeout_s, probe.interval_s, clock).rounds():
         fresh = [s for s in probe.samples(since=now) if s.sent_at >= now]
         if any(not healed(s) for s in fresh[:streak]):
             return None
         if len(fresh) >= streak:
             return fresh[streak - 1]
-        clock.sleep(probe.interval_s)
     return None
 
 
@@ -83,9 +79,8 @@ def watch_after_change(probe: Probe, since: float, *, streak: int, grace_s: floa
     """How the front behaves after a change at `since`, judged on answers to requests sent after it:
     ("bad", s) the service answered unhealthy; ("green", s) `streak` consecutive healthy answers;
     ("unanswering", last) no answer from the service for `grace_s`."""
-    deadline = clock.monotonic() + grace_s
     last = None
-    while True:
+    for _ in Wait("the service to answer after the change", grace_s, probe.interval_s, clock).rounds():
         run = 0
         for s in probe.samples():
             if s.sent_at < since:
@@ -99,9 +94,7 @@ def watch_after_change(probe: Probe, since: float, *, streak: int, grace_s: floa
                 return "bad", s
             else:
                 run = 0
-        if clock.monotonic() >= deadline:
-            return "unanswering", last
-        clock.sleep(probe.interval_s)
+    return "unanswering", last
 
 
 # -- upstream ---------------------------------------------------------------------------------
@@ -114,8 +107,7 @@ def _front_on(probe: Probe, pool: str, streak: int, clock: Clock):
     return recheck
 
 
-def switch_traffic(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL, *,
-                   pool: str = "api_v2") -> Observation:
+def switch_traffic(cfg: TargetConfig, probe: Probe, pool: str = "api_v2", clock: Clock = REAL) -> Observation:
     """The runbook's `deploy/switch_upstream.sh --target api_v2`; seen when the front answers from it."""
     since = clock.monotonic()
     result = commands.run(cfg.commands.switch_upstream, ["--target", pool], timeout=SWITCH_TIMEOUT_S)
@@ -145,8 +137,7 @@ def first_failure_unless_steady(probe: Probe, since: float, streak: int, steady_
     """The first unhealthy answer after `since`; None once the front stayed green: `streak`
     consecutive healthy answers to requests sent after `since`, spanning at least `steady_s`
     (the time old nginx workers go on answering after a reload), or at `timeout_s`."""
-    deadline = clock.monotonic() + timeout_s
-    while True:
+    for _ in Wait("a failure, or the front steady", timeout_s, probe.interval_s, clock).rounds():
         run: list[Sample] = []
         for s in probe.samples(since=since):
             if not s.healthy:
@@ -155,12 +146,10 @@ def first_failure_unless_steady(probe: Probe, since: float, streak: int, steady_
                 run.append(s)
         if len(run) >= streak and run[-1].t - run[0].t >= steady_s:
             return None
-        if clock.monotonic() >= deadline:
-            return None
-        clock.sleep(probe.interval_s)
+    return None
 
 
-def nginx_invalid_config(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL) -> Observation:
+def nginx_invalid_config(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, front: Front) -> Observation:
     """The runbook's own scenario: append `invalid_config`, `nginx -s reload`. nginx refuses the
     broken config and serves on with the old one: latent (it bites at the next restart). Visible
     if the probe sees a failure before the front has answered healthy `healthy_streak` times over
@@ -191,7 +180,7 @@ def _front_unhealthy(probe: Probe, streak: int, clock: Clock):
     return recheck
 
 
-def nginx_breaks_serving(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL) -> Observation:
+def nginx_breaks_serving(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, front: Front) -> Observation:
     """A config that passes `nginx -t` but answers 503 to everything: every server block returns
     503 before any location is chosen. Visible as soon as nginx reloads."""
     original = front.read_text(cfg.nginx.conf)
@@ -222,25 +211,26 @@ def _verdict(seen: str, sample: Sample | None, grace_s: float, where: str, how: 
     return "latent", f"{where} ({how}) while the front stays green ({last})"
 
 
-def bad_image(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL) -> Observation:
-    """api_v1 recreated from [docker] bad_tag through the Docker API (name, env, port, pool kept).
-    The engine must run the bad image; the probe then shows it visible (the new container answers
-    badly, or not at all past a boot grace period) or latent (the front stays green)."""
+def bad_image(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, engine: Engine) -> Observation:
+    """api_v1 recreated from [docker] bad_tag through the engine's API: a clone of its whole
+    definition on the bad image, marked as the suite's and without compose's own labels. The engine
+    must run the bad image; the probe then shows it visible (the new container answers badly, or not
+    at all past a boot grace period) or latent (the front stays green)."""
     name = cfg.services.api_v1
     bad_ref = f"{cfg.docker.image}:{cfg.docker.bad_tag}"
-    before = container_info(cfg.docker.url, name)
-    recreate_with_image(cfg.docker.url, name, bad_ref)
+    before = engine.container_info(name)
+    recreate_with_image(engine, name, bad_ref)
     # Judged on requests sent from here on: the blip of the recreate itself is not the fault.
     since = clock.monotonic()
-    bad_id = image_id_of(cfg.docker.url, bad_ref)
-    info = container_info(cfg.docker.url, name)
+    bad_id = engine.image_id_of(bad_ref)
+    info = engine.container_info(name)
     if info is None or info.image_id != bad_id:
         return Observation("none", f"the engine does not run {bad_ref} as {name}")
     if before is not None and before.image_id == bad_id:
         return Observation("none", f"{bad_ref} is the image {name} already ran")
 
     def recheck() -> str | None:
-        now = container_info(cfg.docker.url, name)
+        now = engine.container_info(name)
         if now is not None and now.image_id == bad_id:
             return None
         return f"{name} runs {now.ref if now else 'nothing'}, not {bad_ref}"
@@ -248,22 +238,22 @@ def bad_image(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL
     seen, sample = watch_after_change(probe, since, streak=cfg.probe.healthy_streak, grace_s=BOOT_GRACE_S,
                                       clock=clock)
     observed, detail = _verdict(seen, sample, BOOT_GRACE_S, f"{name} runs {bad_ref}",
-                                f"engine: image {bad_id[:19]}")
+                                f"engine: image {bad_id[:19] if bad_id else '?'}")
     return Observation(observed, detail, recheck)
 
 
-def bad_migration(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL) -> Observation:
+def bad_migration(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, database: Database) -> Observation:
     """The migrate command to [database] bad_revision; SQL must read the revision back; the probe
     then shows it visible (/healthz fails) or latent (the front stays green)."""
     bad = cfg.database.bad_revision
     result = commands.run(cfg.commands.migrate, [bad], timeout=120)
     since = clock.monotonic()  # failures while the migration ran are not the bad revision's
-    revision = read_db_revision(cfg.database.url)
+    revision = database.revision()
     if revision != bad:
         return Observation("none", f"migrate exit {result.exit_code}; the database is at {revision}, not {bad}")
 
     def recheck() -> str | None:
-        now = read_db_revision(cfg.database.url)
+        now = database.revision()
         return None if now == bad else f"the database is at {now}, not {bad}"
 
     seen, sample = watch_after_change(probe, since, streak=cfg.probe.healthy_streak, grace_s=OBSERVE_TIMEOUT_S,
@@ -272,14 +262,18 @@ def bad_migration(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = 
     return Observation(observed, detail, recheck)
 
 
-def bad_release(cfg: TargetConfig, front: Front, probe: Probe, clock: Clock = REAL) -> Observation:
+def bad_release(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, database: Database,
+                engine: Engine) -> Observation:
     """A bad release: bad image on api_v1, bad migration, and traffic on api_v2 — all three seen."""
     # Order matters for observing each part: the bad image is seen while traffic is on api_v1;
     # the switch happens while api_v2 is still healthy (a deploy tool refuses an unhealthy
     # target); the bad migration is then seen failing api_v2 as well.
     parts: list[Observation] = []
-    for inject in (bad_image, switch_traffic, bad_migration):
-        parts.append(inject(cfg, front, probe, clock))
+    steps: list[Callable[[], Observation]] = [lambda: bad_image(cfg, probe, clock, engine=engine),
+                                               lambda: switch_traffic(cfg, probe, "api_v2", clock),
+                                               lambda: bad_migration(cfg, probe, clock, database=database)]
+    for step in steps:
+        parts.append(step())
         if parts[-1].observed == "none":
             break
     unseen = [p.detail for p in parts if p.observed == "none"]

@@ -1,7 +1,8 @@
 """The target's state, read afresh: the snapshot taken before a fault and the proof of a restore.
 
 A Fingerprint names what a drill may change: each service container's image (reference and ID:
-`:stable` and `:v1.0.0` may be one image, so IDs are what counts), the nginx config and upstream
+`:stable` and `:v1.0.0` may be one image, so IDs are what counts) and a digest of its whole
+definition (a restore that loses a setting is not a restore), the nginx config and upstream
 include (sha256), the active pool, the database revision, and a digest of the table's rows that
 existed at snapshot time. `diff()` names every field that differs, for the "restore failed" line.
 
@@ -22,13 +23,15 @@ import os
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from helpers import table_rows
-from helpers.docker_runtime import container_info
+from helpers.container_definition import changes
+from helpers.database import Database, revision_of
+from helpers.engine_api import Engine
 from helpers.file_digest import sha256_file
 from helpers.front import Front
 from helpers.table_rows import Manifest, RestoreReport, RowDamage
@@ -54,9 +57,15 @@ class ContainerState:
     ref: str          # the image reference the container was created from (Config.Image)
     image_id: str     # the image it actually runs
     status: str       # engine state ("running", "exited", ...), "missing" when not found
+    # sha256 of its whole normalised definition (helpers.container_definition): command, mounts,
+    # limits, capabilities, healthcheck, logging, labels, networks... "" when missing.
+    definition: str = ""
+    # The definition itself, to name what changed; not part of the comparison nor of to_dict (the
+    # digest stands for it there).
+    settings: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, str]:
-        return {"ref": self.ref, "image_id": self.image_id, "status": self.status}
+        return {"ref": self.ref, "image_id": self.image_id, "status": self.status, "definition": self.definition}
 
 
 @dataclass(frozen=True)
@@ -97,12 +106,23 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def diff(a: Fingerprint, b: Fingerprint) -> list[str]:
-    """One line per differing field, `field: <a> -> <b>` (a: the snapshot, b: now)."""
+    """One line per differing field, `field: <a> -> <b>` (a: the snapshot, b: now). A container
+    definition that differs also names the settings that changed, when both sides know them."""
     fa, fb = _flatten(a.to_dict()), _flatten(b.to_dict())
     names = list(fa) + [n for n in fb if n not in fa]
     missing = "(absent)"
-    return [f"{n}: {fa.get(n, missing)} -> {fb.get(n, missing)}"
-            for n in names if fa.get(n, missing) != fb.get(n, missing)]
+    lines = []
+    for n in names:
+        if fa.get(n, missing) == fb.get(n, missing):
+            continue
+        line = f"{n}: {fa.get(n, missing)} -> {fb.get(n, missing)}"
+        key = n.removeprefix("containers.").removesuffix(".definition")
+        if n == f"containers.{key}.definition" and key in a.containers and key in b.containers:
+            before, after = a.containers[key].settings, b.containers[key].settings
+            if before is not None and after is not None:
+                line += " (" + "; ".join(changes(before, after)[:8]) + ")"
+        lines.append(line)
+    return lines
 
 
 # -- pure pieces ------------------------------------------------------------------------------
@@ -169,13 +189,12 @@ def active_pool(include_text: str, upstreams: Iterable[tuple[str, str]]) -> str 
 
 # -- readers (Docker, files, PostgreSQL) ------------------------------------------------------
 
-def read_containers(docker_url: str, services: Iterable[tuple[str, str]]
-                    ) -> dict[str, ContainerState]:
+def read_containers(engine: Engine, services: Iterable[tuple[str, str]]) -> dict[str, ContainerState]:
     out = {}
     for key, name in services:
-        info = container_info(docker_url, name)
-        out[key] = (ContainerState("", "", "missing") if info is None
-                    else ContainerState(info.ref, info.image_id, info.status))
+        found = engine.container_definition(name)
+        out[key] = (ContainerState("", "", "missing") if found is None
+                    else ContainerState(found.ref, found.image_id, found.status, found.digest, found.definition))
     return out
 
 
@@ -185,15 +204,10 @@ def _identifier(name: str) -> Any:
 
 
 def read_db_revision(url: str) -> str | None:
-    """alembic_version's revision(s), comma-joined; None when the table does not exist."""
-    import psycopg
-
-    with psycopg.connect(url, connect_timeout=DB_TIMEOUT_S, options=DB_OPTIONS) as conn:
-        try:
-            rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
-        except psycopg.errors.UndefinedTable:
-            return None
-    return ",".join(sorted(r[0] for r in rows)) or None
+    """alembic_version's revision(s), comma-joined, on a session of its own; None when the table
+    does not exist. (A run reads it through its Target's helpers.database.Database.)"""
+    with Database(url).connect() as conn:
+        return revision_of(conn)
 
 
 def read_rows(url: str, table: str, pk: str = "id",
@@ -215,7 +229,8 @@ def read_rows(url: str, table: str, pk: str = "id",
         return [canonical_row(r) for r in conn.execute(query, params).fetchall()]
 
 
-def _fingerprint(cfg: TargetConfig, front: Front, digest: str, row_count: int) -> Fingerprint:
+def _fingerprint(cfg: TargetConfig, front: Front, database: Database, engine: Engine, digest: str,
+                 row_count: int) -> Fingerprint:
     include = cfg.nginx.upstream_include
     include_bytes: bytes | None
     try:
@@ -224,12 +239,12 @@ def _fingerprint(cfg: TargetConfig, front: Front, digest: str, row_count: int) -
     except FileNotFoundError:
         include_bytes, pool = None, None
     return Fingerprint(
-        containers=read_containers(cfg.docker.url, cfg.services.items()),
+        containers=read_containers(engine, cfg.services.items()),
         nginx_conf_sha256=front.sha256(cfg.nginx.conf),
         upstream_include_sha256=(None if include_bytes is None
                                  else "sha256:" + hashlib.sha256(include_bytes).hexdigest()),
         active_pool=pool,
-        db_revision=read_db_revision(cfg.database.url),
+        db_revision=database.revision(),
         rows_digest=digest,
         row_count=row_count,
     )
@@ -239,24 +254,24 @@ def _manifest(backup: str | os.PathLike[str] | Manifest) -> Manifest:
     return backup if isinstance(backup, Manifest) else table_rows.load(backup)
 
 
-def read_fingerprint(cfg: TargetConfig, front: Front, *,
+def read_fingerprint(cfg: TargetConfig, front: Front, database: Database, engine: Engine, *,
                      backup: str | os.PathLike[str] | Manifest | None = None) -> Fingerprint:
-    """Everything afresh from the target (the nginx files from its `front`). `backup`: the snapshot's
-    row backup; the rows it holds are digested as they are now (rows written since are left out, as
-    they were at snapshot time). Without it the rows are left out altogether (preflight, end-state
-    checks)."""
+    """Everything afresh from the target (the nginx files from its `front`, the revision from its
+    `database`). `backup`: the snapshot's row backup; the rows it holds are digested as they are now
+    (rows written since are left out, as they were at snapshot time). Without it the rows are left
+    out altogether (preflight, end-state checks)."""
     if backup is None:
-        return _fingerprint(cfg, front, table_rows.empty_digest(), 0)
+        return _fingerprint(cfg, front, database, engine, table_rows.empty_digest(), 0)
     digest, count = table_rows.fresh_digest(cfg.database.url, _manifest(backup))
-    return _fingerprint(cfg, front, digest, count)
+    return _fingerprint(cfg, front, database, engine, digest, count)
 
 
-def snapshot(cfg: TargetConfig, front: Front, backup_path: str | os.PathLike[str], pk: str = "id"
-             ) -> Fingerprint:
+def snapshot(cfg: TargetConfig, front: Front, database: Database, engine: Engine,
+             backup_path: str | os.PathLike[str], pk: str = "id") -> Fingerprint:
     """Back up the table's rows, then fingerprint the target with their digest (digest and backup
     are read in one database snapshot: they cannot disagree)."""
     manifest = backup_rows(cfg.database.url, cfg.database.table, backup_path, pk)
-    return _fingerprint(cfg, front, manifest.digest, manifest.row_count)
+    return _fingerprint(cfg, front, database, engine, manifest.digest, manifest.row_count)
 
 
 # -- row backup and restore (helpers.table_rows does the work) --------------------------------

@@ -3,7 +3,7 @@
 Written against a pytest-testinfra host (`testinfra.get_host("local://")`, or `ssh://…` for a real
 staging host) using only the modules that need no init system: `host.process` (`ps`),
 `host.socket` (`ss` from iproute2, else `netstat`) and `host.file`. `host.service` needs systemd and
-is not used. Container checks go through the Docker Engine API (helpers.docker_runtime).
+is not used. Container checks go through the Docker Engine API (helpers.engine_api).
 
 Each check returns a `HostCheck(name, ok, detail)`; nothing raises for a failed check, so a drill
 can record them all and fail on the first.
@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
-from helpers.docker_runtime import DockerRuntimeError, container_info, normalize_image_id
+from helpers.container_definition import normalize_image_id
+from helpers.engine_api import DockerRuntimeError, Engine
 from helpers.front import Front
 from helpers.redact import one_line
 
@@ -215,7 +216,7 @@ def nginx_config_includes(host: Any, conf: str | Path, include: str | Path) -> H
     return _check(name, False, f"no active 'include {include};' in {conf}")
 
 
-def container_checks(docker_url: str, services: Iterable[tuple[str, str]],
+def container_checks(engine: Engine, services: Iterable[tuple[str, str]],
                      expected_image_ids: Mapping[str, str] | None = None) -> list[HostCheck]:
     """Each service container exists under its name, runs, and (if given) on the expected image
     ID (`{"api_v1": "sha256:…"}`)."""
@@ -223,7 +224,7 @@ def container_checks(docker_url: str, services: Iterable[tuple[str, str]],
     for key, name in services:
         label = f"container {key} ({name})"
         try:
-            info = container_info(docker_url, name)
+            info = engine.container_info(name)
         except DockerRuntimeError as e:
             out.append(_check(f"{label} running", False, str(e)))
             continue
@@ -250,8 +251,7 @@ def front_and_pool_ports(cfg: TargetConfig) -> list[tuple[str, str, int]]:
     return out
 
 
-def host_checks(front: Front, cfg: TargetConfig, *, backup: bool = True,
-                containers: bool = True,
+def host_checks(front: Front, cfg: TargetConfig, *, engine: Engine | None = None, backup: bool = True,
                 expected_image_ids: Mapping[str, str] | None = None) -> list[HostCheck]:
     """Every host check for `cfg`: nginx processes, front and pool ports, nginx config (equal to
     its backup when `backup`, includes the upstream file), and the service containers, all as
@@ -266,8 +266,8 @@ def host_checks(front: Front, cfg: TargetConfig, *, backup: bool = True,
     if backup:
         checks.append(nginx_config_matches_backup(host, cfg.nginx.conf, cfg.nginx.backup))
     checks.append(nginx_config_includes(host, cfg.nginx.conf, cfg.nginx.upstream_include))
-    if containers:
-        checks.extend(container_checks(cfg.docker.url, cfg.services.items(), expected_image_ids))
+    if engine is not None:  # the service containers, through the run's engine adapter
+        checks.extend(container_checks(engine, cfg.services.items(), expected_image_ids))
     return checks
 
 

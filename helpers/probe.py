@@ -21,6 +21,7 @@ import httpx
 from helpers import http_clients
 from helpers.clock import REAL, Clock
 from helpers.redact import one_line
+from helpers.wait import Wait
 
 __all__ = ["Probe", "ProbeSummary", "Sample", "longest_outage", "parse_status", "summarize"]
 
@@ -202,14 +203,14 @@ class Probe:
 
     def wait_past(self, t: float, timeout_s: float) -> bool:
         """Block until a sample answered at or after `t` exists (False after `timeout_s`)."""
-        deadline = self.clock.monotonic() + timeout_s
-        with self._cond:
-            while not (self._samples and self._samples[-1].t >= t):
-                remaining = deadline - self.clock.monotonic()
-                if remaining <= 0 or not self.running:
-                    return bool(self._samples and self._samples[-1].t >= t)
-                self._cond.wait(min(remaining, 0.05))
-        return True
+        with self._cond:  # each new sample notifies: the wait ends as soon as one is past `t`
+            for _ in Wait(f"a probe answer at or after {t:.3f}", timeout_s, 0.05, self.clock).rounds(
+                    sleep=self._cond.wait):
+                if self._samples and self._samples[-1].t >= t:
+                    return True
+                if not self.running:
+                    break
+            return bool(self._samples and self._samples[-1].t >= t)
 
     def summary(self, since: float | None = None, until: float | None = None) -> ProbeSummary:
         return summarize(self.samples(since, until))

@@ -12,13 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from helpers.config import TargetConfig
+from helpers.engine_api import DockerRuntimeError, Engine
 from helpers.http_clients import client as http_client
 from helpers.redact import one_line, redact
 
 __all__ = ["check_reachable"]
 
 
-def check_reachable(cfg: TargetConfig, *, timeout_s: float = 3.0) -> list[str]:
+def check_reachable(cfg: TargetConfig, engine: Engine, *, timeout_s: float = 3.0) -> list[str]:
     """One line per endpoint that does not answer, naming its key; [] when all answer.
 
     "Answers" means reachable, not healthy: any HTTP status counts (health is preflight's
@@ -27,8 +28,8 @@ def check_reachable(cfg: TargetConfig, *, timeout_s: float = 3.0) -> list[str]:
     order HTTP, database, engine.
     """
     with ThreadPoolExecutor(max_workers=3, thread_name_prefix="reachability") as pool:
-        asked = [pool.submit(check, cfg, timeout_s) for check in (_http_unreachable, _database_unreachable,
-                                                                   _engine_unreachable)]
+        asked = [pool.submit(_http_unreachable, cfg, timeout_s), pool.submit(_database_unreachable, cfg, timeout_s),
+                 pool.submit(_engine_unreachable, engine, timeout_s)]
         return [line for future in asked for line in future.result()]
 
 
@@ -62,12 +63,9 @@ def _database_unreachable(cfg: TargetConfig, timeout_s: float) -> list[str]:
     return []
 
 
-def _engine_unreachable(cfg: TargetConfig, timeout_s: float) -> list[str]:
-    # Imported here: the Docker SDK is a slow import, warmed up meanwhile by fixtures/target.py.
-    from helpers.docker_runtime import DockerRuntimeError, ping
-
+def _engine_unreachable(engine: Engine, timeout_s: float) -> list[str]:
     try:
-        ping(cfg.docker.url, timeout_s)  # the run's one cached client per engine, as every later call
+        engine.ping(timeout_s)  # the run's own engine adapter: its client serves every later call
     except DockerRuntimeError as e:
-        return [_unreachable("[docker] url", redact(cfg.docker.url), e)]
+        return [_unreachable("[docker] url", redact(engine.url), e)]
     return []

@@ -15,7 +15,7 @@ import httpx
 from helpers import http_clients
 from helpers.clock import REAL, Clock
 from helpers.probe import Probe, Sample
-from helpers.rto import wait_until
+from helpers.wait import Wait
 
 READY_TIMEOUT_S = 60.0
 # After `nginx -s reload` the old workers keep accepting connections for about 100 ms (measured on
@@ -36,7 +36,6 @@ def wait_ready(base_url: str, *, version: str | None, pool: str | None, streak: 
                steady_s: float = STEADY_S, clock: Clock = REAL) -> str | None:
     """None once ready; otherwise one line naming what was still not ready at the deadline.
     `containers` are (name, host:port) of the containers that were recreated."""
-    deadline = clock.monotonic() + timeout_s
     pending = dict(containers)
     run: list[Sample] = []
     last: list[Sample] = []
@@ -57,7 +56,7 @@ def wait_ready(base_url: str, *, version: str | None, pool: str | None, streak: 
         return len(run) >= streak and run[-1].t - run[0].t >= steady_s
 
     try:
-        if wait_until(ready, interval_s, deadline, clock) is not None:
+        if Wait("the restored target to serve", timeout_s, interval_s, clock).poll(ready):
             return None
     finally:
         probe.stop()

@@ -1,10 +1,11 @@
 """Put a target back to a snapshot with the suite's own means, never the rollback under test.
 
 Order: database revision (migrate command), rows (by primary key from the backup), service
-containers (exact image by ID, through the Docker API), nginx files (+ `nginx -t` + reload, or
-start when down). Each step is bounded and runs even when an earlier one failed; the caller then
-reads the fingerprint afresh and compares it with the snapshot — that comparison, not the steps'
-own success, decides whether the restore worked.
+containers (exact image by ID, each a clone of its snapshot's definition, through the engine's
+API), nginx files (+ `nginx -t` + reload, or start when down). Each step is bounded and runs
+even when an earlier one failed; the caller then reads the fingerprint afresh and compares it
+with the snapshot — that comparison, not the steps' own success, decides whether the restore
+worked.
 """
 from __future__ import annotations
 
@@ -13,16 +14,11 @@ from pathlib import Path
 
 from helpers import commands, nginx_ops
 from helpers.config import TargetConfig
-from helpers.docker_runtime import (
-    ContainerSettings,
-    container_id,
-    container_settings,
-    leftovers_beside,
-    remove_container,
-    restore_image,
-)
+from helpers.container_swap import restore_container
+from helpers.database import Database
+from helpers.engine_api import ContainerDefinition, Engine
 from helpers.file_digest import sha256_file
-from helpers.fingerprint import Fingerprint, load_backup, read_db_revision, restore_rows
+from helpers.fingerprint import Fingerprint, load_backup, restore_rows
 from helpers.front import Front
 
 MIGRATE_TIMEOUT_S = 120
@@ -86,46 +82,48 @@ def _copy_back(saved: Path, live: str | Path, log: RestoreLog, front: Front) -> 
 
 @dataclass(frozen=True)
 class ContainerMemo:
-    """What the snapshot knew of the service containers beyond the fingerprint: their settings
-    (to create one again that a killed run left missing) and IDs (to know our own set-aside ones)."""
-    settings: dict[str, ContainerSettings]
+    """What the snapshot knew of the service containers beyond the fingerprint: their whole
+    definitions (to clone each back, or create one again that a killed run left missing) and IDs
+    (to know our own set-aside ones)."""
+    definitions: dict[str, ContainerDefinition]
     ids: frozenset[str]
 
     def to_dict(self) -> dict:
-        return {"settings": {k: v.to_dict() for k, v in self.settings.items()}, "ids": sorted(self.ids)}
+        return {"definitions": {k: v.to_dict() for k, v in self.definitions.items()}, "ids": sorted(self.ids)}
 
     @classmethod
     def from_dict(cls, data: dict | None) -> ContainerMemo:
         data = data or {}
-        return cls({k: ContainerSettings.from_dict(v) for k, v in (data.get("settings") or {}).items()},
+        return cls({k: ContainerDefinition.from_dict(v) for k, v in (data.get("definitions") or {}).items()},
                    frozenset(data.get("ids") or ()))
 
     @classmethod
-    def read(cls, cfg: TargetConfig) -> ContainerMemo:
-        settings, ids = {}, set()
+    def read(cls, cfg: TargetConfig, engine: Engine) -> ContainerMemo:
+        definitions, ids = {}, set()
         for key, name in cfg.services.items():
-            found = container_settings(cfg.docker.url, name)
+            found = engine.container_definition(name)
             if found is not None:
-                settings[key] = found
-            cid = container_id(cfg.docker.url, name)
+                definitions[key] = found
+            cid = engine.container_id(name)
             if cid:
                 ids.add(cid)
-        return cls(settings, frozenset(ids))
+        return cls(definitions, frozenset(ids))
 
 
-def restore(cfg: TargetConfig, front: Front, snap: Fingerprint, saved: SavedFiles,
-            memo: ContainerMemo | None = None) -> RestoreLog:
+def restore(cfg: TargetConfig, front: Front, database: Database, engine: Engine, snap: Fingerprint,
+            saved: SavedFiles, memo: ContainerMemo | None = None) -> RestoreLog:
     log = RestoreLog()
     memo = memo or ContainerMemo({}, frozenset())
-    _restore_database(cfg, snap, saved, log)
-    _restore_containers(cfg, snap, memo, log)
+    _restore_database(cfg, database, snap, saved, log)
+    _restore_containers(cfg, engine, snap, memo, log)
     _restore_nginx(cfg, front, saved, log)
     return log
 
 
-def _restore_database(cfg: TargetConfig, snap: Fingerprint, saved: SavedFiles, log: RestoreLog) -> None:
+def _restore_database(cfg: TargetConfig, database: Database, snap: Fingerprint, saved: SavedFiles,
+                      log: RestoreLog) -> None:
     try:
-        current = read_db_revision(cfg.database.url)
+        current = database.revision()
         if snap.db_revision and current != snap.db_revision:
             r = commands.run(cfg.commands.migrate, [snap.db_revision], timeout=MIGRATE_TIMEOUT_S)
             (log.did if r.ok else log.failed)(f"migrate {current} -> {snap.db_revision}: exit {r.exit_code}")
@@ -139,19 +137,24 @@ def _restore_database(cfg: TargetConfig, snap: Fingerprint, saved: SavedFiles, l
         log.failed(f"database: {type(e).__name__}: {e}")
 
 
-def _restore_containers(cfg: TargetConfig, snap: Fingerprint, memo: ContainerMemo, log: RestoreLog) -> None:
+def _restore_containers(cfg: TargetConfig, engine: Engine, snap: Fingerprint, memo: ContainerMemo,
+                        log: RestoreLog) -> None:
     for key, want in snap.containers.items():
         name = getattr(cfg.services, key)
+        saved = memo.definitions.get(key)
         try:
-            # A no-op when the container already runs that image from that reference; a missing
-            # container is created again from the snapshot's settings.
-            if restore_image(cfg.docker.url, name, want.image_id, ref=want.ref,
-                             settings=memo.settings.get(key)).changed:
-                log.did(f"{name}: back to {want.ref} ({want.image_id[:19]})")
+            if saved is None:
+                if want.status != "missing":
+                    log.failed(f"container {name}: the snapshot kept no definition of it to restore from")
+                continue
+            # A no-op when the container already is the snapshot's (image, reference and whole
+            # definition); a missing container is created again from the snapshot's definition.
+            if restore_container(engine, name, saved).changed:
+                log.did(f"{name}: back to {want.ref} ({want.image_id[:19]}) as a clone of its snapshot")
                 log.recreated.append(key)
-            for left in leftovers_beside(cfg.docker.url, name, memo.ids):
+            for left in engine.leftovers_beside(name, memo.ids):
                 if left.ours:  # a swap of ours killed half-way: the service is back, this is not needed
-                    remove_container(cfg.docker.url, left.id)
+                    engine.remove_container(left.id)
                     log.did(f"removed {left.name}, set aside by an interrupted swap")
         except Exception as e:
             log.failed(f"container {name}: {type(e).__name__}: {e}")

@@ -30,8 +30,10 @@ import httpx
 
 from helpers import http_clients
 from helpers.clock import REAL, Clock
+from helpers.config import rpo_body
 from helpers.fingerprint import read_rows
 from helpers.redact import one_line, redact
+from helpers.wait import Wait
 
 __all__ = ["MIN_ACKNOWLEDGED", "Ack", "OrderWriter", "RpoResult", "compare", "verify_acks"]
 
@@ -199,8 +201,6 @@ class OrderWriter:
             payload: Any = {"item": item, "quantity": n}
             ok_status: tuple[int, ...] = (201,)
         else:
-            from helpers.config import rpo_body
-
             payload = rpo_body(self.body, n, self.run_id)
             fields = {k: v for k, v in payload.items() if isinstance(v, (str, int, float, bool)) or v is None}
             ok_status = tuple(range(200, 300))
@@ -296,14 +296,11 @@ class OrderWriter:
 
     def wait_for_acks(self, n: int, timeout_s: float) -> bool:
         """Block until `n` writes were acknowledged (False after `timeout_s` or if it stopped)."""
-        deadline = self.clock.monotonic() + timeout_s
-        with self._lock:
-            while len(self._acks) < n:
-                remaining = deadline - self.clock.monotonic()
-                if remaining <= 0 or not self.running:
-                    return len(self._acks) >= n
-                self._lock.wait(min(remaining, 0.05))
-        return True
+        with self._lock:  # each acknowledgement notifies: the wait ends at the n-th
+            for _ in Wait(f"{n} acknowledged writes", timeout_s, 0.05, self.clock).rounds(sleep=self._lock.wait):
+                if len(self._acks) >= n or not self.running:
+                    break
+            return len(self._acks) >= n
 
     def verify(self, database_url: str, table: str = "orders", *, pk: str = "id") -> RpoResult:
         """Every acknowledged order readable by SQL with its item and quantity (call after stop)."""

@@ -14,14 +14,12 @@ about the rollback. They are timed by when they *answered*: that is when recover
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from helpers.clock import REAL, Clock
 from helpers.probe import Sample
 
-__all__ = ["Recovery", "SoakResult", "check_soak", "compute_recovery", "first_streak_at", "wait_all",
-           "wait_until"]
+__all__ = ["Recovery", "SoakResult", "check_soak", "compute_recovery", "first_streak_at"]
 
 
 def first_streak_at(samples: Iterable[Sample], t0: float, streak: int, *,
@@ -155,38 +153,3 @@ def check_soak(samples: Iterable[Sample], start: float, end: float, *,
             if first_bad is None and not s.matches(version, pool):
                 first_bad = s
     return SoakResult(start, end, checked, first_bad, last)
-
-
-def wait_all(predicates: Mapping[str, Callable[[], bool]], interval: float, deadline: float,
-             clock: Clock = REAL, errors: MutableMapping[str, str] | None = None,
-             ) -> dict[str, float | None]:
-    """Poll every predicate each `interval` seconds until all held once or `deadline` (monotonic).
-
-    Returns, per name, the time its predicate first returned true (taken right after it did), or
-    None. All are polled in each round, so one slow-to-recover check cannot delay another's time.
-    A predicate that raises counts as "not yet"; its last error goes into `errors`.
-    """
-    found: dict[str, float | None] = {name: None for name in predicates}
-    pending = dict(predicates)
-    while True:
-        for name, predicate in list(pending.items()):
-            try:
-                ok = bool(predicate())
-            except Exception as e:
-                ok = False
-                if errors is not None:
-                    errors[name] = f"{type(e).__name__}: {e}"
-            if ok:
-                found[name] = clock.monotonic()
-                del pending[name]
-        now = clock.monotonic()
-        if not pending or now >= deadline:
-            return found
-        clock.sleep(min(interval, deadline - now))
-
-
-def wait_until(predicate: Callable[[], bool], interval: float, deadline: float,
-               clock: Clock = REAL, errors: MutableMapping[str, str] | None = None,
-               ) -> float | None:
-    """The first time `predicate` held, polled every `interval` s until `deadline`; else None."""
-    return wait_all({"check": predicate}, interval, deadline, clock, errors)["check"]

@@ -15,6 +15,7 @@ from typing import Any
 
 from helpers.clock import REAL, Clock
 from helpers.redact import one_line
+from helpers.wait import Wait
 
 __all__ = ["LockHeld", "RunLock", "holder_name", "lock_key_sql"]
 
@@ -70,17 +71,14 @@ class RunLock:
 
         conn = psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True,
                                application_name=holder_name(activity, started=self.started))
-        deadline = self.clock.monotonic() + max(0.0, wait_s)
         try:
-            while True:
+            for _ in Wait(f"the hold on {self.target}", max(0.0, wait_s), POLL_S, self.clock).rounds():
                 row = conn.execute(f"SELECT pg_try_advisory_lock({KEY_SQL})", {"target": self.target}).fetchone()
                 got = row is not None and row[0]
                 if got:
                     self._conn = conn
                     return
-                if self.clock.monotonic() >= deadline:
-                    raise LockHeld(self._refusal(conn, wait_s))
-                self.clock.sleep(min(POLL_S, max(0.0, deadline - self.clock.monotonic())))
+            raise LockHeld(self._refusal(conn, wait_s))
         except BaseException:
             if self._conn is None:
                 conn.close()

@@ -1,19 +1,29 @@
 """The two API containers of the baseline: api_v1 on the stable release, api_v2 on the next one.
 
 Both use host networking (PLATFORM.md: the engine's default bridge does not work here) and listen
-on 127.0.0.1:<pool port>. A killed run can leave a container behind (stopped, or running an image
-a drill left it on): ensure_* keeps a container only if it matches exactly what the baseline asks
-for and recreates it otherwise. Health is the app's own /healthz, polled from here: Podman's
+on 127.0.0.1:<pool port>. They carry the settings a real service has, so that a drill that loses one
+is seen losing it: their own entrypoint and command, a non-root user, all capabilities dropped, a
+read-only root filesystem with a tmpfs, a named volume and a read-only bind mount, a pids limit,
+memory and CPU limits, explicit ulimits, a healthcheck, a log driver with options, a stop signal and
+timeout, no-new-privileges, an OOM score and labels (SPEC_VERSION names this set; README "Docker
+Engine and Podman" says what each engine makes of it).
+
+A killed run can leave a container behind (stopped, or running an image a drill left it on):
+ensure_* keeps a container only if it matches exactly what the baseline asks for (the spec label
+included) and recreates it otherwise. Health is the app's own /healthz, polled from here: Podman's
 container healthchecks need systemd timers and never leave `starting` on this machine.
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import socket
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
 import docker
 import docker.errors
@@ -61,12 +71,71 @@ def _log_tail(container, lines: int = 20) -> str:
         return f"(logs unavailable: {exc.explanation or exc})"
 
 
+SPEC_LABEL = "aura.spec"  # a digest of the settings below: a container made from other settings is stale
+SPEC_VERSION = "2"
+
+
+def conf_dir(layout: Layout) -> Path:
+    """What the API containers get read-only at /etc/aura (a real service's config folder)."""
+    return layout.state / "api-conf"
+
+
+def volume_name(layout: Layout, pool: str) -> str:
+    return f"{layout.container_name(pool)}-data"
+
+
+def _settings(layout: Layout, pool: str) -> dict:
+    """The container's own settings besides image, name, env and labels: `config` for the
+    Engine API's create, `host` for its HostConfig (the docker SDK's low-level names)."""
+    port = layout.pool_port(pool)
+    probe = f"__import__('urllib.request').request.urlopen('http://127.0.0.1:{port}/healthz',timeout=2)"
+    return {
+        "config": {
+            "entrypoint": ["/usr/bin/python3", "-u"], "command": ["/app/aura_api.py"], "working_dir": "/app",
+            "user": "65534:65534", "stop_signal": "SIGTERM", "stop_timeout": STOP_TIMEOUT_S,
+            # Podman 4.3 splits a healthcheck's arguments at spaces: this one has none.
+            "healthcheck": {"test": ["CMD", "/usr/bin/python3", "-c", probe], "interval": 30_000_000_000,
+                            "timeout": 3_000_000_000, "retries": 3, "start_period": 2_000_000_000},
+        },
+        "host": {
+            "network_mode": "host", "restart_policy": {"Name": "no"},
+            "cap_drop": ["ALL"], "security_opt": ["no-new-privileges"], "read_only": True,
+            "tmpfs": {"/tmp": "rw,size=16m"}, "pids_limit": 64, "mem_limit": "256m", "nano_cpus": 1_000_000_000,
+            "oom_score_adj": 100,
+            # Both limits or none: Podman replaces its default_ulimits by what a create names, and a
+            # runtime without the other one fails on this kernel (PLATFORM.md).
+            "ulimits": [{"Name": "nofile", "Soft": 1024, "Hard": 1024}, {"Name": "nproc", "Soft": 1024, "Hard": 1024}],
+            "log_config": {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "2"}},
+            "binds": {str(conf_dir(layout)): {"bind": "/etc/aura", "mode": "ro"}},
+            "mounts": [{"Type": "volume", "Source": volume_name(layout, pool), "Target": "/var/lib/aura"}],
+        },
+    }
+
+
+def _create(client: docker.DockerClient, name: str, want: dict):
+    from docker.types import LogConfig, Mount, Ulimit
+
+    host = dict(want["settings"]["host"])
+    host["ulimits"] = [Ulimit(name=u["Name"], soft=u["Soft"], hard=u["Hard"]) for u in host["ulimits"]]
+    host["log_config"] = LogConfig(type=host["log_config"]["Type"], config=host["log_config"]["Config"])
+    host["mounts"] = [Mount(m["Target"], m["Source"], type=m["Type"]) for m in host["mounts"]]
+    created = client.api.create_container(want["image"], name=name, environment=want["env"], labels=want["labels"],
+                                          detach=True, host_config=client.api.create_host_config(**host),
+                                          **want["settings"]["config"])
+    client.api.start(created["Id"])
+    return client.containers.get(created["Id"])
+
+
 def _desired(layout: Layout, pool: str, repository: str, database_url: str) -> dict:
+    settings = _settings(layout, pool)
+    spec = hashlib.sha256(json.dumps([SPEC_VERSION, settings], sort_keys=True).encode()).hexdigest()[:16]
     return {
         "image": f"{repository}:{POOLS[pool]}",
         "env": {"AURA_POOL": pool, "AURA_PORT": str(layout.pool_port(pool)),
                 "AURA_DATABASE_URL": database_url},
-        "labels": {"aura.pool": pool, "aura.sandbox": str(layout.state)},
+        "labels": {"aura.pool": pool, "aura.sandbox": str(layout.state), SPEC_LABEL: spec,
+                   "org.opencontainers.image.vendor": "Aura Flow"},
+        "settings": settings,
     }
 
 
@@ -117,11 +186,10 @@ def ensure_api_containers(client: docker.DockerClient, layout: Layout, repositor
         port = layout.pool_port(pool)
         if _port_in_use(port):
             raise SandboxError(f"port 127.0.0.1:{port} for {pool} is already in use by another process")
-        # restart policy "no" is Docker's own default, yet types-docker names only always/on-failure
-        container = client.containers.run(  # type: ignore[call-overload]
-            want["image"], detach=True, name=name, network_mode="host",
-            environment=want["env"], labels=want["labels"], restart_policy={"Name": "no"},
-        )
+        conf_dir(layout).mkdir(parents=True, exist_ok=True)
+        conf_dir(layout).chmod(0o755)  # read by the containers' user (nobody)
+        (conf_dir(layout) / "aura.conf").write_text("# read-only configuration of the sandbox's API containers\n")
+        container = _create(client, name, want)
         log(f"containers: started {name} from {want['image']} on port {port}")
         started[pool] = container
 
@@ -150,11 +218,17 @@ def _wait_healthy(container, port: int) -> None:
 
 
 def remove_api_containers(client: docker.DockerClient, layout: Layout, log: Log) -> None:
-    """Stop and remove exactly the two API containers of this layout; harmless if absent."""
+    """Stop and remove exactly the two API containers of this layout and their volumes; harmless
+    if absent."""
     for pool in POOLS:
         container = _get(client, layout.container_name(pool))
         if container is not None:
             _remove(container, log)
+        try:
+            client.volumes.get(volume_name(layout, pool)).remove(force=True)
+            log(f"containers: removed volume {volume_name(layout, pool)}")
+        except docker.errors.NotFound:
+            pass
 
 
 def container_status(client: docker.DockerClient, layout: Layout) -> dict[str, dict]:

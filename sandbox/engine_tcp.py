@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import podman_service as engine
+from . import engine
 from .errors import SandboxError
 from .layout import Layout
 from .procs import alive, command_line, stop_pid

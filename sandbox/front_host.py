@@ -20,6 +20,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -105,61 +106,27 @@ def wrapper_path(layout: Layout) -> Path:
 
 FRONT_EXEC = ["/usr/bin/python3", "/opt/aura/sandbox/front/front_exec.py"]
 
-_WRAPPER = """#!{python} -I
-# front-run COMMAND [ARG...]: run COMMAND on the sandbox's front host over SSH (hosts layout).
-# Written by `python -m sandbox up --hosts` (sandbox/front_host.py).
-#
-# Each argument is quoted for the front's shell (shlex.quote, byte for byte), so a value with
-# spaces, quotes, newlines, non-ASCII text or $(...) arrives unchanged and is never executed
-# there. The exit status is the remote command's (255: SSH itself failed).
-#
-# Ending this process ends the remote command: ssh's stdin is a pipe held open here and never
-# written; when it closes (this process ends, is killed, or gets SIGTERM/SIGINT), front_exec.py
-# on the front sends COMMAND SIGTERM. COMMAND's own stdin is /dev/null.
-import os, shlex, signal, subprocess, sys
-
-SSH = {ssh!r}
-FRONT_EXEC = {front_exec!r}
-
-
-def main():
-    args = sys.argv[1:]
-    if not args:
-        print("usage: front-run COMMAND [ARG...]", file=sys.stderr)
-        return 2
-    remote = b" ".join(os.fsencode(shlex.quote(a)) for a in FRONT_EXEC + args)
-    line_r, line_w = os.pipe()
-    proc = subprocess.Popen(SSH + ["--", remote], stdin=line_r)
-    os.close(line_r)
-    held = [line_w]
-
-    def let_go(signum, frame):
-        if held:
-            os.close(held.pop())
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, let_go)
-    return proc.wait()
-
-
-sys.exit(main())
-"""
+FRONT_RUN_PY = Path(__file__).resolve().parent / "front" / "front_run.py"
 
 
 def write_wrapper(layout: Layout) -> Path:
-    """The runner-side command for [commands] (see _WRAPPER): its arguments arrive on the front
-    as they were given, never interpreted, and it takes the remote command down with it."""
-    import sys
-
+    """The runner-side command for [commands] (front/front_run.py, with the runner's python3 in its
+    first line, and its settings beside it): its arguments arrive on the front as they were given,
+    never interpreted, and it takes the remote command down with it."""
     path = wrapper_path(layout)
     path.parent.mkdir(parents=True, exist_ok=True)
+    settings = path.with_name(path.name + ".json")
+    _replace(settings, json.dumps({"ssh": ssh_argv(layout), "front_exec": FRONT_EXEC}, indent=1) + "\n", 0o644)
     python = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
-    text = _WRAPPER.format(python=python, ssh=ssh_argv(layout), front_exec=FRONT_EXEC)
+    _replace(path, f"#!{python} -I\n" + FRONT_RUN_PY.read_text(), 0o755)
+    return path
+
+
+def _replace(path: Path, text: str, mode: int) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
-    tmp.chmod(0o755)
+    tmp.chmod(mode)
     tmp.replace(path)
-    return path
 
 
 # -- the container ----------------------------------------------------------------------------
@@ -273,74 +240,10 @@ def is_ours(layout: Layout, pid: int, roots: set[tuple[int, int]]) -> bool:
 
 
 # -- the front's files, over SSH ---------------------------------------------------------------
-# Runs on the front with python3 (its own interpreter): writes the files it is given when they
-# differ, then tests nginx and reloads it (changed) or starts it (not running). One JSON line out.
-_BASELINE_PY = r"""
-import json, os, subprocess, sys, tempfile
-p = json.load(sys.stdin)
-changed = []
-for d in p["dirs"]:
-    os.makedirs(d, exist_ok=True)
-for path, (text, mode) in p["files"].items():
-    try:
-        same = open(path, encoding="utf-8").read() == text
-    except FileNotFoundError:
-        same = False
-    if not same:
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path))
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-        changed.append(path)
-def running():
-    try:
-        pid = int(open(p["pid"]).read().split()[0])
-        os.kill(pid, 0)
-        return p["conf"] in open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
-    except (OSError, ValueError, IndexError):
-        return False
-nginx = [p["nginx"], "-c", p["conf"], "-p", p["prefix"]]
-t = subprocess.run(nginx[:1] + ["-t", "-q"] + nginx[1:], capture_output=True, text=True)
-if t.returncode != 0:
-    print(json.dumps({"error": "nginx -t failed: " + (t.stderr.strip().splitlines() or ["?"])[-1]}))
-    sys.exit(3)
-action = "none"
-nginx_changed = any(f in changed for f in (p["conf"], p["include"]))
-if running():
-    if nginx_changed:
-        r = subprocess.run(nginx[:1] + ["-s", "reload"] + nginx[1:], capture_output=True, text=True)
-        action = "reloaded" if r.returncode == 0 else "reload failed: " + r.stderr.strip()[-200:]
-else:
-    if os.path.exists(p["pid"]):
-        os.unlink(p["pid"])
-    r = subprocess.run(nginx, stdin=subprocess.DEVNULL, capture_output=True, text=True)
-    action = "started" if r.returncode == 0 else "start failed: " + r.stderr.strip()[-200:]
-print(json.dumps({"changed": changed, "action": action}))
-sys.exit(0 if action in ("none", "reloaded", "started") else 4)
-"""
-
-# Runs on the front: what `status` reports of its nginx and files. One JSON line out.
-_STATUS_PY = r"""
-import hashlib, json, os, subprocess, sys
-p = json.load(sys.stdin)
-def sha(path):
-    try:
-        return hashlib.sha256(open(path, "rb").read()).hexdigest()
-    except OSError:
-        return None
-try:
-    pid = int(open(p["pid"]).read().split()[0]); os.kill(pid, 0); running = True
-except (OSError, ValueError, IndexError):
-    running = False
-t = subprocess.run([p["nginx"], "-t", "-q", "-c", p["conf"], "-p", p["prefix"]], capture_output=True, text=True)
-try:
-    include = open(p["include"]).read().strip()
-except OSError:
-    include = ""
-print(json.dumps({"running": running, "test_ok": t.returncode == 0, "include": include,
-                  "conf_is_backup": sha(p["conf"]) is not None and sha(p["conf"]) == sha(p["backup"])}))
-"""
+# The programs that run there (with the front's python3, `python3 -c`, a JSON object on stdin):
+FRONT_PROGRAMS = Path(__file__).resolve().parent / "front"
+BASELINE_PY = FRONT_PROGRAMS / "nginx_baseline.py"
+STATUS_PY = FRONT_PROGRAMS / "nginx_status.py"
 
 
 def _nginx_params() -> dict:
@@ -359,7 +262,7 @@ def ensure_baseline(layout: Layout, active_address: str, tools_config: str, aler
                "files": {f.conf: [conf, 0o644], f.backup: [conf, 0o644],
                          f.include: [render_include(active_address), 0o644],
                          f.tools_config: [tools_config, 0o600], f.alerting: [alerting, 0o600]}}
-    r = run(layout, ["python3", "-c", _BASELINE_PY], input=json.dumps(payload))
+    r = run(layout, ["python3", "-c", BASELINE_PY.read_text()], input=json.dumps(payload))
     try:
         result = json.loads(r.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
@@ -375,7 +278,7 @@ def ensure_baseline(layout: Layout, active_address: str, tools_config: str, aler
 
 def nginx_status(layout: Layout) -> dict | None:
     """{running, test_ok, include, conf_is_backup} read on the front, None if SSH fails."""
-    r = run(layout, ["python3", "-c", _STATUS_PY], input=json.dumps(_nginx_params()), timeout=20)
+    r = run(layout, ["python3", "-c", STATUS_PY.read_text()], input=json.dumps(_nginx_params()), timeout=20)
     try:
         return json.loads(r.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):

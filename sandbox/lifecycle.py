@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
-from . import alerts, engine_tcp, nginx_process as nginx, podman_service as engine, postgres
+from . import alerts, engine, engine_tcp, nginx_process as nginx, podman_service, postgres
 from .auraflow.tools.migrate import current_revision, migrate_to
 from .config_file import alerting_path, build, write
 from .engine_client import docker_client
@@ -115,7 +115,10 @@ def up(layout: Layout, log: Log, hosts: bool = False) -> Path:
     postgres.ensure_postgres(layout, secrets["db_password"], log)
     db_url = postgres.database_url(layout, secrets["db_password"])
     migrate_to(db_url, REVISION_GOOD, log)
+    previous = engine.recorded_url(layout)
     docker_url = engine.ensure_engine(layout, log)
+    if previous is not None and previous != docker_url:
+        _leave_engine(layout, previous, log)
     _hand_over_engine(layout, docker_url)
     client = _docker_client(docker_url)
     try:
@@ -145,12 +148,47 @@ def up(layout: Layout, log: Log, hosts: bool = False) -> Path:
     return path
 
 
+def _leave_engine(layout: Layout, previous: str, log: Log) -> None:
+    """AURA_SANDBOX_ENGINE chose another engine than the last `up`: this sandbox's containers on
+    the previous one hold its ports and names, so they are removed there, and that engine is
+    stopped when it is the sandbox's own. An engine the sandbox did not start is left running."""
+    from . import containers, dockerd, hosts as hosts_layout  # the docker SDK: only here
+
+    log(f"up: switching engines, from {previous}")
+    if previous == dockerd.socket_url(layout):
+        if dockerd.status(layout, engine.ping) is None:
+            return  # not running: its containers went with it
+        url = dockerd.ensure(layout, log, engine.ping)
+    elif previous == engine.socket_url(layout):
+        if not (podman_service.engine_status_of_podman(layout) or _container_processes(layout)):
+            return
+        url = engine.ensure_podman(layout, log)  # Podman's containers outlive its service (conmon)
+    elif engine.ping(previous):
+        url = previous
+    else:
+        return
+    client = _docker_client(url)
+    try:
+        hosts_layout.stop_parts(layout, client, log)
+        containers.remove_api_containers(client, layout, log)
+    finally:
+        client.close()
+    if previous == dockerd.socket_url(layout):
+        dockerd.stop(layout, log)
+    elif previous == engine.socket_url(layout):
+        engine.stop_podman(layout, log)
+
+
 def _hand_over_engine(layout: Layout, docker_url: str) -> None:
-    """Our own Podman service's socket is the owner's alone (the runbook's scripts and the suite
-    reach the engine through it); an engine we did not start is left as its owner set it."""
-    if docker_url == engine.socket_url(layout):
-        current_owner().take(layout.podman_socket)
-        layout.podman_socket.chmod(0o600)
+    """Our own engine's socket (Podman service or dockerd) is the owner's alone (the runbook's
+    scripts and the suite reach the engine through it); an engine we did not start is left as its
+    owner set it."""
+    from . import dockerd
+
+    for ours in (layout.podman_socket, dockerd.socket_path(layout)):
+        if docker_url == f"unix://{ours}":
+            current_owner().take(ours)
+            ours.chmod(0o600)
 
 
 def _hand_over_files(layout: Layout) -> None:
@@ -178,7 +216,7 @@ def down(layout: Layout, log: Log) -> None:
     # its service is down, so they are removed by name, then stop the service again. With no
     # engine running and no container process of ours left, there is nothing to remove.
     if engine.engine_status(layout)[0] or _container_processes(layout) or hosts_too:
-        client = _docker_client(engine.ensure_engine(layout, log))
+        client = _docker_client(engine.reach_recorded(layout, log))
         try:
             hosts_layout.stop_parts(layout, client, log)
             containers.remove_api_containers(client, layout, log)
@@ -246,7 +284,7 @@ def status(layout: Layout) -> list[dict]:
     rows.append(_row("engine", engine_ok, engine_ok, engine_detail))
     hosts = recorded_layout(layout) == "hosts"
     if engine_ok:
-        client = _docker_client(engine.ensure_engine(layout, lambda _: None))
+        client = _docker_client(engine.reach_recorded(layout, lambda _: None))
         try:
             from .images import image_repository
 

@@ -1,9 +1,7 @@
-"""The Docker Engine API endpoint the sandbox's containers run on.
+"""The sandbox's own Podman API service (PLATFORM.md), when no Docker Engine API answers.
 
-Order of preference (PLATFORM.md): an engine the user already has ($DOCKER_HOST, then
-/var/run/docker.sock), else a Podman API service that the sandbox owns and starts itself.
-
-The owned service is a plain detached process (no systemd here). Its pid file and socket live in
+engine.py chooses which engine the sandbox uses; this module starts, checks and stops the Podman
+service it may choose. The owned service is a plain detached process (no systemd here). Its pid file and socket live in
 `layout.engine_dir`; both can outlive a killed run, so start-up checks them instead of trusting
 them: a pid file is believed only if that pid is alive *and* is a podman process, and a socket
 only if it answers `GET /_ping`.
@@ -49,7 +47,7 @@ image_copy_tmp_dir = "{tmp}"
 
 
 # -- small helpers ----------------------------------------------------------------------------
-class _UnixHTTPConnection(http.client.HTTPConnection):
+class UnixHTTPConnection(http.client.HTTPConnection):
     """http.client over a unix socket: enough for a ping without building a docker client."""
 
     def __init__(self, path: str, timeout: float):
@@ -71,7 +69,7 @@ def ping(url: str, timeout: float = 2.0) -> bool:
             path = parsed.path or parsed.netloc
             if not os.path.exists(path):
                 return False
-            conn: http.client.HTTPConnection = _UnixHTTPConnection(path, timeout)
+            conn: http.client.HTTPConnection = UnixHTTPConnection(path, timeout)
         elif parsed.scheme in ("tcp", "http"):
             conn = http.client.HTTPConnection(parsed.hostname or "localhost", parsed.port or 2375,
                                               timeout=timeout)
@@ -153,16 +151,9 @@ def _clean_stale(layout: Layout) -> None:
 
 
 # -- public API ---------------------------------------------------------------------------------
-def ensure_engine(layout: Layout, log: Log) -> str:
-    """Return a DOCKER_HOST-form URL of an engine that answers ping, starting Podman if needed."""
+def ensure_podman(layout: Layout, log: Log) -> str:
+    """The sandbox's own Podman API service, started when it does not run."""
     env_host = os.environ.get("DOCKER_HOST")
-    if env_host and ping(env_host):
-        log(f"engine: using DOCKER_HOST={env_host}")
-        return env_host
-    if ping(f"unix://{DOCKER_SOCK}"):
-        log(f"engine: using unix://{DOCKER_SOCK}")
-        return f"unix://{DOCKER_SOCK}"
-
     url = socket_url(layout)
     pid = _read_pid(layout)
     if pid is not None and _is_podman(pid, layout) and ping(url):
@@ -171,7 +162,7 @@ def ensure_engine(layout: Layout, log: Log) -> str:
     if pid is not None and _is_podman(pid, layout):
         # Our podman lives but does not answer (still starting, or wedged): replace it.
         log(f"engine: podman pid {pid} does not answer on {url}; restarting it")
-        stop_engine(layout, log)
+        stop_podman(layout, log)
     else:
         _clean_stale(layout)  # killed run: pid file/socket with nobody behind them
 
@@ -206,13 +197,13 @@ def ensure_engine(layout: Layout, log: Log) -> str:
             break
         time.sleep(0.1)
     exited = proc.poll()
-    stop_engine(layout, lambda _m: None)
+    stop_podman(layout, lambda _m: None)
     state = f"exited with {exited}" if exited is not None else f"no answer in {START_TIMEOUT_S:.0f} s"
     last = (_tail(_log_file(layout), 1) or "no output").strip()
     raise SandboxError(f"podman service on {layout.podman_socket} {state}: {last} (log {_log_file(layout)})")
 
 
-def stop_engine(layout: Layout, log: Log) -> None:
+def stop_podman(layout: Layout, log: Log) -> None:
     """Stop only the podman service whose pid is in our pid file; harmless when none runs."""
     pid = _read_pid(layout)
     if pid is not None and _is_podman(pid, layout):
@@ -242,13 +233,14 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def engine_status(layout: Layout) -> tuple[bool, str]:
-    """(answers, one-line description) of the engine ensure_engine would use, without starting one."""
-    env_host = os.environ.get("DOCKER_HOST")
-    if env_host and ping(env_host):
-        return True, f"DOCKER_HOST {env_host} answers"
-    if ping(f"unix://{DOCKER_SOCK}"):
-        return True, f"unix://{DOCKER_SOCK} answers"
+def engine_status_of_podman(layout: Layout) -> bool:
+    """Does the sandbox's own Podman service run (answering or not)?"""
+    pid = _read_pid(layout)
+    return pid is not None and _is_podman(pid, layout)
+
+
+def status(layout: Layout) -> tuple[bool, str]:
+    """(answers, description) of the sandbox's own Podman service, without starting it."""
     pid = _read_pid(layout)
     url = socket_url(layout)
     if pid is not None and _is_podman(pid, layout):

@@ -44,9 +44,10 @@ from helpers import commands
 from helpers.commands import CommandResult
 from helpers.front.protocol import FrontError, PathCheck, PathLike, path_problem
 from helpers.redact import one_line
+from helpers.wait import Wait
 
 if TYPE_CHECKING:
-    from helpers.config import FrontSection
+    from helpers.config.models import FrontSection
 
 __all__ = ["SshFront"]
 
@@ -136,8 +137,8 @@ class SshFront:
                  "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "-N", self.dest],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr,
                 preexec_fn=_set_pdeathsig, start_new_session=True)
-            deadline = time.monotonic() + self.connect_timeout_s + 5
-            while time.monotonic() < deadline:
+            session = Wait(f"an SSH session to {self.dest}:{self.port}", self.connect_timeout_s + 5, 0.01)
+            for _ in session.rounds():
                 if self.master.poll() is not None:
                     self._stderr.seek(0)
                     err = self._stderr.read().decode("utf-8", "replace")
@@ -146,7 +147,6 @@ class SshFront:
                 if os.path.exists(self.control_path):
                     self.stats["connect_s"] += time.monotonic() - started
                     return self
-                time.sleep(0.01)
             self._stop_master()
             raise FrontError(f"[front] ssh: {self.dest}:{self.port} unreachable "
                              f"(no SSH session within {self.connect_timeout_s + 5:g}s)")

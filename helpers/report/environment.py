@@ -17,14 +17,14 @@ import platform
 import shlex
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from helpers.docker_runtime import container_info, engine_version as version_info
+from helpers.engine_api import Engine
 from helpers.front import Front
 from helpers.redact import one_line
+from helpers.wait import Wait
 
 __all__ = ["collect", "collect_for_config", "engine_version", "git_revision", "image_tags", "nginx_version",
            "package_version", "python_version"]
@@ -58,20 +58,20 @@ def _nginx_v_answer(stdout: str, stderr: str) -> str:
     return text.split(":", 1)[1].strip() if text.startswith("nginx version:") else text
 
 
-def engine_version(url: str) -> str:
-    # The run's one /version answer per engine (docker_runtime asks it once for every client).
-    v = version_info(url)
+def engine_version(engine: Engine) -> str:
+    # The run's one /version answer per engine (the adapter asks it once).
+    v = engine.version()
     components = v.get("Components") or []
     name = components[0].get("Name") if components else "Docker Engine"
     return f"{name} {v.get('Version', '?')} (API {v.get('ApiVersion', '?')})"
 
 
-def image_tags(url: str, services: Mapping[str, str]) -> dict[str, str]:
+def image_tags(engine: Engine, services: Mapping[str, str]) -> dict[str, str]:
     """{service: "image reference (image id)"} for each service container."""
     out: dict[str, str] = {}
     for service, container_name in services.items():
         def one(name: str = container_name) -> str:
-            info = container_info(url, name)
+            info = engine.container_info(name)
             if info is None:
                 return "unavailable: no such container"
             return f"{info.ref or '?'} ({info.image_id.removeprefix('sha256:')[:12]})"
@@ -107,13 +107,13 @@ def _later(info: dict[str, str], key: str, fn: Callable[[], str]) -> None:
 
 def finish_pending(timeout_s: float = TIMEOUT_S) -> None:
     """Wait (at most `timeout_s` in all) for the values collect(background=True) is still asking."""
-    deadline = time.monotonic() + timeout_s
+    left = Wait("the environment's answers", timeout_s).start()
     while _PENDING:
-        _PENDING.pop().join(max(0.0, deadline - time.monotonic()))
+        _PENDING.pop().join(left.remaining())
 
 
 def collect(*, nginx: str | None = None, nginx_v: Callable[[], str] | None = None,
-            docker_url: str | None = None,
+            engine: Engine | None = None,
             services: Mapping[str, str] | None = None,
             repo_dir: str | os.PathLike[str] | None = None, background: bool = False,
             into: dict[str, str] | None = None) -> dict[str, str]:
@@ -129,11 +129,11 @@ def collect(*, nginx: str | None = None, nginx_v: Callable[[], str] | None = Non
     info["pytest-html"] = _safe(lambda: package_version("pytest-html"))
     if nginx:
         put("nginx", nginx_v or (lambda: nginx_version(nginx)))
-    if docker_url:
-        put("Container engine", lambda: engine_version(docker_url))
+    if engine is not None:
+        put("Container engine", lambda: engine_version(engine))
         if services:
             try:
-                tags = image_tags(docker_url, services)
+                tags = image_tags(engine, services)
             except Exception as e:
                 why = one_line(f"unavailable: {type(e).__name__}: {e}", limit=300)
                 tags = {s: why for s in services}
@@ -145,7 +145,7 @@ def collect(*, nginx: str | None = None, nginx_v: Callable[[], str] | None = Non
 
 
 def collect_for_config(cfg: Any, front: Front, repo_dir: str | os.PathLike[str] | None = None, *,
-                       background: bool = False) -> dict[str, str]:
+                       engine: Engine | None = None, background: bool = False) -> dict[str, str]:
     """`collect` for a helpers.config.TargetConfig: nginx from `[nginx] test_cmd`'s first word,
     asked on the target's `front` (the host nginx runs on), and what the front says of itself."""
     try:
@@ -160,7 +160,7 @@ def collect_for_config(cfg: Any, front: Front, repo_dir: str | os.PathLike[str] 
     def front_nginx() -> str:
         r = front.run(f"{shlex.quote(nginx or 'nginx')} -v", timeout=TIMEOUT_S)
         return _nginx_v_answer(r.stdout, r.stderr)
-    collect(nginx=nginx, nginx_v=front_nginx, docker_url=getattr(cfg.docker, "url", None), services=services,
+    collect(nginx=nginx, nginx_v=front_nginx, engine=engine, services=services,
             repo_dir=repo_dir if repo_dir is not None else Path(__file__).resolve().parents[2],
             background=background, into=info)
     info.update(front.environment_rows())

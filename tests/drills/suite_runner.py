@@ -18,8 +18,11 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from helpers.wait import Wait
 
 PROJECT = Path(__file__).resolve().parents[2]
 PROJECT_REPORTS = PROJECT / "reports"  # the project's own outputs: tests never write here
@@ -138,6 +141,23 @@ def suite_state_dir() -> Path:
 def drills_command(*args: str, reports: Path) -> list[str]:
     return [sys.executable, "-m", "pytest", "drills/", "-m", "staging", "-p", "no:cacheprovider",
             "--reports-dir", str(reports), "--state-dir", str(suite_state_dir()), *args]
+
+
+def wait_for_log(proc: subprocess.Popen, log: Path, text: str, what: str, timeout_s: float = 90,
+                 interval_s: float = 0.05, also: Callable[[], bool] = lambda: True) -> None:
+    """Until the run `proc` has written `text` to its drill log `log` (and `also()` holds); the run
+    ending first fails at once. A timeout names `what` and the log's last line."""
+    __tracebackhide__ = True
+
+    def look() -> str:
+        assert proc.poll() is None, f"{what}: the run ended first (exit {proc.returncode})"
+        return log.read_text() if log.exists() else ""
+
+    def last_line(seen: object) -> str:
+        lines = str(seen).strip().splitlines()
+        return repr(lines[-1]) if lines else f"nothing in {log}"
+
+    Wait(what, timeout_s, interval_s).until(look, ready=lambda logged: text in logged and also(), seen=last_line)
 
 
 def run_suite(*args: str, timeout: float = 600, reports: Path | None = None,

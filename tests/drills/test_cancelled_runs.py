@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 import tomllib
 
 import pytest
@@ -25,6 +24,7 @@ from tests.drills.suite_runner import (
     sandbox_at_baseline,
     suite_state_dir,
     toml_overlay,
+    wait_for_log,
 )
 
 pytestmark = pytest.mark.e2e
@@ -47,10 +47,8 @@ def start_run(tmp_path, rollback_body: str):
 
 
 def wait_for_line(proc, log, text: str, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while text not in (log.read_text() if log.exists() else ""):
-        assert time.monotonic() < deadline and proc.poll() is None, f"the run never logged {text!r}"
-        time.sleep(0.05)
+    __tracebackhide__ = True
+    wait_for_log(proc, log, text, f"the run to log {text!r}", timeout_s)
 
 
 def cancel_like_ci(proc) -> list[str]:

@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import tomllib
 
 import pytest
@@ -26,6 +25,7 @@ from tests.drills.suite_runner import (
     run_suite,
     sandbox_at_baseline,
     toml_overlay,
+    wait_for_log,
 )
 
 pytestmark = pytest.mark.e2e
@@ -47,10 +47,7 @@ def start_holder(tmp_path, rollback_body: str, rto: int) -> tuple[subprocess.Pop
                             cwd=PROJECT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     log = reports / "rollback-drill.log"
-    deadline = time.monotonic() + 90
-    while "rollback --type upstream started" not in (log.read_text() if log.exists() else ""):
-        assert time.monotonic() < deadline and proc.poll() is None, "the holder never reached its rollback"
-        time.sleep(0.1)
+    wait_for_log(proc, log, "rollback --type upstream started", "the holder to reach its rollback", 90, 0.1)
     return proc, reports
 
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import subprocess
-import time
+import sys
 import tomllib
 
 import pytest
@@ -25,6 +26,7 @@ from tests.drills.suite_runner import (
     sandbox_at_baseline,
     sandbox_config,
     toml_overlay,
+    wait_for_log,
 )
 from tests.procfs import process_alive
 
@@ -187,10 +189,8 @@ def test_a_run_killed_mid_drill_is_restored_from_its_journal_by_the_next_run(ove
     log = tmp_path / "killed-run" / "rollback-drill.log"
     proc = subprocess.Popen(drills_command("--drill-config", hang, "-k", "upstream", reports=log.parent),
                             cwd=PROJECT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while "upstream drill: rollback --type upstream started" not in (log.read_text() if log.exists() else ""):
-        assert time.monotonic() < deadline and proc.poll() is None, "the drill never reached its rollback"
-        time.sleep(0.2)
+    wait_for_log(proc, log, "upstream drill: rollback --type upstream started", "the drill to reach its rollback",
+                 60, 0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     kill_recorded(pidfile)  # the hung rollback (its own session)
@@ -226,4 +226,56 @@ def test_a_fault_that_did_nothing_fails_the_drill_as_not_observed(tmp_path, comm
     assert d["status"] == "failed" and d["fault"]["observed"] == "none"
     assert d["problems"][0].startswith("fault not observed:"), d["problems"]
     assert d["command_exit"] is None  # the rollback under test was never run
+    assert_baseline()
+
+
+# -- the right version in a degraded container ------------------------------------------------
+# Each rollback brings api_v1 back on the stable image (healthy, the right /status version), but in a
+# container that lost part of its definition. The drill must fail naming what changed, and the
+# restore must give the container back whole: the fingerprint (with each container's definition
+# digest) equals the snapshot's, so the drill is `restored`, and `sandbox status` is at baseline.
+
+def _degrading_rollback(real: dict, change: str) -> str:
+    """The real rollback, then api_v1 recreated on the image it now runs through the engine's API
+    with `change` applied to the inspect answer's Config / HostConfig (python, `c` and `h`)."""
+    url, name = sandbox_config()["docker"]["url"], sandbox_config()["services"]["api_v1"]
+    script = (
+        "import docker\n"
+        f"api = docker.APIClient(base_url={url!r}, timeout=60)\n"
+        f"a = api.inspect_container({name!r})\n"
+        "c, h = a['Config'], a['HostConfig']\n"
+        "for k in ('Hostname', 'Domainname'): c.pop(k, None)\n"
+        "h.pop('ConsoleSize', None)\n"
+        "if h.get('NanoCpus'): h.pop('CpuPeriod', None); h.pop('CpuQuota', None)\n"
+        "for u in h.get('Ulimits') or []: u['Name'] = u['Name'].removeprefix('RLIMIT_').lower()\n"
+        f"{change}\n"
+        "api.stop(a['Id'], timeout=3); api.remove_container(a['Id'], force=True)\n"
+        f"new = api.create_container_from_config({{**c, 'HostConfig': h}}, {name!r})\n"
+        "api.start(new['Id'])\n")
+    return f'{real["rollback"]} "$@" || exit $?\nexec {sys.executable} -c {shlex.quote(script)}\n'
+
+
+@pytest.mark.parametrize("change, named", [
+    # the limits a careless recreate drops, while the service still answers
+    ("h['PidsLimit'] = None; h['Memory'] = 0; h['MemorySwap'] = 0; h['NanoCpus'] = 0; c['Labels'].pop('aura.spec')",
+     # (Podman gives a container that asks for no pids limit its default of 2048)
+     ["HostConfig.Memory: 268435456 -> None", "HostConfig.PidsLimit: 64 -> ", "Config.Labels.aura.spec: "]),
+    # running as root with every capability back and a writable root filesystem
+    ("c['User'] = ''; h['CapDrop'] = None; h['ReadonlyRootfs'] = False",
+     ["Config.User: 65534:65534 -> None", "HostConfig.ReadonlyRootfs: True -> None"]),
+], ids=["limits dropped", "root and writable"])
+def test_a_rollback_to_the_right_version_in_a_degraded_container_fails_naming_what_changed(overlay, real, change,
+                                                                                            named):
+    run = run_suite("--drill-config", overlay(_degrading_rollback(real, change), rto={"image": 30}), "-k", "image")
+    d = run.drill("test_image_rollback")
+    assert d["status"] == "failed" and d["rto_actual_s"] is not None, d  # it did recover: version and image right
+    line = next((p for p in d["problems"] if "came back with another definition" in p), None)
+    assert line is not None, d["problems"]
+    assert line.startswith(f'end state: {sandbox_config()["services"]["api_v1"]} (api_v1) came back with another '
+                           "definition: "), line
+    for what in named:
+        assert what in line, line
+    # the restore gave the container back whole: the fresh fingerprint, definition digests included,
+    # equals the snapshot's (else `restored` is false), and the sandbox says it is at its baseline
+    assert d["restored"] is True, d["problems"]
     assert_baseline()

@@ -5,21 +5,34 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from helpers.drill_bounds import PostBudgetBounds
+
 pytestmark = pytest.mark.e2e
+
+CFG = SimpleNamespace(probe=SimpleNamespace(soak_s=2.0, interval_s=0.05))
 
 PROBE_PLUGIN = '''
 import pytest, pytest_timeout
+from types import SimpleNamespace
+
+CFG = SimpleNamespace(probe=SimpleNamespace(soak_s=2.0, interval_s=0.05), rto=SimpleNamespace(budget=lambda t: 60.0))
 
 def pytest_collection_finish(session):
+    import fixtures.drill
+    # pluggy calls a hook's implementations from the last to the first
+    order = [impl.plugin for impl in session.config.pluginmanager.hook.pytest_runtest_protocol.get_hookimpls()]
+    print("ORDER", order.index(fixtures.drill) > order.index(pytest_timeout))
     for item in session.items:
+        # what the drill plugin's protocol wrapper does before pytest-timeout's reads the settings
+        item.add_marker(fixtures.drill.drill_timeout(CFG, item.get_closest_marker("drill_type").args[0]),
+                        append=False)
         at_protocol = pytest_timeout._get_item_settings(item)
-        # what the `outcome` fixture does in setup
-        item.add_marker(pytest.mark.timeout(642, method="signal", func_only=True), append=False)
-        at_call = pytest_timeout._get_item_settings(item)
-        print("PROBE", item.nodeid, at_protocol.timeout, at_protocol.func_only, at_call.timeout, at_call.func_only)
+        print("PROBE", item.nodeid, item.get_closest_marker("drill_type").args[0], at_protocol.timeout,
+              at_protocol.func_only)
 '''
 
 
@@ -34,8 +47,10 @@ def test_pyprojects_timeout_leaves_a_drills_setup_and_restore_alone(tmp_path):
                         "-p", "no:cacheprovider", "--reports-dir", str(tmp_path / "reports")],
                        cwd=project, capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
+    assert "ORDER True" in r.stdout.splitlines()  # set before pytest-timeout reads it
     probes = [line.split() for line in r.stdout.splitlines() if line.startswith("PROBE")]
     assert len(probes) >= 7
-    for _, nodeid, protocol_timeout, _, call_timeout, call_func_only in probes:
-        assert float(protocol_timeout) == 0, nodeid  # no whole-protocol timer
-        assert (float(call_timeout), call_func_only) == (642, "True"), nodeid
+    for _, nodeid, drill_type, protocol_timeout, func_only in probes:
+        # func_only: no whole-protocol timer, only the test function's, of the budget plus its bounds
+        assert func_only == "True", nodeid
+        assert float(protocol_timeout) == PostBudgetBounds.of(CFG, drill_type).timeout_s(60.0), nodeid

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import tomllib
 
 import pytest
@@ -25,6 +24,7 @@ from tests.drills.suite_runner import (
     run_suite,
     sandbox_at_baseline,
     toml_overlay,
+    wait_for_log,
 )
 
 pytestmark = pytest.mark.e2e
@@ -178,11 +178,8 @@ def test_a_container_removed_by_a_killed_run_is_created_again_from_the_journal(t
     proc = subprocess.Popen(drills_command("--drill-config", hang, "-k", "upstream", reports=reports),
                             cwd=PROJECT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     api = _engine(sandbox)
-    deadline = time.monotonic() + 90
-    while not ("rollback --type upstream started" in (log.read_text() if log.exists() else "")
-               and not api.containers(all=True, filters={"name": f"^{name}$"})):
-        assert time.monotonic() < deadline and proc.poll() is None, "the rollback never removed the container"
-        time.sleep(0.2)
+    wait_for_log(proc, log, "rollback --type upstream started", "the rollback to remove the container", 90, 0.2,
+                 also=lambda: not api.containers(all=True, filters={"name": f"^{name}$"}))
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     kill_recorded(pidfile)  # the hung rollback (its own session)
@@ -210,8 +207,9 @@ def stable_lookalike(sandbox):
 def test_a_rollback_to_an_image_that_only_reports_the_stable_version_is_not_recovered(tmp_path, sandbox,
                                                                                      stable_lookalike):
     # The probe sees v1.0.0 on api_v1, healthy; only the engine can tell it is not the stable image.
-    recreate = (f'cd {PROJECT} && {sys.executable} -c "from helpers.docker_runtime import recreate_with_image; '
-                f'recreate_with_image(\'{sandbox["docker"]["url"]}\', \'{sandbox["services"]["api_v1"]}\', '
+    recreate = (f'cd {PROJECT} && {sys.executable} -c "from helpers.container_swap import recreate_with_image; '
+                f'from helpers.engine_api import Engine; '
+                f'recreate_with_image(Engine(\'{sandbox["docker"]["url"]}\'), \'{sandbox["services"]["api_v1"]}\', '
                 f'\'{stable_lookalike}\')"\n')
     rollback = executable(tmp_path / "rollback", recreate)
     run = run_suite("--drill-config", overlay(tmp_path, commands={"rollback": rollback}, rto={"image": 4}),

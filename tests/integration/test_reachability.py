@@ -26,7 +26,10 @@ def test_check_reachable_names_each_unreachable_endpoint_redacted(tmp_path, comp
     target["docker"]["url"] = f"unix://{tmp_path}/no-engine.sock"
     target["alert"] = {"inbox_url": f"http://127.0.0.1:{port}/alerts"}
     cfg = load_config(write(tmp_path, "drill.toml", target), register_secrets=False)
-    problems = check_reachable(cfg, timeout_s=1.0)
+    from helpers.engine_api import Engine
+
+    with Engine.from_config(cfg) as engine:
+        problems = check_reachable(cfg, engine, timeout_s=1.0)
     keys = [p.split(":", 1)[0] for p in problems]
     assert keys == ["[target] base_url", "[target] api_url", "[alert] inbox_url",
                     "[database] url", "[docker] url"]

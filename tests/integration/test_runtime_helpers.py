@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -22,15 +21,17 @@ import httpx
 import psycopg
 import pytest
 
-from helpers import docker_runtime as dr
 from helpers.commands import run as run_command
 from helpers.config import TargetConfig, load_config
+from helpers.container_swap import recreate_with_image, restore_container
+from helpers.engine_api import ContainerDefinition, DockerRuntimeError, Engine
 from helpers.fingerprint import read_db_revision
 from helpers.front import LocalFront
 from helpers.host_checks import failed, host_checks, nginx_processes
 from helpers.metrics import build_info_version, total_requests
 from helpers.perf import perf_smoke
 from helpers.rpo import MIN_ACKNOWLEDGED, OrderWriter
+from helpers.wait import Wait
 from tests.sandbox_ids import extra
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -55,6 +56,12 @@ def sandbox_up() -> str:
     return r.stdout.strip().splitlines()[-1]
 
 
+@pytest.fixture
+def engine(cfg: TargetConfig):
+    with Engine.from_config(cfg) as adapter:
+        yield adapter
+
+
 @pytest.fixture(scope="module")
 def cfg() -> TargetConfig:
     was_up = Path(STATE, "sandbox.toml").exists()
@@ -68,18 +75,8 @@ def cfg() -> TargetConfig:
 
 
 def wait_for(what: str, predicate, timeout_s: float = 20.0, every_s: float = 0.1):
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-        except (httpx.HTTPError, OSError) as e:
-            last = e
-        else:
-            if last:
-                return last
-        time.sleep(every_s)
-    pytest.fail(f"{what}: not within {timeout_s}s (last: {last!r})")
+    __tracebackhide__ = True
+    return Wait(what, timeout_s, every_s).until(predicate, ignore=(httpx.HTTPError, OSError))
 
 
 def healthz(url: str) -> httpx.Response:
@@ -92,59 +89,62 @@ def pool_url(cfg: TargetConfig, pool: str) -> str:
 
 # -- docker runtime ------------------------------------------------------------------------------
 
-def test_bad_image_then_restore_exact_image_by_id(cfg: TargetConfig):
-    url, name = cfg.docker.url, cfg.services.api_v1
+def test_bad_image_then_restore_exact_image_by_id(cfg: TargetConfig, engine: Engine):
+    name = cfg.services.api_v1
     bad_ref = f"{cfg.docker.image}:{cfg.docker.bad_tag}"
-    before = dr.container_info(url, name)
-    assert before is not None and before.running
-    bad_id = dr.image_id_of(url, bad_ref)
+    before = engine.container_info(name)
+    saved = engine.container_definition(name)
+    assert before is not None and before.running and saved is not None
+    bad_id = engine.image_id_of(bad_ref)
     assert bad_id and bad_id != before.image_id
-    assert dr.image_env(url, bad_ref)["AURA_VERSION"] == cfg.docker.bad_tag
+    assert engine.image_env(bad_ref)["AURA_VERSION"] == cfg.docker.bad_tag
     v1 = pool_url(cfg, "api_v1")
 
-    result = dr.recreate_with_image(url, name, bad_ref, stop_timeout=3)
+    result = recreate_with_image(engine, name, bad_ref, stop_timeout=3)
     try:
         assert (result.old_image_id, result.old_ref) == (before.image_id, before.ref)
         assert result.new_image_id == bad_id
         # what the container set itself was carried over; nothing the engine or image adds
-        assert result.settings.env.keys() == {"AURA_POOL", "AURA_PORT", "AURA_DATABASE_URL"}
-        assert result.settings.network_mode == "host"
+        env_keys = {e.split("=", 1)[0] for e in result.cloned.definition["Config"]["Env"]}
+        assert {"AURA_POOL", "AURA_PORT", "AURA_DATABASE_URL"} <= env_keys and "AURA_VERSION" not in env_keys
+        assert result.cloned.definition["HostConfig"]["NetworkMode"] == "host"
         bad = wait_for("bad image answering 503", lambda: healthz(v1).status_code == 503 and
                        healthz(v1))
         assert bad.json()["version"] == cfg.docker.bad_tag
-        now = dr.container_info(url, name)
+        now = engine.container_info(name)
         assert now.running and now.image_id == bad_id and now.ref == bad_ref
         for key in ("AURA_POOL", "AURA_PORT", "AURA_DATABASE_URL"):
             assert now.env[key] == before.env[key]
         assert now.env["AURA_VERSION"] == cfg.docker.bad_tag  # the new image's, not the old one's
         assert now.labels["aura.pool"] == before.labels["aura.pool"] == "api_v1"
-        assert "aura-api" in dr.logs_tail(url, name, lines=20)
+        assert "aura-api" in engine.logs_tail(name, lines=20)
     finally:
-        journal = result.to_dict()  # what a journal keeps: enough to restore from a fresh process
-        restored = dr.restore_image(url, name, journal["old_image_id"], ref=journal["old_ref"],
-                                    settings=dr.ContainerSettings.from_dict(journal["settings"]))
+        # what a journal keeps: enough to restore from a fresh process
+        restored = restore_container(engine, name, ContainerDefinition.from_dict(saved.to_dict()))
     assert restored.changed and restored.new_image_id == before.image_id
     wait_for("v1 healthy again", lambda: healthz(v1).status_code == 200)
     assert healthz(v1).json()["version"] == before.env["AURA_VERSION"] == "v1.0.0"
-    after = dr.container_info(url, name)
+    after = engine.container_info(name)
     assert (after.ref, after.image_id, after.running) == (before.ref, before.image_id, True)
     assert after.env == before.env and after.labels == before.labels
+    assert engine.container_definition(name).digest == saved.digest
     # restoring what is already there is a no-op
-    assert dr.restore_image(url, name, before.image_id, ref=before.ref).changed is False
+    assert restore_container(engine, name, saved).changed is False
 
 
-def test_runtime_errors_are_one_line_and_touch_nothing(cfg: TargetConfig):
-    url, name = cfg.docker.url, cfg.services.api_v1
-    before = dr.container_info(url, name)
-    with pytest.raises(dr.DockerRuntimeError, match=rf"^container {name}: .*no such image"):
-        dr.recreate_with_image(url, name, f"{cfg.docker.image}:no-such-tag")
-    with pytest.raises(dr.DockerRuntimeError, match=r"^container aura-rt-nope: .*no such container"):
-        dr.recreate_with_image(url, "aura-rt-nope", f"{cfg.docker.image}:{cfg.docker.bad_tag}")
-    with pytest.raises(dr.DockerRuntimeError, match=r"^container x: inspect: engine "):
-        dr.container_info(f"unix://{STATE}/no.sock", "x")
-    assert dr.container_info(url, "aura-rt-nope") is None
-    assert dr.image_id_of(url, f"{cfg.docker.image}:no-such-tag") is None
-    assert dr.container_info(url, name) == before
+def test_runtime_errors_are_one_line_and_touch_nothing(cfg: TargetConfig, engine: Engine):
+    name = cfg.services.api_v1
+    before = engine.container_info(name)
+    with pytest.raises(DockerRuntimeError, match=rf"^container {name}: .*no such image"):
+        recreate_with_image(engine, name, f"{cfg.docker.image}:no-such-tag")
+    with pytest.raises(DockerRuntimeError, match=r"^container aura-rt-nope: .*no such container"):
+        recreate_with_image(engine, "aura-rt-nope", f"{cfg.docker.image}:{cfg.docker.bad_tag}")
+    with Engine(f"unix://{STATE}/no.sock") as nowhere, \
+            pytest.raises(DockerRuntimeError, match=r"^container x: inspect: engine "):
+        nowhere.container_info("x")
+    assert engine.container_info("aura-rt-nope") is None
+    assert engine.image_id_of(f"{cfg.docker.image}:no-such-tag") is None
+    assert engine.container_info(name) == before
 
 
 # -- RPO writer ------------------------------------------------------------------------------
@@ -259,7 +259,8 @@ def test_metrics_show_the_version_and_a_rising_counter(cfg):
         return r.text
 
     first = scrape()
-    stable = dr.image_env(cfg.docker.url, f"{cfg.docker.image}:{cfg.docker.stable_tag}")
+    with Engine.from_config(cfg) as engine:
+        stable = engine.image_env(f"{cfg.docker.image}:{cfg.docker.stable_tag}")
     assert build_info_version(first) == stable["AURA_VERSION"] == "v1.0.0"
     for _ in range(5):
         healthz(cfg.target.base_url)
@@ -268,10 +269,10 @@ def test_metrics_show_the_version_and_a_rising_counter(cfg):
 
 # -- host checks -------------------------------------------------------------------------------
 
-def test_host_checks_pass_and_fail_when_nginx_is_stopped(cfg):
+def test_host_checks_pass_and_fail_when_nginx_is_stopped(cfg, engine):
     local = LocalFront()
     host = local.testinfra_host()
-    checks = host_checks(local, cfg)
+    checks = host_checks(local, cfg, engine=engine)
     assert not failed(checks), failed(checks)
     names = [c.name for c in checks]
     assert "nginx workers running" in names and "nginx config equals backup" in names
@@ -282,7 +283,7 @@ def test_host_checks_pass_and_fail_when_nginx_is_stopped(cfg):
     try:
         os.kill(pid, signal.SIGTERM)  # this module's own instance (never the main sandbox)
         wait_for("nginx to stop", lambda: not Path(f"/proc/{pid}").exists(), timeout_s=10)
-        down = {c.name: c for c in host_checks(local, cfg, containers=False)}
+        down = {c.name: c for c in host_checks(local, cfg)}
         assert not down["nginx master running"].ok
         front = next(c for n, c in down.items() if n.startswith("front port"))
         assert not front.ok and "nothing listens" in front.detail
@@ -290,7 +291,7 @@ def test_host_checks_pass_and_fail_when_nginx_is_stopped(cfg):
     finally:
         sandbox_up()  # brings nginx back
     wait_for("nginx back", lambda: all(c.ok for c in nginx_processes(host, cfg.nginx.conf)))
-    assert not failed(host_checks(local, cfg))
+    assert not failed(host_checks(local, cfg, engine=engine))
 
 
 def test_instance_is_back_at_its_baseline(cfg):

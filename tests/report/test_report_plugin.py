@@ -67,9 +67,11 @@ def test_environment_collects_versions_without_raising(tmp_path: Path):
     nginx = tmp_path / "nginx"
     nginx.write_text("#!/bin/sh\necho 'nginx version: nginx/1.22.1' >&2\n")
     nginx.chmod(0o755)
-    info = environment.collect(nginx=str(nginx), docker_url=f"unix://{tmp_path}/no.sock",
-                               services={"api_v1": "aura-api-v1"},
-                               repo_dir=Path(__file__).resolve().parents[2])
+    from helpers.engine_api import Engine
+
+    with Engine(f"unix://{tmp_path}/no.sock") as engine:
+        info = environment.collect(nginx=str(nginx), engine=engine, services={"api_v1": "aura-api-v1"},
+                                   repo_dir=Path(__file__).resolve().parents[2])
     assert info["nginx"] == "nginx/1.22.1"
     assert info["Python"].startswith("CPython 3.") and info["pytest"][0].isdigit()
     assert info["Container engine"].startswith("unavailable:")

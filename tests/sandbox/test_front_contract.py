@@ -56,7 +56,8 @@ def workspace(request, tmp_path: Path) -> Iterator[Workspace]:
         folder = str(tmp_path / "front")
     else:
         spec = request.getfixturevalue("hosts_config")["front"]
-        front = open_front(FrontSection(spec["ssh"], Path(spec["identity_file"]), Path(spec["known_hosts"])))
+        front = open_front(FrontSection(ssh=spec["ssh"], identity_file=Path(spec["identity_file"]),
+                                        known_hosts=Path(spec["known_hosts"])))
         assert isinstance(front, SshFront)
         folder = f"/tmp/aura-front-contract-{uuid.uuid4().hex[:12]}"
     front.connect()
@@ -160,7 +161,7 @@ def test_testinfra_sees_the_fronts_files(workspace: Workspace):
 def test_an_unreachable_ssh_front_is_one_line_naming_the_key(tmp_path: Path):
     known = tmp_path / "known_hosts"
     known.write_text("")
-    front = SshFront(FrontSection(f"root@127.0.0.1:{HOSTS.port_base + 9}", None, known), connect_timeout_s=1)
+    front = SshFront(FrontSection(ssh=f"root@127.0.0.1:{HOSTS.port_base + 9}", known_hosts=known), connect_timeout_s=1)
     try:
         with pytest.raises(FrontError) as e:
             front.connect()

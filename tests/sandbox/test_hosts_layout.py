@@ -26,6 +26,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from helpers.wait import Wait
 from tests.sandbox.sandbox_cli import Instance
 
 pytestmark = pytest.mark.sandbox
@@ -301,18 +302,14 @@ def test_ending_the_wrapper_ends_the_command_on_the_front(front, how):
     proc = subprocess.Popen([wrapper, "sleep", seconds], start_new_session=True,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 15
-        while not _front_runs(front, "sleep", seconds) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        Wait("the command to start on the front", 15, 0.2).poll(lambda: _front_runs(front, "sleep", seconds))
         assert _front_runs(front, "sleep", seconds), "the command never started on the front"
         if how == "the wrapper alone":
             proc.terminate()
         else:
             os.killpg(proc.pid, 15)
         assert proc.wait(timeout=20) in (143, -15, 255)
-        deadline = time.monotonic() + 10
-        while _front_runs(front, "sleep", seconds) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        Wait("the command on the front to end", 10, 0.2).poll(lambda: not _front_runs(front, "sleep", seconds))
         assert not _front_runs(front, "sleep", seconds), "the command outlived the runner's side"
     finally:
         if proc.poll() is None:
@@ -359,9 +356,7 @@ def test_each_rollback_type_through_the_printed_commands(at_baseline, kind):
     args = ["--tag", "stable"] if kind == "full" else []
     r = front.command("rollback", "--type", kind, *args, "--reason", f"hosts layout {kind} drill", "--yes")
     assert r.returncode == 0, r.stdout[-1500:] + r.stderr[-1500:]
-    deadline = time.monotonic() + STATUS_OK_TIMEOUT_S
-    while front.fingerprint() != before and time.monotonic() < deadline:
-        time.sleep(0.2)
+    Wait("the front back at its fingerprint", STATUS_OK_TIMEOUT_S, 0.2).poll(lambda: front.fingerprint() == before)
     assert front.fingerprint() == before
     assert front.nginx_test()
     # The front's files changed (and changed back) on the front only: nothing of the runner's moved.

@@ -28,7 +28,8 @@ except ImportError:
 
 import contextlib
 
-from sandbox import containers, images, podman_service as engine
+from helpers.wait import Wait
+from sandbox import containers, engine, images
 from sandbox.errors import SandboxError
 from sandbox.layout import BAD_TAG, Layout
 from tests.sandbox_ids import extra
@@ -253,14 +254,8 @@ def test_bad_release_is_unhealthy_and_stops_fast(client, layout, repository, dat
                               environment={"AURA_POOL": "api_v1", "AURA_PORT": str(port),
                                            "AURA_DATABASE_URL": database_url})
     try:
-        deadline = time.monotonic() + 20
-        r = None
-        while time.monotonic() < deadline:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        r = Wait(f"{name} to answer /healthz", 20, 0.1).poll(
+            lambda: httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2), ignore=(httpx.TransportError,))
         assert r is not None, c.logs(tail=20).decode()
         assert r.status_code == 503
         assert "not accepted" in r.json()["reason"]

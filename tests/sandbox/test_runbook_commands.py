@@ -20,7 +20,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import tomllib
 import urllib.request
 from pathlib import Path
@@ -28,6 +27,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from helpers.wait import Wait
 from tests.sandbox_ids import extra, scratch_path
 
 pytestmark = pytest.mark.sandbox
@@ -139,9 +139,7 @@ class Target:
             return
         r = sandbox("up", timeout=300)
         assert r.returncode == 0, r.stderr[-1500:]
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and not self.at_baseline():
-            time.sleep(0.1)
+        Wait("the sandbox back at its baseline", 5, 0.1).poll(self.at_baseline)
         assert self.fingerprint(ids=False) == self.baseline
 
 
@@ -278,20 +276,19 @@ def _kill_while_waiting_for_health(t: Target) -> tuple[subprocess.Popen, str, st
                           t.cfg["docker"]["bad_tag"], "--reason", "killed", "--yes", "--health-timeout", "60"],
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          start_new_session=True)
+    def new_one_running():
+        assert p.poll() is None, p.communicate()
+        t.docker.containers.get(name + PREV)  # the original set aside
+        new = t.docker.containers.get(name)
+        return new if new.id != original and new.status == "running" else None
+
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert p.poll() is None, p.communicate()
-            assert time.monotonic() < deadline, "the rollback never set the original aside"
-            try:
-                t.docker.containers.get(name + PREV)
-                new = t.docker.containers.get(name)
-                if new.id != original and new.status == "running":
-                    break
-            except docker.errors.NotFound:
-                pass
-            time.sleep(0.05)
-        time.sleep(0.3)  # now polling the new container's /healthz (the bad tag never passes it)
+        new = Wait("the rollback to set the original aside and run the new one", 60, 0.05).until(
+            new_one_running, ignore=(docker.errors.NotFound,))
+        # Killed once it polls the new container's own /healthz (the bad tag never passes it): the
+        # new container logs each request it answers.
+        Wait("the rollback to poll the new container's /healthz", 30, 0.05).until(
+            lambda: b'"GET /healthz"' in new.logs())
         os.killpg(p.pid, signal.SIGTERM)
         _, err = p.communicate(timeout=30)
     finally:
@@ -475,9 +472,7 @@ def test_nginx_rollback_restores_a_latently_broken_config(t):
 def test_nginx_rollback_starts_nginx_when_it_is_down(t):
     stop = [a for a in shlex.split(t.cfg["nginx"]["test_cmd"]) if a != "-t"]
     subprocess.run([*stop[:1], "-s", "stop", *stop[1:]], check=True, capture_output=True)
-    deadline = time.monotonic() + 5
-    while t.healthz() != 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    Wait("nginx to stop answering", 5, 0.05).poll(lambda: t.healthz() == 0)
     assert t.healthz() == 0
     r = rollback(t, "--type", "nginx", "--reason", "nginx down", "--yes")
     assert r.returncode == 0, r.stderr
@@ -506,15 +501,15 @@ class Probe:
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self):
-        deadline = time.monotonic() + 60
-        while not self._stop.is_set() and time.monotonic() < deadline:
+        for _ in Wait("the probe to be stopped", 60, 0.01).rounds():
+            if self._stop.is_set():
+                return
             try:
                 with urllib.request.urlopen(self.url, timeout=2) as r:
                     self.ok += r.status == 200
                     self.failed += r.status != 200
             except Exception:
                 self.failed += 1
-            time.sleep(0.01)
 
     def __enter__(self):
         self._thread.start()

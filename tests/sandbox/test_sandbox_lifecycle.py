@@ -7,7 +7,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import tomllib
 from pathlib import Path
 
@@ -16,6 +15,8 @@ import httpx
 import psycopg
 import pytest
 
+from helpers.wait import Wait
+from tests.procfs import process_alive
 from tests.sandbox.sandbox_cli import Instance
 
 pytestmark = pytest.mark.sandbox
@@ -88,9 +89,7 @@ def test_up_reaches_a_healthy_baseline_and_the_system_behaves(life):
         original = include.read_text()
         include.write_text(f"server {cfg['upstreams']['api_v2']};\n")
         subprocess.run(shlex.split(cfg["nginx"]["reload_cmd"]), check=True)
-        deadline = time.monotonic() + 5
-        while http.get("/status").json()["pool"] != "api_v2" and time.monotonic() < deadline:
-            time.sleep(0.05)
+        Wait("the front to answer from api_v2", 5, 0.05).poll(lambda: http.get("/status").json()["pool"] == "api_v2")
         assert http.get("/status").json()["version"] == "v2.0.0"
         include.write_text(original)
         subprocess.run(shlex.split(cfg["nginx"]["reload_cmd"]), check=True)
@@ -101,7 +100,8 @@ def test_up_reaches_a_healthy_baseline_and_the_system_behaves(life):
             before = conn.execute("SELECT id, item, quantity, customer FROM orders ORDER BY id").fetchall()
         migrate = shlex.split(cfg["commands"]["migrate"])
         subprocess.run([*migrate, cfg["database"]["bad_revision"]], check=True, capture_output=True)
-        time.sleep(0.3)
+        Wait("/healthz to answer 503 on the bad revision", 5, 0.05).poll(
+            lambda: http.get("/healthz").status_code == 503)
         assert http.get("/healthz").status_code == 503
         subprocess.run([*migrate, cfg["releases"]["v1.0.0"]], check=True, capture_output=True)
         assert http.get("/healthz").status_code == 200
@@ -142,10 +142,13 @@ def test_up_recovers_after_a_killed_run(life):
     engine.close()
     # Simulate a kill: every server dies by SIGKILL (stale pid files, a stale engine socket and
     # postmaster.pid stay), and the config is half-written.
-    for pid_file in ("nginx/nginx.pid", "alerts/receiver.pid", "engine/podman.pid", "pg/data/postmaster.pid"):
-        os.kill(int((state / pid_file).read_text().split()[0]), signal.SIGKILL)
+    killed = [int((state / pid_file).read_text().split()[0]) for pid_file in
+              ("nginx/nginx.pid", "alerts/receiver.pid", "engine/podman.pid", "pg/data/postmaster.pid")]
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
     (state / "sandbox.toml").write_text("[target]\nname = ")
-    time.sleep(0.5)
+    Wait("the killed servers to be gone", 10, 0.05).until(lambda: [pid for pid in killed if process_alive(pid)],
+                                                          ready=lambda alive: not alive)
     assert life.run("status").returncode != 0
     assert _up() == cfg
     status = life.run("status")
@@ -168,8 +171,9 @@ def test_up_after_the_secrets_file_was_lost_sets_the_new_password(life, damage):
 
 def test_down_after_the_engine_was_killed_still_removes_the_containers(life):
     cfg = _up()
-    os.kill(int((Path(life.state) / "engine/podman.pid").read_text()), signal.SIGKILL)
-    time.sleep(0.3)
+    engine_pid = int((Path(life.state) / "engine/podman.pid").read_text())
+    os.kill(engine_pid, signal.SIGKILL)
+    Wait("the killed engine to be gone", 10, 0.05).until(lambda: not process_alive(engine_pid))
     r = life.run("down")
     assert r.returncode == 0, r.stderr
     for service in cfg["services"].values():

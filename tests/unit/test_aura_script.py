@@ -1,4 +1,4 @@
-"""./aura's package step: a runc already on PATH is enough (GitHub's ubuntu runner has
+"""./aura's package step: a runc (and a dockerd) already on PATH is enough (GitHub's ubuntu runner has
 containerd.io's runc, which conflicts with the distribution's runc package).
 
 The real script runs from a scratch copy of the project's top (its own requirements.lock and a
@@ -103,3 +103,19 @@ def test_lint_takes_no_arguments(scratch):
     proc = subprocess.run([shutil.which("bash"), str(top / "aura"), "lint", "--fix"], env={"PATH": str(bin_dir),
                           "HOME": str(top)}, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and proc.stderr == "aura: lint takes no arguments (got: --fix)\n"
+
+
+def test_installs_docker_io_only_when_no_dockerd_binary_exists(scratch):
+    # GitHub's runner has docker-ce, whose dockerd conflicts with Debian's docker.io: any dockerd on
+    # PATH is enough, and ./aura never starts one (the sandbox runs its own, under its state folder).
+    top, bin_dir, log = scratch
+    first = next(c for c in run_aura(top, bin_dir, log) if c.startswith("apt-get install"))
+    assert "docker.io" in first.split()
+    log.unlink()
+    dockerd = bin_dir / "dockerd"
+    dockerd.write_text("#!/bin/sh\necho started >> " + str(log) + "\n")
+    dockerd.chmod(0o755)
+    calls = run_aura(top, bin_dir, log)
+    install = [c for c in calls if c.startswith("apt-get install")]
+    assert len(install) == 1 and "docker.io" not in install[0].split(), calls
+    assert "started" not in calls

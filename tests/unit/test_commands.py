@@ -1,11 +1,11 @@
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
 from helpers.commands import CommandError, build_argv, command_problem, kill_group, run, split_command, start
+from helpers.wait import Wait
 from tests.procfs import process_alive
 
 pytestmark = pytest.mark.unit
@@ -28,12 +28,11 @@ def group_alive(pgid: int) -> bool:
 
 
 def wait_for_file(path: Path, timeout: float = 5.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text().strip():
-            return path.read_text().strip()
-        time.sleep(0.01)
-    raise AssertionError(f"{path} never written")
+    written = Wait(f"{path} to be written", timeout, 0.01).poll(
+        lambda: path.read_text().strip() if path.exists() else "")
+    if not written:
+        raise AssertionError(f"{path} never written")
+    return written
 
 
 def test_exit_code_and_both_streams_are_captured():

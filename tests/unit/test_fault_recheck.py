@@ -23,8 +23,8 @@ class Answers:
     def tick(self):
         if self.script:
             kind = self.script.pop(0)
-            t = self.clock.monotonic() + 0.01
-            self.seen.append(sample(t, **({} if kind == "ok" else {"status": 503, "version": None})))
+            now = self.clock.monotonic()
+            self.seen.append(sample(now + 0.01, **({} if kind == "ok" else {"status": 503, "version": None})))
 
 
 def scripted(script) -> tuple[FakeClock, Answers]:

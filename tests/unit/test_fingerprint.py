@@ -40,9 +40,21 @@ def test_diff_names_each_differing_field():
         "containers.api_v2.ref: localhost/aura-api:v2.0.0 -> (absent)",
         "containers.api_v2.image_id: sha256:bbb -> (absent)",
         "containers.api_v2.status: running -> (absent)",
+        "containers.api_v2.definition:  -> (absent)",
         "active_pool: api_v1 -> api_v2",
         "db_revision: 0002_customer -> 0003_rename_item",
     ]
+
+
+def test_a_definition_that_differs_is_named_setting_by_setting():
+    before = {"Config": {"Env": ["A=1"], "Labels": {"team": "pay"}}, "HostConfig": {"PidsLimit": 128}, "Networks": {}}
+    after = {"Config": {"Env": ["A=1"], "Labels": {}}, "HostConfig": {"PidsLimit": None}, "Networks": {}}
+    snap = fingerprint(containers={"api_v1": ContainerState("r", "sha256:aaa", "running", "sha256:d1", before)})
+    now = fingerprint(containers={"api_v1": ContainerState("r", "sha256:aaa", "running", "sha256:d2", after)})
+    assert diff(snap, now) == ["containers.api_v1.definition: sha256:d1 -> sha256:d2 "
+                               "(Config.Labels.team: pay -> None; HostConfig.PidsLimit: 128 -> None)"]
+    # the definition itself is not compared, its digest is
+    assert ContainerState("r", "i", "running", "sha256:d1", before) == ContainerState("r", "i", "running", "sha256:d1")
 
 
 def test_fingerprint_survives_a_json_round_trip():

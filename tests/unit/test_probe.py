@@ -1,5 +1,5 @@
 import json
-import time
+import threading
 from itertools import pairwise
 
 import httpx
@@ -75,19 +75,43 @@ def test_longest_outage_spans_from_first_bad_to_next_good():
     assert summary.to_dict() == {"requests": 7, "failures": 3, "longest_outage_s": 1.0}
 
 
+class SteppedClock(FakeClock):
+    """A fake clock for a thread that waits on it: each wait (the probe's pause between two
+    samples) ends only when the test gives a step, or when the waited-for event is set (stop),
+    so the thread takes exactly as many samples as the test says."""
+
+    def __init__(self, start: float) -> None:
+        super().__init__(start=start)
+        self._steps = threading.Semaphore(0)
+
+    def step(self, n: int) -> None:
+        for _ in range(n):
+            self._steps.release()
+
+    def wait(self, event: threading.Event, timeout: float) -> bool:
+        while not self._steps.acquire(timeout=0.01):
+            if event.is_set():
+                return True
+        return super().wait(event, timeout)
+
+
 def test_background_sampler_keeps_cadence_and_stops():
+    clock = SteppedClock(start=0.0)
     mock, state = transport()
-    probe = Probe("http://front", 10, transport=mock)
+    probe = Probe("http://front", 10, transport=mock, clock=clock)
     with probe:
-        assert probe.wait_past(probe.clock.monotonic() + 0.1, timeout_s=5)
+        clock.step(10)  # the first sample at once, then one per 10 ms step: to 0.1 s
+        assert probe.wait_past(0.1 - 1e-9, timeout_s=5)
         state["health"] = 503
-        time.sleep(0.1)
+        clock.step(10)  # 0.1 s more, every answer unhealthy
+        assert probe.wait_past(0.2 - 1e-9, timeout_s=5)
     samples = probe.samples()
     count = len(samples)
-    time.sleep(0.05)
     assert len(probe.samples()) == count  # stopped: nothing more is recorded
     assert not probe.running
-    assert 10 <= count <= 40  # ~0.2 s at 10 ms, with slack for a busy machine
+    assert 10 <= count <= 40  # 0.2 s at 10 ms
+    assert count == 21 and [round(s.t, 3) for s in samples] == [i / 100 for i in range(21)]
+    assert [s.healthy for s in samples] == [True] * 11 + [False] * 10
     assert all(a.t < b.t for a, b in pairwise(samples))
     assert all(s.sent_at <= s.t for s in samples)
     assert samples[0].healthy and not samples[-1].healthy

@@ -1,7 +1,7 @@
 """When the waiting line is due while a rollback has not recovered."""
 import pytest
 
-from fixtures.progress import FIRST_WAIT_LINE_S, WAIT_LINE_EVERY_S, WaitLines
+from helpers.measure import FIRST_WAIT_LINE_S, WAIT_LINE_EVERY_S, WaitLines
 
 pytestmark = pytest.mark.unit
 

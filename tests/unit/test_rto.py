@@ -1,7 +1,6 @@
 import pytest
 
-from helpers.clock import FakeClock
-from helpers.rto import check_soak, compute_recovery, first_streak_at, wait_all, wait_until
+from helpers.rto import check_soak, compute_recovery, first_streak_at
 
 from .conftest import sample
 
@@ -86,32 +85,6 @@ def test_a_soak_the_probe_did_not_watch_to_the_end_is_unverified():
     soak = check_soak(samples, T0 + 1.0, T0 + 3.0, version=V1, pool=P1)
     assert not soak.ok and soak.incomplete
     assert soak.problem() == "soak unverified: probe samples cover 0.500s of 2.000s after recovery"
-
-
-def test_wait_until_returns_the_first_time_the_predicate_held():
-    clock = FakeClock(start=1000.0)
-    t = wait_until(lambda: clock.monotonic() >= 1002.3, 0.5, 1010.0, clock)
-    assert t == pytest.approx(1002.5)
-    assert set(clock.sleeps) == {0.5}
-
-
-def test_wait_until_gives_up_at_the_deadline_and_keeps_the_last_error():
-    clock = FakeClock(start=0.0)
-    errors = {}
-
-    def broken():
-        raise ConnectionError("db down")
-
-    assert wait_until(broken, 0.3, 1.0, clock, errors) is None
-    assert clock.monotonic() == pytest.approx(1.0)
-    assert errors == {"check": "ConnectionError: db down"}
-
-
-def test_wait_all_times_each_check_independently():
-    clock = FakeClock(start=0.0)
-    found = wait_all({"slow": lambda: clock.monotonic() >= 2.0,
-                      "fast": lambda: clock.monotonic() >= 0.2}, 0.25, 5.0, clock)
-    assert found == {"slow": pytest.approx(2.0), "fast": pytest.approx(0.25)}
 
 
 def test_a_relapse_after_the_first_soak_seconds_but_before_the_soak_end_fails():

@@ -87,14 +87,16 @@ def test_spec_keeps_what_was_set_for_the_container_not_the_image():
                                 "HostConfig": {"NetworkMode": "host", "RestartPolicy": {"Name": "unless-stopped"},
                                                "Ulimits": [{"Name": "RLIMIT_NOFILE"}]}}
 
-    client = type("C", (), {"images": FakeImages()})()
+    client = type("C", (), {"images": FakeImages(),
+                            "version": lambda self: {"Components": [{"Name": "Podman Engine"}]}})()
     spec = engine.spec_of(client, FakeContainer())
     assert spec.name == "aura-api-v1"
-    assert spec.kwargs["environment"] == ["AURA_POOL=api_v1"]  # the old image's version must not stick
-    assert spec.kwargs["labels"] == {"aura.pool": "api_v1"}
-    assert spec.kwargs["network_mode"] == "host"
-    assert spec.kwargs["restart_policy"]["Name"] == "unless-stopped"
-    assert "command" not in spec.kwargs and "ulimits" not in spec.kwargs
+    assert spec.body["Env"] == ["AURA_POOL=api_v1"]  # the old image's version and Podman's own must not stick
+    assert spec.body["Labels"] == {"aura.pool": "api_v1"}
+    assert spec.body["HostConfig"]["NetworkMode"] == "host"
+    assert spec.body["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    assert "Cmd" not in spec.body and "Image" not in spec.body  # the new image brings its own
+    assert spec.body["HostConfig"]["Ulimits"] == [{"Name": "nofile"}]  # carried, named as Podman's create wants
 
 
 def test_nginx_start_command_is_test_command_without_t(tmp_path):

@@ -24,12 +24,13 @@ import re
 import shutil
 import signal
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from helpers.wait import Countdown, Wait
 
 __all__ = ["JobRun", "StepResult", "WorkflowError", "evaluate", "load_job", "substitute"]
 
@@ -159,7 +160,7 @@ class JobRun:
         self.contexts.setdefault("github", {})["workspace"] = str(self.workspace)
         self.contexts.setdefault("runner", {})["temp"] = str(self.temp)
         job_env = {k: str(substitute(v, self.contexts)) for k, v in (job.get("env") or {}).items()}
-        deadline = time.monotonic() + min(self.job_timeout_s, float(job.get("timeout-minutes", 360)) * 60)
+        job_left = Wait("the job", min(self.job_timeout_s, float(job.get("timeout-minutes", 360)) * 60)).start()
         failed = False
         for index, step in enumerate(job["steps"]):
             name = step.get("name") or step.get("uses") or f"step {index + 1}"
@@ -170,13 +171,13 @@ class JobRun:
                 self.results.append(StepResult(name, False, None, None))
                 continue
             log = self.root / "logs" / f"{index + 1:02d}.log"
-            code = self._step(step, job_env, log, deadline)
+            code = self._step(step, job_env, log, job_left)
             self.results.append(StepResult(name, True, code, log))
             failed = failed or code != 0
         return self.results
 
     # -- one step ---------------------------------------------------------------------------
-    def _step(self, step: dict, job_env: dict[str, str], log: Path, deadline: float) -> int:
+    def _step(self, step: dict, job_env: dict[str, str], log: Path, job_left: Countdown) -> int:
         with_ = {k: substitute(v, self.contexts) for k, v in (step.get("with") or {}).items()}
         if "uses" in step:
             action, _, ref = str(step["uses"]).partition("@")
@@ -202,7 +203,7 @@ class JobRun:
         self._give_to_user(script)
         shell = ["bash", "--noprofile", "--norc", "-eo", "pipefail"] if step.get("shell") == "bash" \
             else ["bash", "-e"]
-        return self._execute([*shell, str(script)], env, log, deadline)
+        return self._execute([*shell, str(script)], env, log, job_left)
 
     def _base_env(self) -> dict[str, str]:
         home = Path(os.path.expanduser(f"~{self.user}")) if self.user else Path.home()
@@ -235,7 +236,7 @@ class JobRun:
             i += 1
         return out
 
-    def _execute(self, argv: list[str], env: dict[str, str], log: Path, deadline: float) -> int:
+    def _execute(self, argv: list[str], env: dict[str, str], log: Path, job_left: Countdown) -> int:
         if self.user:
             argv = ["runuser", "-u", self.user, "--", "env", "-i", *[f"{k}={v}" for k, v in env.items()], *argv]
             env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
@@ -243,7 +244,7 @@ class JobRun:
             proc = subprocess.Popen(argv, cwd=self.workspace, env=env, stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
             try:
-                return proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+                return proc.wait(timeout=max(1.0, job_left.remaining()))
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)  # the job's timeout-minutes: GitHub cancels
                 proc.wait()

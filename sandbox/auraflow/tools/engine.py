@@ -1,9 +1,9 @@
 """The API service's container through the Docker Engine API ([docker] url): images and recreate.
 
 The Docker SDK has no "change this container's image" (PLATFORM.md), so an image rollback is a
-recreate: inspect the old container, keep what was set for *it* (name, env, labels, command,
-network mode, port bindings, restart policy, binds), stop it and set it aside under a temporary
-name, create and start the new one, wait for its own /healthz, then drop the old one — or, if the
+recreate: inspect the old container, keep everything that was set for *it* (clone.py: its whole
+definition but for what the engine or the old image filled in), stop it and set it aside under a
+temporary name, create and start the new one, wait for its own /healthz, then drop the old one — or, if the
 new one never gets healthy, remove it and put the old one back exactly as it was.
 """
 from __future__ import annotations
@@ -11,16 +11,14 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from . import web
+from .clone import Spec, create_from, spec_of
 from .errors import EXIT_FAILED, PreconditionError, ToolError, VerifyError
 
 STOP_TIMEOUT_S = 5
 PREV_SUFFIX = "-rollback-prev"
-# Set by the engine itself, never by whoever created the container.
-ENGINE_ENV_KEYS = {"HOSTNAME", "container"}
 
 
 def connect(url: str, timeout: int = 30):
@@ -110,59 +108,6 @@ def get_container(client, name: str):
         return client.containers.get(name)
     except docker.errors.NotFound:
         return None
-
-
-@dataclass
-class Spec:
-    """What was set for a container (not inherited from its image): enough to create it again."""
-    name: str
-    image_ref: str
-    image_id: str
-    kwargs: dict[str, Any] = field(default_factory=dict)
-
-    def describe(self) -> str:
-        return f"{self.name} ({self.image_ref}, {self.image_id.split(':')[-1][:12]})"
-
-
-def spec_of(client, container) -> Spec:
-    attrs = container.attrs
-    cfg = attrs.get("Config") or {}
-    hc = attrs.get("HostConfig") or {}
-    try:
-        img_attrs = client.images.get(attrs["Image"]).attrs
-    except Exception:
-        img_attrs = {}
-    img_cfg = img_attrs.get("Config") or {}
-    img_env = set(img_cfg.get("Env") or [])
-    env = [e for e in (cfg.get("Env") or [])
-           if e not in img_env and e.split("=", 1)[0] not in ENGINE_ENV_KEYS]
-    img_labels = img_cfg.get("Labels") or {}
-    labels = {k: v for k, v in (cfg.get("Labels") or {}).items() if img_labels.get(k) != v}
-    kw: dict[str, Any] = {"environment": env, "labels": labels}
-    if cfg.get("Cmd") and cfg.get("Cmd") != img_cfg.get("Cmd"):
-        kw["command"] = cfg["Cmd"]
-    if cfg.get("Entrypoint") and cfg.get("Entrypoint") != img_cfg.get("Entrypoint"):
-        kw["entrypoint"] = cfg["Entrypoint"]
-    if cfg.get("User") and cfg.get("User") != img_cfg.get("User"):
-        kw["user"] = cfg["User"]
-    if cfg.get("WorkingDir") and cfg.get("WorkingDir") != img_cfg.get("WorkingDir"):
-        kw["working_dir"] = cfg["WorkingDir"]
-    mode = hc.get("NetworkMode") or ""
-    if mode and mode not in ("default",):
-        kw["network_mode"] = mode
-    if mode != "host" and hc.get("PortBindings"):
-        kw["ports"] = {port: [(b.get("HostIp") or "", b.get("HostPort") or None) for b in binds]
-                       for port, binds in hc["PortBindings"].items() if binds}
-    policy = hc.get("RestartPolicy") or {}
-    if policy.get("Name") not in (None, "", "no"):
-        kw["restart_policy"] = {"Name": policy["Name"],
-                                "MaximumRetryCount": policy.get("MaximumRetryCount", 0)}
-    if hc.get("Binds"):
-        kw["volumes"] = list(hc["Binds"])
-    # Ulimits are left out on purpose: Podman names them differently (PLATFORM.md) and the
-    # engine's defaults apply to the new container as they did to the old one.
-    return Spec(name=attrs.get("Name", "").lstrip("/") or container.name,
-                image_ref=cfg.get("Image") or attrs["Image"], image_id=attrs["Image"], kwargs=kw)
 
 
 def log_tail(container, lines: int = 5) -> str:
@@ -258,7 +203,8 @@ def recreate(client, container, release: Release, health_url: str, timeout_s: fl
     problem = ""
     t0 = time.monotonic()
     try:
-        new = client.containers.run(release.ref, detach=True, name=name, **old.kwargs)
+        new = create_from(client, old, release.ref)
+        new.start()
         ok, why = _wait_healthy(new, health_url, timeout_s)
         if not ok:
             problem = (f"{release.ref} did not get healthy at {health_url} within "
