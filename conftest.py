@@ -11,6 +11,7 @@ pytest_plugins = [
     "fixtures.target",
     "fixtures.snapshot",
     "fixtures.preflight",
+    "fixtures.preflight_only",  # after fixtures.target: its run loop is asked first
     "fixtures.probe",
     "fixtures.rpo",
     "fixtures.faults",
@@ -39,6 +40,10 @@ def pytest_addoption(parser):
     group.addoption("--state-dir", metavar="DIR", default=None,
                     help="journals and snapshot copies (default: $AURA_DRILL_STATE_DIR, else the "
                          "project's .drill-state/); keep it between nightly runs")
+    group.addoption("--preflight-only", action="store_true", default=False,
+                    help="a first run that touches nothing: resolve and reach the target, take and release "
+                         "the run lock, run the before-drill checklist (no alert, no restore), print each "
+                         "selected drill's plan; exit 0 when it can be drilled, 4 with every problem")
     group.addoption("--reports-dir", metavar="DIR", default=None,
                     help="folder for every output of the run: drill-report.html, junit.xml, "
                          "drill-results.json, rollback-drill.log, history.jsonl (created if missing; "

@@ -199,6 +199,8 @@ def main() -> int:
         config = args.drill_config.resolve()
     cfg = tomllib.loads(config.read_text())
     base = cfg["target"]["base_url"].rstrip("/")
+    if cfg.get("http", {}).get("ca_file"):  # Chaos Toolkit's http probes (requests) trust the front's CA
+        env["REQUESTS_CA_BUNDLE"] = cfg["http"]["ca_file"]
 
     chaos_walls, chaos_durations, drill_walls, drill_cases, rtos, commands = [], [], [], [], [], []
     activities: dict[str, list[float]] = {}  # per activity of the chaos runs: its duration

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_drills.py [--runs 5] [-k EXPR] [--drill-config FILE] [--whole-runs 3]
     .venv/bin/python bench/bench_drills.py --engines podman,docker [--runs 5] [-k EXPR]
+    .venv/bin/python bench/bench_drills.py --compose [--engines podman,docker] [--runs 5] [-k EXPR]
 
 Per drill, one `pytest drills/ -m staging -k <drill>` process per run, its terminal read line by
 line as it is written: the suite prints one line per step (fixtures/progress.py), so the time each
@@ -30,6 +31,12 @@ by the AURA_SANDBOX_* environment (brought up first, not timed, left up), or --d
 up on one engine after the other (AURA_SANDBOX_ENGINE; every run of one engine before the next: a
 switch recreates the containers, so the engines' runs are not interleaved), and the difference per
 drill; the sandbox is then put back on the engine the environment names.
+
+`--compose`: the same per-drill figures with the sandbox's API services as its compose project
+(the default; faults and restores through compose) and as raw engine containers
+(AURA_SANDBOX_COMPOSE=0: no [compose], faults and restores through the Engine API), side by side,
+on each engine of --engines (default: the environment's), and the difference per drill: what
+drilling as compose sees it costs. The sandbox is then put back as the environment names it.
 
 `--compare DIR`: the same figures for another checkout of the project (say the commit before a
 change: `git worktree add DIR REV`, with DIR/.venv linked to this venv), on the same target, run
@@ -202,37 +209,49 @@ def bench_layouts(args: argparse.Namespace) -> int:
     return 0
 
 
-def bench_engines(args: argparse.Namespace) -> int:
-    """Per drill, the sandbox on each engine of --engines side by side (medians)."""
-    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-    if not engines or any(e not in ("docker", "podman") for e in engines):
+def variants_of(args: argparse.Namespace) -> list[tuple[str, dict[str, str]]]:
+    """(label, environment overrides) of each sandbox variant to compare: the engines of --engines,
+    and with --compose each of those as the compose project and as raw engine containers."""
+    engines = [e.strip() for e in (args.engines or "").split(",") if e.strip()]
+    if args.engines is not None and (not engines or any(e not in ("docker", "podman") for e in engines)):
         sys.exit(f"--engines {args.engines!r}: a comma-separated list of docker and podman")
+    on = [(e, {"AURA_SANDBOX_ENGINE": e}) for e in engines] or [("", {})]
+    if not args.compose:
+        return on
+    return [(f"{name}{'+' if name else ''}{kind}", {**env, "AURA_SANDBOX_COMPOSE": flag})
+            for name, env in on for kind, flag in (("compose", "1"), ("raw", "0"))]
+
+
+def bench_variants(args: argparse.Namespace) -> int:
+    """Per drill, the sandbox in each variant (engine, compose or raw) side by side (medians)."""
+    variants = variants_of(args)
     runs, k = args.runs, (["-k", args.k] if args.k else [])
     ids = drill_ids(k)
     if not ids:
         sys.exit("no drill selected")
     figures, configs = {}, {}
+    names = [label for label, _env in variants]
     try:
-        for name in engines:
-            env = {**os.environ, "AURA_SANDBOX_ENGINE": name}
-            configs[name] = sandbox_up(env)
-            figures[name] = bench_per_drill(ids, runs, [*k, "--drill-config", configs[name]])[PROJECT]
+        for label, overrides in variants:
+            env = {**os.environ, **overrides}
+            configs[label] = sandbox_up(env)
+            figures[label] = bench_per_drill(ids, runs, [*k, "--drill-config", configs[label]])[PROJECT]
     finally:
-        sandbox_up(dict(os.environ))  # back on the engine the environment names
+        sandbox_up(dict(os.environ))  # back on the engine and layout the environment names
     med = statistics.median
     print(f"\nmachine: {describe_machine()}")
-    for name in engines:
-        print(f"{name}: {configs[name]}")
-    first = engines[0]
+    for label in names:
+        print(f"{label}: {configs[label]}")
+    first = names[0]
     print(f"\nper drill, one pytest process each, median of {runs} runs (seconds), total"
-          + (f" and minus {first}" if len(engines) > 1 else ""))
-    print(f"{'drill':<40}" + "".join(f"{e:>10}" for e in engines)
-          + "".join(f"{e + '-' + first:>16}" for e in engines[1:]) + "   by phase (" + ", ".join(PHASES) + ")")
+          + (f" and minus {first}" if len(names) > 1 else ""))
+    print(f"{'drill':<40}" + "".join(f"{e:>16}" for e in names)
+          + "".join(f"{e + '-' + first:>28}" for e in names[1:]) + "   by phase (" + ", ".join(PHASES) + ")")
     for node in ids:
-        totals = [med(figures[e][node]["total"]) for e in engines]
-        deltas = "".join(f"{t - totals[0]:>+16.2f}" for t in totals[1:])
-        phases = " | ".join(" ".join(f"{med(figures[e][node][p]):.2f}" for p in PHASES) for e in engines)
-        print(f"{node.split('::', 1)[1]:<40}" + "".join(f"{t:>10.2f}" for t in totals) + deltas + "   " + phases)
+        totals = [med(figures[e][node]["total"]) for e in names]
+        deltas = "".join(f"{t - totals[0]:>+28.2f}" for t in totals[1:])
+        phases = " | ".join(" ".join(f"{med(figures[e][node][p]):.2f}" for p in PHASES) for e in names)
+        print(f"{node.split('::', 1)[1]:<40}" + "".join(f"{t:>16.2f}" for t in totals) + deltas + "   " + phases)
     return 0
 
 
@@ -250,13 +269,16 @@ def main() -> int:
     parser.add_argument("--engines", default=None, metavar="LIST",
                         help="per drill, the sandbox on each engine side by side, e.g. podman,docker "
                              "(median of --runs)")
+    parser.add_argument("--compose", action="store_true",
+                        help="per drill, the sandbox's services as the compose project and as raw engine containers "
+                             "side by side (AURA_SANDBOX_COMPOSE=1/0; on each engine of --engines)")
     parser.add_argument("--compare", metavar="DIR", default=None,
                         help="another checkout of the project, run alternately with this one on the same target")
     args = parser.parse_args()
     if args.hosts:
         return bench_layouts(args)
-    if args.engines:
-        return bench_engines(args)
+    if args.engines or args.compose:
+        return bench_variants(args)
     extra = (["-k", args.k] if args.k else []) + (["--drill-config", args.drill_config] if args.drill_config else [])
     if not args.drill_config:
         up = subprocess.run([sys.executable, "-m", "sandbox", "up"], cwd=PROJECT, capture_output=True, text=True)

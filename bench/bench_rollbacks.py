@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import ssl
 import statistics
 import subprocess
 import sys
@@ -49,8 +50,11 @@ class Target:
         self.conf = Path(self.cfg["nginx"]["conf"])
 
     def healthz(self) -> int:
+        ca_file = self.cfg.get("http", {}).get("ca_file")  # the front's private CA ([http])
+        context = ssl.create_default_context(cafile=ca_file) if ca_file else None
         try:
-            with urllib.request.urlopen(self.cfg["target"]["base_url"] + "/healthz", timeout=2) as r:
+            with urllib.request.urlopen(self.cfg["target"]["base_url"] + "/healthz", timeout=2,
+                                        context=context) as r:
                 return r.status
         except urllib.error.HTTPError as e:
             return e.code

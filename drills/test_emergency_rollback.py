@@ -2,7 +2,7 @@
 stable, a quick /healthz, then the team alert — read back from the target's alert inbox."""
 import pytest
 
-from helpers import commands, http_clients
+from helpers import commands
 from helpers.drill_bounds import ALERT_TIMEOUT_S, HTTP_CHECK_TIMEOUT_S
 
 pytestmark = [pytest.mark.staging, pytest.mark.production, pytest.mark.destructive,
@@ -21,8 +21,8 @@ def alert_inbox(target, outcome):
     return target.cfg.alert.inbox_url
 
 
-def _inbox(url: str) -> list:
-    r = http_clients.get(url, timeout=HTTP_CHECK_TIMEOUT_S)
+def _inbox(http, url: str) -> list:
+    r = http.get(url, timeout=HTTP_CHECK_TIMEOUT_S)
     r.raise_for_status()
     return r.json()
 
@@ -32,14 +32,15 @@ def test_emergency_rollback(alert_inbox, bad_release, drill):
         """The runbook's steps after the one command: a quick /healthz, then the team alert, read
         back from the inbox. Run with the checks that start with the soak: after the rollback."""
         problems = []
-        quick = http_clients.get(drill.cfg.target.base_url.rstrip("/") + "/healthz", timeout=HTTP_CHECK_TIMEOUT_S)
+        http = drill.target.http
+        quick = http.get(drill.cfg.target.base_url.rstrip("/") + "/healthz", timeout=HTTP_CHECK_TIMEOUT_S)
         if quick.status_code != 200:
             problems.append(f"quick /healthz after the emergency rollback answered {quick.status_code}")
-        seen_before = len(_inbox(alert_inbox))
+        seen_before = len(_inbox(http, alert_inbox))
         sent = commands.run(drill.cfg.commands.alert, ALERT, timeout=ALERT_TIMEOUT_S)
         if not sent.ok:
             problems.append(f"alert command failed: {sent.summary()}")
-        new = _inbox(alert_inbox)[seen_before:]
+        new = _inbox(http, alert_inbox)[seen_before:]
         wanted = dict(zip(ALERT_FIELDS, ALERT, strict=True))
         if not any(all(p.get(k) == v for k, v in wanted.items()) for p in new if isinstance(p, dict)):
             problems.append(f"alert not received: {alert_inbox} got {len(new)} new payload(s), none with "

@@ -36,6 +36,9 @@ SUITE_LABEL_VALUE = "aura-drill-suite"
 # service's config, and the image it resolved). The fault's container does not match that definition,
 # so it must not claim to: the fault leaves them out, and the restore's clone carries them back.
 COMPOSE_OWNED_LABELS = ("com.docker.compose.config-hash", "com.docker.compose.image")
+# Compose's record of a recreate, not a setting: the ID of the container this one replaced (compose
+# leaves it out of its own config hash too, compose#10275). Two `up`s of the same files differ by it.
+COMPOSE_TRANSIENT_LABELS = ("com.docker.compose.replace",)
 
 # -- the deny-lists ------------------------------------------------------------------------------
 # Top level of inspect: only Config, HostConfig and NetworkSettings.Networks are read. Everything
@@ -128,7 +131,7 @@ def definition_of(attrs: Mapping[str, Any], image: Mapping[str, Any] | None, *, 
                            and not (podman and k in PODMAN_ENGINE_ENV_KEYS))
     image_labels = dict(image_config.get("Labels") or {})
     config["Labels"] = {k: v for k, v in sorted((config.get("Labels") or {}).items())
-                        if not (k in image_labels and image_labels[k] == v)}
+                        if not (k in image_labels and image_labels[k] == v) and k not in COMPOSE_TRANSIENT_LABELS}
     for key in HOST_CONFIG_DENY:
         host.pop(key, None)
     # Podman turns NanoCpus into CpuPeriod + CpuQuota and reports all three, then refuses a create
@@ -138,6 +141,10 @@ def definition_of(attrs: Mapping[str, Any], image: Mapping[str, Any] | None, *, 
             and host.get("CpuQuota") == host["NanoCpus"] * host["CpuPeriod"] // 1_000_000_000):
         host.pop("CpuPeriod")
         host.pop("CpuQuota", None)
+    # Mount order is no setting (the runtime mounts by destination) and compose lists a service's
+    # volumes in no fixed order (a Go map): two `up`s of the same file differ by it on Docker.
+    if host.get("Mounts"):
+        host["Mounts"] = sorted(host["Mounts"], key=lambda m: (str(m.get("Target", "")), str(m.get("Source", ""))))
     if host.get("Ulimits"):
         host["Ulimits"] = sorted(({**u, "Name": _ulimit_name(str(u.get("Name", "")))} for u in host["Ulimits"]),
                                  key=lambda u: u["Name"])

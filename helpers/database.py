@@ -34,31 +34,33 @@ SESSION_OPTIONS = f"-c statement_timeout={STATEMENT_TIMEOUT_S * 1000} -c lock_ti
 REVISION_SQL = "SELECT version_num FROM alembic_version"
 
 
-def revision_of(conn: psycopg.Connection) -> str | None:
-    """alembic_version's revision(s), comma-joined; None when the table does not exist."""
+def revision_of(conn: psycopg.Connection, revision_sql: str = REVISION_SQL) -> str | None:
+    """The schema's revision(s) by `revision_sql` (`[database] revision_sql`; default Alembic's
+    table), the first column of each row, comma-joined; None when its table does not exist."""
     import psycopg
 
     try:
-        rows = conn.execute(REVISION_SQL).fetchall()
+        rows = conn.execute(revision_sql.encode()).fetchall()
     except psycopg.errors.UndefinedTable:
         if not conn.autocommit:
             conn.rollback()
         return None
-    return ",".join(sorted(str(r[0]) for r in rows)) or None
+    return ",".join(sorted(str(r[0]) for r in rows if r and r[0] is not None)) or None
 
 
 class Database:
     """One target database: its URL and the run's read session (see the module's docstring)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, revision_sql: str = REVISION_SQL) -> None:
         self.url = url
+        self.revision_sql = revision_sql
         self._session: psycopg.Connection | None = None
         self._lock = threading.Lock()   # the poll loop and the checks during the soak share it
         self.closed = False
 
     @classmethod
     def from_config(cls, cfg: TargetConfig) -> Database:
-        return cls(cfg.database.url)
+        return cls(cfg.database.url, cfg.database.revision_sql)
 
     def connect(self, **kwargs: Any) -> psycopg.Connection:
         """A new bounded session of the caller's own (a context manager: closed on exit)."""
@@ -67,7 +69,7 @@ class Database:
         return psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT_S, options=SESSION_OPTIONS, **kwargs)
 
     def revision(self) -> str | None:
-        """The schema revision now (alembic_version), through the held session."""
+        """The schema revision now (`revision_sql`), through the held session."""
         import psycopg
 
         with self._lock:
@@ -76,7 +78,7 @@ class Database:
             reused = self._session is not None and not self._session.closed
             session = self._held()  # a connect that fails raises, as a connect per read did
             try:
-                return revision_of(session)
+                return revision_of(session, self.revision_sql)
             except (psycopg.OperationalError, psycopg.InterfaceError):
                 lost = session.closed or session.broken
                 if lost:
@@ -85,7 +87,7 @@ class Database:
                     raise  # a timeout or a refusal on a live session is the caller's, as before
             # The held session was lost since its last answer (the server restarted, the
             # connection dropped): one new session, and its failure is the caller's.
-            return revision_of(self._held())
+            return revision_of(self._held(), self.revision_sql)
 
     def _held(self) -> psycopg.Connection:
         if self._session is None or self._session.closed:

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from helpers import commands, faults, nginx_ops
+from helpers import commands, engine_api, faults, fingerprint, metrics, nginx_ops, perf, rpo, table_rows
 from helpers.measure import LATE_LOOK_MAX_S, SOAK_WAIT_S
 
 __all__ = ["ALERT_TIMEOUT_S", "HTTP_CHECK_TIMEOUT_S", "PostBudgetBounds"]
@@ -38,11 +38,8 @@ class PostBudgetBounds:
 
     @classmethod
     def of(cls, cfg: Any, drill_type: str) -> PostBudgetBounds:
-        """`cfg` needs only `probe.soak_s` and `probe.interval_s`."""
-        # Imported here: the Docker SDK and psycopg load while `sandbox up` runs (fixtures/target.py's
-        # warm-up), not when pytest loads the plugins.
-        from helpers import engine_api, fingerprint, metrics, perf, rpo, table_rows
-
+        """`cfg` needs only `probe.soak_s`, `probe.interval_s`, `commands.perf_smoke` and
+        `perf.smoke_timeout_s` (a team's own smoke is bound by its own timeout)."""
         state_round = fingerprint.DB_BOUND_S + nginx_ops.NGINX_TIMEOUT_S + engine_api.API_TIMEOUT_S
         return cls(
             fault_recheck_s=max(faults.OBSERVE_TIMEOUT_S, state_round),
@@ -55,7 +52,8 @@ class PostBudgetBounds:
             # The snapshot rows: a pass over the table's chunk digests, bounded as a whole (its
             # statements are one chunk each), then the differing chunks looked at row by row.
             rpo_s=rpo.STOP_TIMEOUT_S + 2 * fingerprint.DB_BOUND_S + table_rows.PASS_BOUND_S,
-            perf_smoke_s=perf.BOUND_S,
+            perf_smoke_s=(cfg.perf.smoke_timeout_s + commands.KILL_BOUND_S if cfg.commands.perf_smoke
+                          else perf.BOUND_S),
             metrics_s=2 * metrics.FETCH_TIMEOUT_S,
             host_checks_s=engine_api.API_TIMEOUT_S,
             troubleshooting_s=engine_api.API_TIMEOUT_S + nginx_ops.NGINX_TIMEOUT_S,

@@ -13,13 +13,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from helpers import commands, nginx_ops
 from helpers.clock import REAL, Clock
+from helpers.compose import compose_of, override_text
 from helpers.config import TargetConfig
 from helpers.container_swap import recreate_with_image
 from helpers.database import Database
 from helpers.engine_api import Engine
+from helpers.fingerprint import active_pool
 from helpers.front import Front
 from helpers.probe import Probe, Sample
 from helpers.readiness import STEADY_S
@@ -107,10 +110,37 @@ def _front_on(probe: Probe, pool: str, streak: int, clock: Clock):
     return recheck
 
 
-def switch_traffic(cfg: TargetConfig, probe: Probe, pool: str = "api_v2", clock: Clock = REAL) -> Observation:
-    """The runbook's `deploy/switch_upstream.sh --target api_v2`; seen when the front answers from it."""
+def _include_names(cfg: TargetConfig, front: Front) -> str | None:
+    try:
+        text = front.read_bytes(cfg.nginx.upstream_include).decode("utf-8")
+    except FileNotFoundError:
+        return None
+    return active_pool(text, cfg.upstreams.items())
+
+
+def _switch_seen_in_include(cfg: TargetConfig, front: Front, pool: str, result) -> Observation:
+    """An app whose answers cannot name their pool (no pool in /status, both pools on one
+    release): the upstream include is the only witness, so the fault is latent, never "none"."""
+    named = _include_names(cfg, front)
+    if named != pool:
+        return Observation("none", f"switch_upstream exit {result.exit_code}, but the upstream include names "
+                                   f"{named}, not {pool}")
+
+    def recheck() -> str | None:
+        now = _include_names(cfg, front)
+        return None if now == pool else f"the upstream include names {now}, not {pool}"
+    return Observation("latent", f"the upstream include names {pool} after the switch (/status shows no pool and "
+                                 "both pools serve one release: answers cannot show it)", recheck)
+
+
+def switch_traffic(cfg: TargetConfig, probe: Probe, pool: str = "api_v2", clock: Clock = REAL, *,
+                   front: Front) -> Observation:
+    """The runbook's `deploy/switch_upstream.sh --target api_v2`; seen when the front answers from it
+    (or, when no answer can name its pool, in the upstream include on `front`: latent)."""
     since = clock.monotonic()
     result = commands.run(cfg.commands.switch_upstream, ["--target", pool], timeout=SWITCH_TIMEOUT_S)
+    if not probe.status.shows_pool:
+        return _switch_seen_in_include(cfg, front, pool, result)
     seen = _wait_for_sample(probe, since, lambda s: s.pool == pool, OBSERVE_TIMEOUT_S, clock)
     if seen is None:
         return Observation("none", f"switch_upstream exit {result.exit_code}, but no probe answer came from {pool}")
@@ -211,15 +241,32 @@ def _verdict(seen: str, sample: Sample | None, grace_s: float, where: str, how: 
     return "latent", f"{where} ({how}) while the front stays green ({last})"
 
 
-def bad_image(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, engine: Engine) -> Observation:
-    """api_v1 recreated from [docker] bad_tag through the engine's API: a clone of its whole
-    definition on the bad image, marked as the suite's and without compose's own labels. The engine
-    must run the bad image; the probe then shows it visible (the new container answers badly, or not
-    at all past a boot grace period) or latent (the front stays green)."""
+def deploy_through_compose(cfg: TargetConfig, front: Front, name: str, image: str, override: Path) -> None:
+    """How a team deploys a test version of a compose service: an override file of the drill's own
+    (in its state folder, never named *compose.override.y*ml, never an edit of the team's files),
+    then `up -d --no-deps` for that service with the override last."""
+    compose = compose_of(cfg, front)
+    assert compose is not None
+    service = compose.services_of([name])[name]
+    front.write_bytes(override, override_text(service, image).encode("utf-8"))
+    compose.up([service], extra_files=[override])
+
+
+def bad_image(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, engine: Engine,
+              front: Front | None = None, override: Path | None = None) -> Observation:
+    """api_v1 on [docker] bad_tag. With [compose] compose deploys it through the `front`
+    (deploy_through_compose; `override`: where the drill's override file goes); without, it is
+    recreated through the engine's API: a clone of its whole definition on the bad image, marked as
+    the suite's and without compose's own labels. The engine must run the bad image; the probe then
+    shows it visible (the new container answers badly, or not at all past a boot grace period) or
+    latent (the front stays green)."""
     name = cfg.services.api_v1
     bad_ref = f"{cfg.docker.image}:{cfg.docker.bad_tag}"
     before = engine.container_info(name)
-    recreate_with_image(engine, name, bad_ref)
+    if cfg.compose is not None and front is not None and override is not None:
+        deploy_through_compose(cfg, front, name, bad_ref, override)
+    else:
+        recreate_with_image(engine, name, bad_ref)
     # Judged on requests sent from here on: the blip of the recreate itself is not the fault.
     since = clock.monotonic()
     bad_id = engine.image_id_of(bad_ref)
@@ -263,14 +310,15 @@ def bad_migration(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, datab
 
 
 def bad_release(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *, database: Database,
-                engine: Engine) -> Observation:
+                engine: Engine, front: Front, override: Path | None = None) -> Observation:
     """A bad release: bad image on api_v1, bad migration, and traffic on api_v2 — all three seen."""
     # Order matters for observing each part: the bad image is seen while traffic is on api_v1;
     # the switch happens while api_v2 is still healthy (a deploy tool refuses an unhealthy
     # target); the bad migration is then seen failing api_v2 as well.
     parts: list[Observation] = []
-    steps: list[Callable[[], Observation]] = [lambda: bad_image(cfg, probe, clock, engine=engine),
-                                               lambda: switch_traffic(cfg, probe, "api_v2", clock),
+    steps: list[Callable[[], Observation]] = [lambda: bad_image(cfg, probe, clock, engine=engine, front=front,
+                                                                  override=override),
+                                               lambda: switch_traffic(cfg, probe, "api_v2", clock, front=front),
                                                lambda: bad_migration(cfg, probe, clock, database=database)]
     for step in steps:
         parts.append(step())

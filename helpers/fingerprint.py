@@ -29,8 +29,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from helpers import table_rows
+from helpers.compose import compose_of, drift
 from helpers.container_definition import changes
-from helpers.database import Database, revision_of
+from helpers.database import REVISION_SQL, Database, revision_of
 from helpers.engine_api import Engine
 from helpers.file_digest import sha256_file
 from helpers.front import Front
@@ -77,13 +78,18 @@ class Fingerprint:
     db_revision: str | None                    # None: no alembic_version table
     rows_digest: str
     row_count: int
+    # With [compose]: sha256 of each compose file and of the env file (path -> digest, None: missing),
+    # and per service container whether compose sees it in sync ("in sync", or what drifted).
+    compose_files: Mapping[str, str | None] = field(default_factory=dict)
+    compose_sync: Mapping[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"containers": {k: v.to_dict() for k, v in sorted(self.containers.items())},
                 "nginx_conf_sha256": self.nginx_conf_sha256,
                 "upstream_include_sha256": self.upstream_include_sha256,
                 "active_pool": self.active_pool, "db_revision": self.db_revision,
-                "rows_digest": self.rows_digest, "row_count": self.row_count}
+                "rows_digest": self.rows_digest, "row_count": self.row_count,
+                "compose_files": dict(self.compose_files), "compose_sync": dict(self.compose_sync)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Fingerprint:
@@ -91,7 +97,8 @@ class Fingerprint:
                    nginx_conf_sha256=data["nginx_conf_sha256"],
                    upstream_include_sha256=data["upstream_include_sha256"],
                    active_pool=data["active_pool"], db_revision=data["db_revision"],
-                   rows_digest=data["rows_digest"], row_count=int(data["row_count"]))
+                   rows_digest=data["rows_digest"], row_count=int(data["row_count"]),
+                   compose_files=data.get("compose_files") or {}, compose_sync=data.get("compose_sync") or {})
 
 
 def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -203,11 +210,12 @@ def _identifier(name: str) -> Any:
     return sql.Identifier(*name.split("."))
 
 
-def read_db_revision(url: str) -> str | None:
-    """alembic_version's revision(s), comma-joined, on a session of its own; None when the table
-    does not exist. (A run reads it through its Target's helpers.database.Database.)"""
-    with Database(url).connect() as conn:
-        return revision_of(conn)
+def read_db_revision(url: str, revision_sql: str = REVISION_SQL) -> str | None:
+    """The schema's revision(s) by `revision_sql` (`[database] revision_sql`), comma-joined, on a
+    session of its own; None when its table does not exist. (A run reads it through its Target's
+    helpers.database.Database.)"""
+    with Database(url, revision_sql).connect() as conn:
+        return revision_of(conn, revision_sql)
 
 
 def read_rows(url: str, table: str, pk: str = "id",
@@ -238,8 +246,10 @@ def _fingerprint(cfg: TargetConfig, front: Front, database: Database, engine: En
         pool = active_pool(include_bytes.decode("utf-8"), cfg.upstreams.items())
     except FileNotFoundError:
         include_bytes, pool = None, None
+    containers = read_containers(engine, cfg.services.items())
+    compose_files, compose_sync = _compose_state(cfg, front, containers)
     return Fingerprint(
-        containers=read_containers(engine, cfg.services.items()),
+        containers=containers,
         nginx_conf_sha256=front.sha256(cfg.nginx.conf),
         upstream_include_sha256=(None if include_bytes is None
                                  else "sha256:" + hashlib.sha256(include_bytes).hexdigest()),
@@ -247,7 +257,32 @@ def _fingerprint(cfg: TargetConfig, front: Front, database: Database, engine: En
         db_revision=database.revision(),
         rows_digest=digest,
         row_count=row_count,
+        compose_files=compose_files,
+        compose_sync=compose_sync,
     )
+
+
+def compose_paths(cfg: TargetConfig) -> list[str]:
+    """The compose files and the env file, as [compose] names them (none without it)."""
+    if cfg.compose is None:
+        return []
+    return [str(p) for p in (*cfg.compose.files, *([cfg.compose.env_file] if cfg.compose.env_file else []))]
+
+
+def _compose_state(cfg: TargetConfig, front: Front, containers: Mapping[str, ContainerState]
+                   ) -> tuple[dict[str, str | None], dict[str, str]]:
+    """With [compose]: the files' digests, and each service container's config-hash label against
+    `config --hash` computed from the files as they are now (compose's own drift test)."""
+    compose = compose_of(cfg, front)
+    if compose is None:
+        return {}, {}
+    files = {p: front.sha256(p) for p in compose_paths(cfg)}
+    names = dict(cfg.services.items())
+    service_of = compose.services_of(names.values())
+    labels_of = {names[key]: (None if state.status == "missing"
+                              else dict(((state.settings or {}).get("Config") or {}).get("Labels") or {}))
+                 for key, state in containers.items()}
+    return files, drift(labels_of, service_of, compose.config_hashes())
 
 
 def _manifest(backup: str | os.PathLike[str] | Manifest) -> Manifest:

@@ -1,34 +1,134 @@
-"""httpx clients that share one TLS context for the run.
+"""Every HTTP request the suite makes to the target, through one factory built from `[http]`.
 
-Every `httpx.Client()` (and every `httpx.get`, which makes one) builds a new SSL context and loads
-the CA bundle into it: 25-60 ms of CPU each, even for plain-HTTP URLs, and a drill makes a dozen
-(probe, RPO writer, performance smoke, /metrics, readiness, snapshot /status). The context is built
-once here, the way httpx builds its default (`verify=True`, the CA bundle, SSL_CERT_FILE /
-SSL_CERT_DIR from the environment), and passed to each client: certificate checks are unchanged.
+`HttpClients.from_config(cfg)` is made once per run (the Target holds it) and hands out httpx
+clients that all:
+- verify TLS with one SSL context, built on first use: `[http] ca_file` (a PEM bundle: only that
+  CA is trusted, as `curl --cacert` does) or httpx's default (the CA bundle, SSL_CERT_FILE /
+  SSL_CERT_DIR). Building a context loads the bundle, 25-60 ms of CPU, so it is never built per
+  client;
+- send `[http] headers` (usually `Authorization = "Bearer …"`) on every request to the target's
+  own origins (`[target] base_url` and `api_url`: scheme, host, port), and never elsewhere (an
+  upstream's own port, the alert inbox), so a token goes only where it is wanted.
+
+The factory owns what it hands out: `close()` (the Target's teardown) closes every client still
+open. `transport` replaces the network for the suite's own unit tests (httpx.MockTransport).
+
+`problem(url, exc)` is the one line a failed request becomes, a certificate that does not verify
+named as such (with the key that fixes it).
 """
 from __future__ import annotations
 
-import functools
 import ssl
+import threading
+import weakref
+from collections.abc import Generator, Iterable, Mapping
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
-__all__ = ["client", "get", "tls_context"]
+from helpers.redact import one_line
+
+__all__ = ["AUTH_REFUSED", "HttpClients", "certificate_error", "origin_of", "problem", "reason"]
+
+AUTH_REFUSED = (401, 403)  # the target refuses the suite's credentials: a refusal, never "reachable"
 
 
-@functools.lru_cache(maxsize=1)
-def tls_context() -> ssl.SSLContext:
-    return httpx.create_ssl_context()
+def origin_of(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port or default
 
 
-def client(**kwargs: Any) -> httpx.Client:
-    """`httpx.Client(**kwargs)` with the run's TLS context (unless `verify` is given)."""
-    kwargs.setdefault("verify", tls_context())
-    return httpx.Client(**kwargs)
+class _TargetHeaders(httpx.Auth):
+    """Adds the configured headers to a request for one of the target's origins."""
+
+    def __init__(self, headers: Mapping[str, str], origins: Iterable[tuple[str, str, int | None]]) -> None:
+        self.headers = dict(headers)
+        self.origins = frozenset(origins)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self.headers and origin_of(str(request.url)) in self.origins:
+            for name, value in self.headers.items():
+                request.headers.setdefault(name, value)
+        yield request
 
 
-def get(url: str, *, timeout: float) -> httpx.Response:
-    """`httpx.get(url, timeout=...)` with the run's TLS context."""
-    with client(timeout=timeout) as c:
-        return c.get(url)
+class HttpClients:
+    """The run's HTTP to the target (see the module's docstring)."""
+
+    def __init__(self, *, headers: Mapping[str, str] | None = None, ca_file: str | Path | None = None,
+                 origins: Iterable[str] = (), transport: httpx.BaseTransport | None = None) -> None:
+        self.headers = dict(headers or {})
+        self.ca_file = Path(ca_file) if ca_file else None
+        self.transport = transport
+        self._auth = _TargetHeaders(self.headers, (origin_of(u) for u in origins))
+        self._context: ssl.SSLContext | None = None
+        self._lock = threading.Lock()
+        self._open: weakref.WeakSet[httpx.Client] = weakref.WeakSet()
+
+    @classmethod
+    def from_config(cls, cfg: Any, *, transport: httpx.BaseTransport | None = None) -> HttpClients:
+        http = cfg.http
+        return cls(headers=http.headers, ca_file=http.ca_file,
+                   origins=(cfg.target.base_url, cfg.target.api_url), transport=transport)
+
+    def tls_context(self) -> ssl.SSLContext:
+        """The one SSL context of the run, built on first use (a thread may warm it up)."""
+        with self._lock:
+            if self._context is None:
+                if self.ca_file is not None:
+                    self._context = ssl.create_default_context(cafile=str(self.ca_file))
+                else:
+                    self._context = httpx.create_ssl_context()
+            return self._context
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """An `httpx.Client(**kwargs)` with the run's TLS context and the target's headers; the
+        caller closes it (`with`), and `close()` closes it if the caller did not."""
+        kwargs.setdefault("verify", self.tls_context())
+        kwargs.setdefault("auth", self._auth)
+        if self.transport is not None:
+            kwargs.setdefault("transport", self.transport)
+        made = httpx.Client(**kwargs)
+        self._open.add(made)
+        return made
+
+    def get(self, url: str, *, timeout: float) -> httpx.Response:
+        """One GET on a client of its own (no connection kept: nginx reloads leave pooled
+        connections on old workers)."""
+        with self.client(timeout=timeout) as c:
+            return c.get(url)
+
+    def close(self) -> None:
+        for c in list(self._open):
+            c.close()
+
+
+def certificate_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification failure behind an httpx error, if that is what it was."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def reason(exc: BaseException) -> str:
+    """Why a request got no answer, in one line: a certificate that does not verify says so and
+    names the key that fixes it; anything else names its error."""
+    cert = certificate_error(exc)
+    if cert is not None:
+        why = cert.verify_message or str(cert)
+        return one_line(f"certificate does not verify: {why} "
+                        "(give the CA that signed it as a PEM bundle in [http] ca_file)")
+    return one_line(f"{type(exc).__name__}: {exc}")
+
+
+def problem(url: str, exc: BaseException) -> str:
+    """One line naming `url` and why it got no answer (`reason`)."""
+    return one_line(f"{url}: {reason(exc)}")

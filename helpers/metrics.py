@@ -13,6 +13,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import httpx
+
+from helpers.http_clients import HttpClients
+
 __all__ = ["MetricSample", "MetricsParseError", "build_info_version", "build_info_versions", "fetch",
            "parse_samples", "request_counters", "total_requests"]
 
@@ -121,29 +125,26 @@ def build_info_version(text: str, metric_prefix_hint: str = "build_info") -> str
     return versions[0] if versions else None
 
 
-def request_counters(text: str) -> list[MetricSample]:
-    """The samples of request counters (`*_requests_total`, e.g. `aura_http_requests_total`)."""
+def request_counters(text: str, name: str = REQUEST_COUNTER_SUFFIX[1:]) -> list[MetricSample]:
+    """The samples of request counters: `name` (`[metrics] requests_total`) itself, or any metric
+    ending in `_<name>` (the default matches `aura_http_requests_total`)."""
     return [s for s in parse_samples(text)
-            if (s.name.endswith(REQUEST_COUNTER_SUFFIX) or s.name == "requests_total")
+            if (s.name.endswith("_" + name) or s.name == name)
             and not math.isnan(s.value)]
 
 
-def total_requests(text: str) -> float:
+def total_requests(text: str, name: str = REQUEST_COUNTER_SUFFIX[1:]) -> float:
     """Sum over every request counter series; 0.0 when there is none (see request_counters)."""
-    return float(sum(s.value for s in request_counters(text)))
+    return float(sum(s.value for s in request_counters(text, name)))
 
 
 FETCH_TIMEOUT_S = 5.0
 
 
-def fetch(api_url: str, timeout_s: float = FETCH_TIMEOUT_S) -> str | None:
+def fetch(api_url: str, *, http: HttpClients, timeout_s: float = FETCH_TIMEOUT_S) -> str | None:
     """The target's /metrics text, or None when it does not answer 200."""
-    import httpx
-
-    from helpers.http_clients import get as http_get
-
     try:
-        r = http_get(api_url.rstrip("/") + "/metrics", timeout=timeout_s)
+        r = http.get(api_url.rstrip("/") + "/metrics", timeout=timeout_s)
     except httpx.HTTPError:
         return None
     return r.text if r.status_code == 200 else None

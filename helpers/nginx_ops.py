@@ -1,4 +1,5 @@
-"""nginx through the config's own commands: test, reload, start (test_cmd without its `-t`).
+"""nginx through the config's own commands: test, reload, start (`[nginx] start_cmd`, else test_cmd
+without its `-t`).
 
 Every command and the error log go through the target's front (helpers/front/): local argv on a
 single host, the front host's shell over the run's SSH connection with `[front]`."""
@@ -23,7 +24,11 @@ def reload(front: Front, cfg: TargetConfig) -> CommandResult:
 
 
 def start_command(cfg: TargetConfig) -> str:
-    """`nginx -t -c X -p Y` tests the config that `nginx -c X -p Y` runs: drop the `-t`."""
+    """`[nginx] start_cmd` (a staging whose nginx belongs to its service manager says
+    `sudo -n systemctl start nginx`, so no stray nginx runs outside it); without it, `nginx -t -c X
+    -p Y` tests the config that `nginx -c X -p Y` runs: drop the `-t`."""
+    if cfg.nginx.start_cmd:
+        return cfg.nginx.start_cmd
     argv = commands.split_command(cfg.nginx.test_cmd)
     return shlex.join(a for a in argv if a != "-t")
 

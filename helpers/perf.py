@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 import httpx
 
-from helpers import http_clients
+from helpers import commands
 from helpers.clock import REAL, Clock
+from helpers.commands import CommandResult
+from helpers.http_clients import HttpClients
 from helpers.redact import one_line
 
-__all__ = ["PATHS", "PerfResult", "nearest_rank", "perf_smoke"]
+__all__ = ["PATHS", "PerfResult", "nearest_rank", "perf_smoke", "smoke_env", "team_smoke"]
 
 PATHS = ("/healthz", "/status")
 
@@ -54,9 +56,9 @@ MAX_SECONDS = 60.0
 BOUND_S = MAX_SECONDS + REQUEST_TIMEOUT_S    # the last request may start just before MAX_SECONDS
 
 
-def perf_smoke(base_url: str, requests: int, p95_ms: float, *, timeout_s: float = REQUEST_TIMEOUT_S,
-               max_seconds: float = MAX_SECONDS, clock: Clock = REAL,
-               transport: httpx.BaseTransport | None = None) -> PerfResult:
+def perf_smoke(base_url: str, requests: int, p95_ms: float, *, http: HttpClients,
+               timeout_s: float = REQUEST_TIMEOUT_S, max_seconds: float = MAX_SECONDS,
+               clock: Clock = REAL) -> PerfResult:
     if requests <= 0:
         raise ValueError("requests must be > 0")
     base = base_url.rstrip("/")
@@ -64,7 +66,7 @@ def perf_smoke(base_url: str, requests: int, p95_ms: float, *, timeout_s: float 
     errors = 0
     first_error: str | None = None
     start = clock.monotonic()
-    with http_clients.client(timeout=timeout_s, transport=transport, follow_redirects=False) as client:
+    with http.client(timeout=timeout_s, follow_redirects=False) as client:
         for i in range(requests):
             if clock.monotonic() - start >= max_seconds:
                 break
@@ -92,3 +94,19 @@ def perf_smoke(base_url: str, requests: int, p95_ms: float, *, timeout_s: float 
                       p95_ms=p95, max_ms=max(latencies) if latencies else None,
                       ok=not problems,
                       problem=one_line("perf smoke: " + "; ".join(problems)) if problems else None)
+
+
+def smoke_env(cfg) -> dict[str, str]:
+    """What `[commands] perf_smoke` is told about the target: its URLs (and the CA bundle's path);
+    never a header or a token (the team's command takes its own secrets from its environment)."""
+    env = {"DRILL_TARGET_NAME": cfg.target.name, "DRILL_BASE_URL": cfg.target.base_url,
+           "DRILL_API_URL": cfg.target.api_url}
+    if cfg.http.ca_file:
+        env["DRILL_CA_FILE"] = str(cfg.http.ca_file)
+    return env
+
+
+def team_smoke(cfg) -> CommandResult:
+    """The team's own smoke test (`[commands] perf_smoke`), run as written (no arguments appended),
+    bound by `[perf] smoke_timeout_s`; its exit status is the verdict."""
+    return commands.run(cfg.commands.perf_smoke, [], timeout=cfg.perf.smoke_timeout_s, extra_env=smoke_env(cfg))

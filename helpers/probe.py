@@ -2,9 +2,9 @@
 
 Every `interval_ms` it GETs `base_url/healthz` and `base_url/status` and records one `Sample`: when
 the answer arrived (monotonic), the healthz status, its latency, the version and pool `/status`
-reports, and the error if there was no answer. The RTO (helpers.rto) is computed from these samples
-afterwards, so the sampler itself judges nothing; it only has to keep a steady cadence and never
-die (any exception becomes a sample with an error).
+reports (where `[status]` says; `StatusFields`), and the error if there was no answer. The RTO
+(helpers.rto) is computed from these samples afterwards, so the sampler itself judges nothing; it
+only has to keep a steady cadence and never die (any exception becomes a sample with an error).
 
 Timeouts are short on purpose: a hung request would stall the cadence, and on loopback a healthy
 answer takes milliseconds.
@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 import httpx
 
-from helpers import http_clients
 from helpers.clock import REAL, Clock
+from helpers.http_clients import HttpClients
 from helpers.redact import one_line
 from helpers.wait import Wait
 
-__all__ = ["Probe", "ProbeSummary", "Sample", "longest_outage", "parse_status", "summarize"]
+__all__ = ["Probe", "ProbeSummary", "Sample", "StatusFields", "longest_outage", "parse_status", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -67,22 +67,54 @@ class ProbeSummary:
                 "longest_outage_s": round(self.longest_outage_s, 3)}
 
 
-def parse_status(body: bytes | str) -> tuple[str | None, str | None]:
+@dataclass(frozen=True)
+class StatusFields:
+    """Where `/status` shows the version and the pool (`[status]`). An app that shows no pool
+    (`pool_field = ""`) has its pools told apart by the release each serves at baseline
+    (`pool_by_version`, learnt by preflight from the engine) when the two differ; when they do not,
+    no answer names a pool (None) and the upstream include is the only witness."""
+    version_field: str = "version"
+    pool_field: str = "pool"
+    pool_by_version: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def shows_pool(self) -> bool:
+        """Can an answer of the front say which pool served it?"""
+        return bool(self.pool_field) or bool(self.pool_by_version)
+
+    def expected_pool(self, pool: str) -> str | None:
+        """The pool a matching answer must show: `pool`, or None (any) when answers cannot show one."""
+        return pool if self.shows_pool else None
+
+    def parse(self, body: bytes | str) -> tuple[str | None, str | None]:
+        """(version, pool) from a /status JSON object; None for what is not there."""
+        data = json.loads(body)
+        if not isinstance(data, dict):
+            raise ValueError("/status is not a JSON object")
+        raw_version = data.get(self.version_field)
+        version = None if raw_version is None else str(raw_version)
+        if self.pool_field:
+            raw_pool = data.get(self.pool_field)
+            return version, None if raw_pool is None else str(raw_pool)
+        return version, None if version is None else self.pool_by_version.get(version)
+
+
+DEFAULT_STATUS = StatusFields()
+
+
+def parse_status(body: bytes | str, fields: StatusFields = DEFAULT_STATUS) -> tuple[str | None, str | None]:
     """(version, pool) from a /status JSON object; (None, None) when they are not there."""
-    data = json.loads(body)
-    if not isinstance(data, dict):
-        raise ValueError("/status is not a JSON object")
-    version, pool = data.get("version"), data.get("pool")
-    return (None if version is None else str(version), None if pool is None else str(pool))
+    return fields.parse(body)
 
 
-def front_status(base_url: str, timeout_s: float = 3) -> tuple[int | None, str | None, str | None]:
-    """(/healthz status, /status version, /status pool) the front serves now; all None when it
-    does not answer (or /status is not JSON)."""
+def front_status(http: HttpClients, status: StatusFields, base_url: str,
+                 timeout_s: float = 3) -> tuple[int | None, str | None, str | None]:
+    """(/healthz status, /status version, /status pool) the front serves now, /status read where
+    `status` says; all None when it does not answer (or /status is not JSON)."""
     try:
-        with http_clients.client(base_url=base_url, timeout=timeout_s) as http:
-            health = http.get("/healthz").status_code
-            version, pool = parse_status(http.get("/status").content)
+        with http.client(base_url=base_url, timeout=timeout_s) as client:
+            health = client.get("/healthz").status_code
+            version, pool = status.parse(client.get("/status").content)
             return health, version, pool
     except (httpx.HTTPError, ValueError):
         return None, None, None
@@ -115,19 +147,20 @@ def summarize(samples: Iterable[Sample]) -> ProbeSummary:
 class Probe:
     """Samples `base_url` every `interval_ms` on a daemon thread between start() and stop()."""
 
-    def __init__(self, base_url: str, interval_ms: int, *, timeout_s: float | None = None,
-                 clock: Clock = REAL, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, base_url: str, interval_ms: int, *, http: HttpClients, timeout_s: float | None = None,
+                 clock: Clock = REAL, status: StatusFields = DEFAULT_STATUS) -> None:
         if interval_ms <= 0:
             raise ValueError("interval_ms must be > 0")
         self.base_url = base_url.rstrip("/")
         self.interval_s = interval_ms / 1000.0
         self.timeout_s = timeout_s if timeout_s is not None else max(0.5, 5 * self.interval_s)
         self.clock = clock
+        self.status = status
         # No keep-alive: a pooled connection stays pinned to an old nginx worker for a moment after
         # a graceful reload, so samples would flap between pools. A probe measures what a new
         # client sees.
-        self._client = http_clients.client(timeout=self.timeout_s, transport=transport, follow_redirects=False,
-                                    limits=httpx.Limits(max_keepalive_connections=0))
+        self._client = http.client(timeout=self.timeout_s, follow_redirects=False,
+                                   limits=httpx.Limits(max_keepalive_connections=0))
         self._samples: list[Sample] = []
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -147,7 +180,7 @@ class Probe:
         try:
             status = self._client.get(self.base_url + "/status")
             if status.status_code == 200:
-                version, pool = parse_status(status.content)
+                version, pool = self.status.parse(status.content)
             else:
                 error = f"status: HTTP {status.status_code}"
         except Exception as e:

@@ -12,9 +12,9 @@ from collections.abc import Iterable
 
 import httpx
 
-from helpers import http_clients
 from helpers.clock import REAL, Clock
-from helpers.probe import Probe, Sample
+from helpers.http_clients import HttpClients
+from helpers.probe import DEFAULT_STATUS, Probe, Sample, StatusFields
 from helpers.wait import Wait
 
 READY_TIMEOUT_S = 60.0
@@ -24,26 +24,26 @@ READY_TIMEOUT_S = 60.0
 STEADY_S = 0.3
 
 
-def _container_healthy(address: str, timeout_s: float) -> bool:
+def _container_healthy(http: HttpClients, address: str, timeout_s: float) -> bool:
     try:
-        return http_clients.get(f"http://{address}/healthz", timeout=timeout_s).status_code == 200
+        return http.get(f"http://{address}/healthz", timeout=timeout_s).status_code == 200
     except httpx.HTTPError:
         return False
 
 
-def wait_ready(base_url: str, *, version: str | None, pool: str | None, streak: int, interval_s: float,
-               containers: Iterable[tuple[str, str]] = (), timeout_s: float = READY_TIMEOUT_S,
-               steady_s: float = STEADY_S, clock: Clock = REAL) -> str | None:
+def wait_ready(base_url: str, *, http: HttpClients, version: str | None, pool: str | None, streak: int,
+               interval_s: float, containers: Iterable[tuple[str, str]] = (), timeout_s: float = READY_TIMEOUT_S,
+               steady_s: float = STEADY_S, clock: Clock = REAL, status: StatusFields = DEFAULT_STATUS) -> str | None:
     """None once ready; otherwise one line naming what was still not ready at the deadline.
     `containers` are (name, host:port) of the containers that were recreated."""
     pending = dict(containers)
     run: list[Sample] = []
     last: list[Sample] = []
-    probe = Probe(base_url, max(1, int(interval_s * 1000)), clock=clock)
+    probe = Probe(base_url, max(1, int(interval_s * 1000)), http=http, clock=clock, status=status)
 
     def ready() -> bool:
         for name, address in list(pending.items()):
-            if _container_healthy(address, probe.timeout_s):
+            if _container_healthy(http, address, probe.timeout_s):
                 del pending[name]
         if pending:
             return False

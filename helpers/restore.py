@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers import commands, nginx_ops
+from helpers.compose import OVERRIDE_NAME, compose_of
 from helpers.config import TargetConfig
 from helpers.container_swap import restore_container
 from helpers.database import Database
 from helpers.engine_api import ContainerDefinition, Engine
 from helpers.file_digest import sha256_file
-from helpers.fingerprint import Fingerprint, load_backup, restore_rows
+from helpers.fingerprint import Fingerprint, compose_paths, load_backup, restore_rows
 from helpers.front import Front
 
 MIGRATE_TIMEOUT_S = 120
@@ -46,9 +47,23 @@ class SavedFiles:
         """The row backup: a folder of chunk files and their manifest (helpers.table_rows)."""
         return self.folder / "rows"
 
+    @property
+    def override(self) -> Path:
+        """The image fault's compose override (a file of the drill's own; deleted by the restore)."""
+        return self.folder / OVERRIDE_NAME
+
+    def compose_copies(self, cfg: TargetConfig) -> list[tuple[str, Path]]:
+        """(live path, its copy here) for each compose file and the env file ([compose])."""
+        return [(live, self.folder / f"compose-{i}-{Path(live).name}.saved")
+                for i, live in enumerate(compose_paths(cfg))]
+
     def save(self, cfg: TargetConfig, front: Front) -> None:
-        """Copies of the front's nginx files (read through the target's front) kept here."""
+        """Copies of the front's nginx files, and with [compose] of the team's compose files and env
+        file (the runbook's `cp docker-compose.staging.yml ….backup`), read through the target's
+        front, kept here."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        for live, copy in self.compose_copies(cfg):
+            copy.write_bytes(front.read_bytes(live))
         self.conf.write_bytes(front.read_bytes(cfg.nginx.conf))
         self.include.write_bytes(front.read_bytes(cfg.nginx.upstream_include))
         try:
@@ -115,7 +130,10 @@ def restore(cfg: TargetConfig, front: Front, database: Database, engine: Engine,
     log = RestoreLog()
     memo = memo or ContainerMemo({}, frozenset())
     _restore_database(cfg, database, snap, saved, log)
-    _restore_containers(cfg, engine, snap, memo, log)
+    if cfg.compose is not None:
+        _restore_compose(cfg, front, engine, saved, log)
+    else:
+        _restore_containers(cfg, engine, snap, memo, log)
     _restore_nginx(cfg, front, saved, log)
     return log
 
@@ -158,6 +176,30 @@ def _restore_containers(cfg: TargetConfig, engine: Engine, snap: Fingerprint, me
                     log.did(f"removed {left.name}, set aside by an interrupted swap")
         except Exception as e:
             log.failed(f"container {name}: {type(e).__name__}: {e}")
+
+
+def _restore_compose(cfg: TargetConfig, front: Front, engine: Engine, saved: SavedFiles, log: RestoreLog) -> None:
+    """The runbook's recovery: the saved compose files and env file put back, the drill's override
+    deleted, then `up -d --no-deps` for the [services] containers' services: compose recreates
+    what its files no longer describe (the fault's container) and leaves the rest alone."""
+    compose = compose_of(cfg, front)
+    assert compose is not None
+    try:
+        for live, copy in saved.compose_copies(cfg):
+            if copy.exists():
+                _copy_back(copy, live, log, front)
+        if front.remove(saved.override):
+            log.did(f"deleted the override {saved.override}")
+        names = dict(cfg.services.items())
+        before = {key: engine.container_id(name) for key, name in names.items()}
+        service_of = compose.services_of(names.values())
+        compose.up([service_of[name] for name in names.values()])
+        for key, name in names.items():
+            if engine.container_id(name) != before[key]:
+                log.did(f"{name}: recreated by compose up -d --no-deps {service_of[name]}")
+                log.recreated.append(key)
+    except Exception as e:
+        log.failed(f"compose: {type(e).__name__}: {e}")
 
 
 def _restore_nginx(cfg: TargetConfig, front: Front, saved: SavedFiles, log: RestoreLog) -> None:

@@ -28,10 +28,10 @@ from typing import Any
 
 import httpx
 
-from helpers import http_clients
 from helpers.clock import REAL, Clock
 from helpers.config import rpo_body
 from helpers.fingerprint import read_rows
+from helpers.http_clients import HttpClients
 from helpers.redact import one_line, redact
 from helpers.wait import Wait
 
@@ -160,7 +160,7 @@ class OrderWriter:
 
     def __init__(self, api_url: str, *, run_id: str | None = None, interval_ms: int = 100,
                  max_writes: int = 600, max_seconds: float = 120.0, timeout_s: float = 1.0,
-                 clock: Clock = REAL, transport: httpx.BaseTransport | None = None,
+                 clock: Clock = REAL, http: HttpClients,
                  path: str = "/api/orders", body: str | None = None, id_field: str = "id",
                  warmup: int = 0) -> None:
         if interval_ms <= 0 or max_writes <= 0 or max_seconds <= 0:
@@ -179,9 +179,9 @@ class OrderWriter:
         self.clock = clock
         # No keep-alive: every write opens its own connection, as independent clients would, and
         # a connection to a pool that went away is never reused.
-        self._client = http_clients.client(timeout=timeout_s, transport=transport, follow_redirects=False,
-                                    limits=httpx.Limits(max_keepalive_connections=0),
-                                    headers={"Connection": "close"})
+        self._client = http.client(timeout=timeout_s, follow_redirects=False,
+                                   limits=httpx.Limits(max_keepalive_connections=0),
+                                   headers={"Connection": "close"})
         self._lock = threading.Condition()
         self._acks: list[Ack] = []
         self._attempts = 0

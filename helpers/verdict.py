@@ -14,13 +14,18 @@ from helpers import commands, nginx_ops
 from helpers.commands import CommandResult
 from helpers.container_definition import rollback_changes
 from helpers.engine_api import ContainerDefinition, Engine
-from helpers.fingerprint import Fingerprint
+from helpers.fingerprint import Fingerprint, load_backup, snapshot_rows_damage
 from helpers.front import Front
+from helpers.host_checks import container_checks, failed, host_checks
+from helpers.http_clients import HttpClients
+from helpers.metrics import build_info_version, fetch as fetch_metrics, request_counters, total_requests
 from helpers.outcome import DrillOutcome
+from helpers.perf import perf_smoke, team_smoke
 from helpers.rto import Recovery, SoakResult
 
 __all__ = ["attach_troubleshooting", "command_problems", "end_state_problems", "functional_problems", "guarded",
-           "host_problems", "performance_and_monitoring_problems", "recovery_problems", "rpo_problems"]
+           "host_problems", "performance_and_monitoring_problems", "performance_problems", "recovery_problems",
+           "rpo_problems"]
 
 IDS_NAMED = 10  # primary keys a damaged-rows problem names, at most
 
@@ -102,22 +107,40 @@ def functional_problems(cfg: Any, outcome: DrillOutcome, version: str | None) ->
     return [] if verify.ok else [f"verify --expect-version {version} failed: {verify.summary()}"]
 
 
-def performance_and_monitoring_problems(cfg: Any, outcome: DrillOutcome, version: str | None) -> list[str]:
-    from helpers.metrics import build_info_version, fetch as fetch_metrics, request_counters, total_requests
-    from helpers.perf import perf_smoke
-
-    problems = []
-    before = fetch_metrics(cfg.target.api_url)
-    perf = perf_smoke(cfg.target.base_url, cfg.perf.requests, cfg.perf.p95_ms)
+def performance_problems(cfg: Any, outcome: DrillOutcome, http: HttpClients) -> list[str]:
+    """The team's `[commands] perf_smoke` (its exit status is the verdict; its output's tail is
+    attached when it fails), else the built-in smoke through the front."""
+    if cfg.commands.perf_smoke:
+        result = team_smoke(cfg)
+        outcome.check("during", "performance_ok", result.ok, f"perf_smoke: {result.summary()}")
+        if result.ok:
+            return []
+        tail = result.stdout[-6000:] + ("\n--- stderr ---\n" + result.stderr[-6000:] if result.stderr else "")
+        outcome.attachments["perf_smoke output (tail)"] = tail or "(no output)"
+        return [f"performance smoke: perf_smoke {result.summary()}"]
+    perf = perf_smoke(cfg.target.base_url, cfg.perf.requests, cfg.perf.p95_ms, http=http)
     outcome.perf = perf.to_dict()
-    if not perf.ok:
-        problems.append(f"performance smoke: {perf.problem}")
     outcome.check("during", "performance_ok", perf.ok,
                   f"{perf.requests} requests, {perf.errors} errors, p95 "
                   f"{'-' if perf.p95_ms is None else f'{perf.p95_ms:.1f}'} ms (budget {cfg.perf.p95_ms} ms)")
-    after = fetch_metrics(cfg.target.api_url)
-    shown = build_info_version(after or "")
-    rose = bool(before and after and request_counters(after) and total_requests(after) > total_requests(before))
+    return [] if perf.ok else [f"performance smoke: {perf.problem}"]
+
+
+def performance_and_monitoring_problems(cfg: Any, outcome: DrillOutcome, version: str | None,
+                                        http: HttpClients) -> list[str]:
+    """The performance smoke with `/metrics` before and after it (`[metrics]`: the build info
+    shows `version`, a request counter rose). `[metrics] enabled = false`: monitoring is "not
+    checked" (not_run), never a pass."""
+    metrics = cfg.metrics
+    if not metrics.enabled:
+        outcome.check("during", "monitoring_correct", None, "metrics not checked ([metrics] enabled = false)")
+        return performance_problems(cfg, outcome, http)
+    before = fetch_metrics(cfg.target.api_url, http=http)
+    problems = performance_problems(cfg, outcome, http)
+    after = fetch_metrics(cfg.target.api_url, http=http)
+    shown = build_info_version(after or "", metrics.build_info)
+    rose = bool(before and after and request_counters(after, metrics.requests_total)
+                and total_requests(after, metrics.requests_total) > total_requests(before, metrics.requests_total))
     if after is None:
         problems.append("monitoring: /metrics does not answer")
     else:
@@ -133,8 +156,6 @@ def performance_and_monitoring_problems(cfg: Any, outcome: DrillOutcome, version
 def host_problems(cfg: Any, front: Front, engine: Engine, expected_image_id: str | None) -> list[str]:
     """testinfra checks of the front host (this one, or `[front]` through testinfra's ssh
     backend over the run's connection) and the engine's view of containers."""
-    from helpers.host_checks import container_checks, failed, host_checks
-
     want = {"api_v1": expected_image_id or ""}
     if front.checks_host_of(cfg.target.base_url):
         checks = host_checks(front, cfg, engine=engine, expected_image_ids=want)
@@ -151,8 +172,6 @@ def rpo_problems(cfg: Any, outcome: DrillOutcome, writer: Any, backup_rows: Any)
     """Every acknowledged write readable afterwards (SQL, the authoritative store), and every
     row of the snapshot unchanged. The restore puts damaged snapshot rows back later; the
     drill still fails here. `writer` None: `[rpo] enabled = false`, no writes, no RPO figure."""
-    from helpers.fingerprint import load_backup, snapshot_rows_damage
-
     if writer is None:
         damage = snapshot_rows_damage(cfg.database.url, cfg.database.table, load_backup(backup_rows))
         outcome.rpo_measured = False

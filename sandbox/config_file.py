@@ -16,6 +16,10 @@ def alerting_path(layout: Layout) -> Path:
     return layout.state / "alerting.toml"
 
 
+def _key(k: str) -> str:
+    return k if k.isidentifier() else json.dumps(k)
+
+
 def _value(v) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -23,6 +27,8 @@ def _value(v) -> str:
         return str(v)
     if isinstance(v, list):
         return "[" + ", ".join(_value(x) for x in v) + "]"
+    if isinstance(v, dict):  # an inline table: `headers = { Authorization = "Bearer …" }`
+        return "{ " + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items()) + " }"
     return json.dumps(str(v))  # a JSON string is a valid TOML basic string
 
 
@@ -30,7 +36,7 @@ def dumps(sections: dict[str, dict]) -> str:
     out = []
     for name, keys in sections.items():
         out.append(f"[{name}]")
-        out += [f"{json.dumps(k) if not k.isidentifier() else k} = {_value(v)}" for k, v in keys.items()]
+        out += [f"{_key(k)} = {_value(v)}" for k, v in keys.items()]
         out.append("")
     return "\n".join(out)
 
@@ -42,17 +48,20 @@ def target_name(layout: Layout) -> str:
 
 
 def build(layout: Layout, *, docker_url: str, image_repository: str, database_url: str,
-          nginx_bin: str) -> dict[str, dict]:
+          nginx_bin: str, api_token: str, ca_file: Path, compose: dict | None = None) -> dict[str, dict]:
+    """Every section; [compose] only when the API services are the compose project. `api_token`
+    goes into `[http] headers` (the file is 0600, as it holds the database password too);
+    `ca_file` is the sandbox's CA."""
     q = lambda path: shlex.quote(str(path))  # noqa: E731 - a checkout path may hold a space
     cfg = q(layout.config_path)
     conf, prefix = q(layout.nginx_conf), q(layout.nginx_dir)
-    front = f"http://127.0.0.1:{layout.ports.front}"
-    return {
+    front = f"https://127.0.0.1:{layout.ports.front}"
+    sections: dict[str, dict] = {
         "target": {"name": target_name(layout), "environment": "staging", "base_url": front, "api_url": front},
         "commands": {
             "rollback": f"{q(SCRIPTS / 'rollback.sh')} --config {cfg}",
             "switch_upstream": f"{q(DEPLOY / 'switch_upstream.sh')} --config {cfg}",
-            "verify": q(SCRIPTS / "verify-deploy.sh"),
+            "verify": f"{q(SCRIPTS / 'verify-deploy.sh')} --config {cfg}",
             "alert": f"{q(SCRIPTS / 'alert-webhook.sh')} --config {q(alerting_path(layout))}",
             "migrate": f"{q(SCRIPTS / 'migrate.sh')} --config {cfg}",
         },
@@ -61,12 +70,14 @@ def build(layout: Layout, *, docker_url: str, image_repository: str, database_ur
             "upstream_include": str(layout.upstream_include),
             "test_cmd": f"{q(nginx_bin)} -t -c {conf} -p {prefix}",
             "reload_cmd": f"{q(nginx_bin)} -s reload -c {conf} -p {prefix}",
+            "start_cmd": f"{q(nginx_bin)} -c {conf} -p {prefix}",
             "error_log": str(layout.nginx_error_log),
         },
         "docker": {"url": docker_url, "image": image_repository, "stable_tag": STABLE_TAG, "bad_tag": BAD_TAG},
         "services": {"api_v1": layout.container_name("api_v1"), "api_v2": layout.container_name("api_v2")},
         "upstreams": {"api_v1": f"127.0.0.1:{layout.ports.api_v1}", "api_v2": f"127.0.0.1:{layout.ports.api_v2}"},
-        "database": {"url": database_url, "table": "orders", "bad_revision": REVISION_BAD, "primary_key": "id"},
+        "database": {"url": database_url, "table": "orders", "bad_revision": REVISION_BAD, "primary_key": "id",
+                     "revision_sql": "SELECT version_num FROM alembic_version"},
         # How the suite's RPO writer writes one order to this API and finds its key.
         "rpo": {"enabled": True, "path": "/api/orders", "body": '{"item": "drill-{run}-{n}", "quantity": {n}}',
                 "id_field": "id"},
@@ -74,9 +85,15 @@ def build(layout: Layout, *, docker_url: str, image_repository: str, database_ur
         "alert": {"inbox_url": f"http://127.0.0.1:{layout.ports.alerts}/alerts"},
         "rto": {"image": 300, "nginx": 120, "database": 600, "upstream": 60, "full": 900},
         "probe": {"interval_ms": 50, "healthy_streak": 3, "soak_s": 2},
-        "perf": {"requests": 200, "p95_ms": 500},
+        "perf": {"requests": 200, "p95_ms": 500, "smoke_timeout_s": 120},
         "report": {"participants": [], "language": "en"},
+        # TLS ends at the front with the sandbox's own CA; POST /api/orders and /metrics want the token.
+        "http": {"ca_file": str(ca_file), "headers": {"Authorization": f"Bearer {api_token}"}},
+        # What /status shows: the version always; the pool unless AURA_SANDBOX_STATUS_POOL=0.
+        "status": {"version_field": "version", "pool_field": "pool" if layout.status_pool else ""},
+        "metrics": {"enabled": True, "build_info": "aura_build_info", "requests_total": "aura_http_requests_total"},
     }
+    return sections | ({"compose": compose} if compose else {})
 
 
 def write(layout: Layout, sections: dict[str, dict], webhook_token: str) -> Path:

@@ -126,13 +126,14 @@ def _create(client: docker.DockerClient, name: str, want: dict):
     return client.containers.get(created["Id"])
 
 
-def _desired(layout: Layout, pool: str, repository: str, database_url: str) -> dict:
+def _desired(layout: Layout, pool: str, repository: str, database_url: str, api_token: str) -> dict:
     settings = _settings(layout, pool)
     spec = hashlib.sha256(json.dumps([SPEC_VERSION, settings], sort_keys=True).encode()).hexdigest()[:16]
     return {
         "image": f"{repository}:{POOLS[pool]}",
         "env": {"AURA_POOL": pool, "AURA_PORT": str(layout.pool_port(pool)),
-                "AURA_DATABASE_URL": database_url},
+                "AURA_DATABASE_URL": database_url, "AURA_API_TOKEN": api_token,
+                "AURA_STATUS_POOL": "1" if layout.status_pool else "0"},
         "labels": {"aura.pool": pool, "aura.sandbox": str(layout.state), SPEC_LABEL: spec,
                    "org.opencontainers.image.vendor": "Aura Flow"},
         "settings": settings,
@@ -164,13 +165,14 @@ def _remove(container, log: Log) -> None:
 
 
 def ensure_api_containers(client: docker.DockerClient, layout: Layout, repository: str,
-                          database_url: str, log: Log) -> dict[str, str]:
-    """Make api_v1/api_v2 run the baseline images and answer /healthz 200; {pool: container id}."""
+                          database_url: str, log: Log, api_token: str = "") -> dict[str, str]:
+    """Make api_v1/api_v2 run the baseline images and answer /healthz 200; {pool: container id}.
+    `api_token` is the bearer token their POST /api/orders and /metrics want (the sandbox's secret)."""
     started: dict[str, Container] = {}
     result: dict[str, str] = {}
     for pool in POOLS:
         name = layout.container_name(pool)
-        want = _desired(layout, pool, repository, database_url)
+        want = _desired(layout, pool, repository, database_url, api_token)
         try:
             image_id = model_id(client.images.get(want["image"]))
         except docker.errors.ImageNotFound:

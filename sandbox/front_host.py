@@ -56,8 +56,14 @@ class FrontPaths:
     scripts = "/opt/aura/sandbox/auraflow/scripts"
     deploy = "/opt/aura/sandbox/auraflow/deploy"
 
+    tls = f"{FRONT_ETC}/tls"  # the sandbox's CA certificate and the front's certificate and key
+    ca_file = f"{tls}/ca.pem"
+    cert = f"{tls}/front.pem"
+    key = f"{tls}/front.key"
+
     test_cmd = f"{NGINX_BIN} -t -c {conf} -p {FRONT_ETC}"
     reload_cmd = f"{NGINX_BIN} -s reload -c {conf} -p {FRONT_ETC}"
+    start_cmd = f"{NGINX_BIN} -c {conf} -p {FRONT_ETC}"
 
 
 def sshd_config(layout: Layout) -> str:
@@ -253,15 +259,21 @@ def _nginx_params() -> dict:
 
 
 def ensure_baseline(layout: Layout, active_address: str, tools_config: str, alerting: str, log: Log) -> None:
-    """Write the front's nginx files and the scripts' config as the baseline, and make its nginx
-    serve them (nginx -t, then reload or start)."""
+    """Write the front's nginx files, its TLS files (the sandbox's CA, tls.py) and the scripts'
+    config as the baseline, and make its nginx serve them (nginx -t, then reload or start)."""
+    from .tls import files as tls_files, front_files_text
+
     f = FrontPaths
-    conf = render_conf_at(FRONT_ETC, f.include, layout.ports.front)
+    conf = render_conf_at(FRONT_ETC, f.include, layout.ports.front, cert=f.cert, key=f.key)
+    tls = front_files_text(tls_files(layout))
     payload = {**_nginx_params(),
-               "dirs": [f"{FRONT_ETC}/temp/{name}" for name in TEMP_PATHS],
+               "dirs": [f"{FRONT_ETC}/temp/{name}" for name in TEMP_PATHS] + [f.tls],
                "files": {f.conf: [conf, 0o644], f.backup: [conf, 0o644],
                          f.include: [render_include(active_address), 0o644],
-                         f.tools_config: [tools_config, 0o600], f.alerting: [alerting, 0o600]}}
+                         f.tools_config: [tools_config, 0o600], f.alerting: [alerting, 0o600],
+                         f.ca_file: [tls["ca.pem"], 0o644], f.cert: [tls["front.pem"], 0o644],
+                         f.key: [tls["front.key"], 0o600]},
+               "reload_on": [f.conf, f.include, f.cert, f.key]}
     r = run(layout, ["python3", "-c", BASELINE_PY.read_text()], input=json.dumps(payload))
     try:
         result = json.loads(r.stdout.strip().splitlines()[-1])

@@ -24,6 +24,7 @@ from .errors import SandboxError
 from .hosts_config import alerting_text, build_hosts, write_hosts
 from .layout import Layout
 from .nginx_process import render_include
+from .tls import files as tls_files
 
 Log = Callable[[str], None]
 
@@ -38,7 +39,7 @@ def preflight(layout: Layout) -> None:
 
 
 def up_parts(layout: Layout, client, unix_url: str, *, repository: str, db_url: str,
-             webhook_token: str, log: Log) -> tuple[str, dict]:
+             webhook_token: str, api_token: str, log: Log) -> tuple[str, dict]:
     """Start this layout's own parts on top of the common ones; (docker url, printed config)."""
     undo: list[Callable[[], None]] = []
     try:
@@ -56,7 +57,8 @@ def up_parts(layout: Layout, client, unix_url: str, *, repository: str, db_url: 
         front_host.wait_for_ssh(layout, client)
         wrapper = front_host.write_wrapper(layout)
         printed, on_front = build_hosts(layout, docker_url=docker_url, image_repository=repository,
-                                        database_url=db_url, wrapper=wrapper)
+                                        database_url=db_url, wrapper=wrapper, api_token=api_token,
+                                        ca_file=tls_files(layout).ca_cert)
         header = "# Written by `python -m sandbox up --hosts`: the runbook scripts' config on the front host.\n"
         front_host.ensure_baseline(layout, f"127.0.0.1:{layout.ports.api_v1}", header + dumps(on_front),
                                    alerting_text(layout, webhook_token), log)

@@ -13,7 +13,7 @@ from .ssh_keys import keys
 
 
 def build_hosts(layout: Layout, *, docker_url: str, image_repository: str, database_url: str,
-                wrapper: Path) -> tuple[dict[str, dict], dict[str, dict]]:
+                wrapper: Path, api_token: str, ca_file: Path) -> tuple[dict[str, dict], dict[str, dict]]:
     """(the config `up --hosts` prints, the scripts' own config on the front host).
 
     Printed: [front] names the host and its keys; every [nginx] path is a path on the front and
@@ -22,13 +22,14 @@ def build_hosts(layout: Layout, *, docker_url: str, image_repository: str, datab
     seen from the front: local [commands], no [front].
     """
     base = build(layout, docker_url=docker_url, image_repository=image_repository,
-                 database_url=database_url, nginx_bin=NGINX_BIN)
+                 database_url=database_url, nginx_bin=NGINX_BIN, api_token=api_token, ca_file=ca_file)
     nginx = {"conf": F.conf, "backup": F.backup, "upstream_include": F.include,
-             "test_cmd": F.test_cmd, "reload_cmd": F.reload_cmd, "error_log": F.error_log}
+             "test_cmd": F.test_cmd, "reload_cmd": F.reload_cmd, "start_cmd": F.start_cmd,
+             "error_log": F.error_log}
     on_front = {
         "rollback": f"{F.scripts}/rollback.sh --config {F.tools_config}",
         "switch_upstream": f"{F.deploy}/switch_upstream.sh --config {F.tools_config}",
-        "verify": f"{F.scripts}/verify-deploy.sh",
+        "verify": f"{F.scripts}/verify-deploy.sh --config {F.tools_config}",
         "alert": f"{F.scripts}/alert-webhook.sh --config {F.alerting}",
         "migrate": f"{F.scripts}/migrate.sh --config {F.tools_config}",
     }
@@ -46,6 +47,9 @@ def build_hosts(layout: Layout, *, docker_url: str, image_repository: str, datab
             front[name] = dict(on_front)
         elif name == "nginx":
             printed[name] = front[name] = dict(nginx)
+        elif name == "http":  # the same CA, where each side keeps its copy
+            printed[name] = keys_
+            front[name] = {**keys_, "ca_file": F.ca_file}
         else:
             printed[name] = front[name] = keys_
     assert FRONT_ETC in F.conf

@@ -10,6 +10,8 @@ move it, so tests can run a second sandbox beside a first one:
 
     AURA_SANDBOX_PREFIX     the prefix of the container names (default aura-api)
     AURA_SANDBOX_IMAGE_REPOSITORY  the API images' repository (default aura-api; see image_repository)
+    AURA_SANDBOX_STATUS_POOL  "0": the API's /status omits the pool (as a real app's may), and the
+                            config says `[status] pool_field = ""`
 """
 from __future__ import annotations
 
@@ -83,6 +85,7 @@ class Layout:
     state: Path
     ports: Ports
     container_prefix: str
+    status_pool: bool = True  # does the API's /status report its pool? (AURA_SANDBOX_STATUS_POOL)
 
     @classmethod
     def from_env(cls) -> Layout:
@@ -93,7 +96,11 @@ class Layout:
         base = int(raw_base)
         prefix = os.environ.get("AURA_SANDBOX_PREFIX", "aura-api")
         image_repository()  # a bad value is refused here, before anything starts
-        return cls(state=state.resolve(), ports=Ports.from_base(base), container_prefix=prefix)
+        raw_pool = os.environ.get("AURA_SANDBOX_STATUS_POOL", "1")
+        if raw_pool not in ("0", "1"):
+            raise ValueError(f"AURA_SANDBOX_STATUS_POOL={raw_pool!r} is not 0 or 1")
+        return cls(state=state.resolve(), ports=Ports.from_base(base), container_prefix=prefix,
+                   status_pool=raw_pool == "1")
 
     # -- files ------------------------------------------------------------------------------
     @property
@@ -104,6 +111,11 @@ class Layout:
     def secrets_path(self) -> Path:
         """The database password, mode 0600; generated once per state folder."""
         return self.state / "secrets.toml"
+
+    @property
+    def tls_dir(self) -> Path:
+        """The sandbox's CA and the front's certificate (tls.py); the keys 0600."""
+        return self.state / "tls"
 
     @property
     def pg_dir(self) -> Path:

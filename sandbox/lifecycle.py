@@ -26,6 +26,7 @@ from .listeners import listening_pids_by_port
 from .owner import current as current_owner
 from .procs import command_line, pids_holding_files_under, port_in_use
 from .secrets_store import load_or_create
+from .tls import ensure as tls_ensure
 
 Log = Callable[[str], None]
 
@@ -98,9 +99,18 @@ def recorded_layout(layout: Layout) -> str | None:
 
 
 def up(layout: Layout, log: Log, hosts: bool = False) -> Path:
-    from . import containers, hosts as hosts_layout, images  # the docker SDK: only here
+    from . import (  # the docker SDK: only here
+        compose_binary,
+        compose_project,
+        containers,
+        hosts as hosts_layout,
+        images,
+    )
 
     _preflight_binaries()
+    as_compose = compose_project.enabled(hosts)
+    # Found (or fetched into the cache) before anything changes: no Compose v2, no `up`.
+    compose_words = compose_binary.find_compose(layout.image_cache, log) if as_compose else None
     if hosts:
         hosts_layout.preflight(layout)
     _check_ports(layout, hosts)
@@ -112,6 +122,7 @@ def up(layout: Layout, log: Log, hosts: bool = False) -> Path:
     if not hosts:
         layout.layout_file.unlink(missing_ok=True)
     secrets = load_or_create(layout)
+    tls = tls_ensure(layout, log)  # the front's certificate, from the sandbox's own CA
     postgres.ensure_postgres(layout, secrets["db_password"], log)
     db_url = postgres.database_url(layout, secrets["db_password"])
     migrate_to(db_url, REVISION_GOOD, log)
@@ -128,10 +139,15 @@ def up(layout: Layout, log: Log, hosts: bool = False) -> Path:
             nginx.stop_nginx(layout, log)  # the runner-side front of the single-host layout
         images.ensure_images(client, layout, log)
         repository = images.image_repository(client)
-        containers.ensure_api_containers(client, layout, repository, db_url, log)
+        if compose_words is not None:
+            compose_project.ensure(client, layout, compose_words, docker_url, repository, db_url, log,
+                                   api_token=secrets["api_token"])
+        else:
+            containers.ensure_api_containers(client, layout, repository, db_url, log, api_token=secrets["api_token"])
         if hosts:
             _, printed = hosts_layout.up_parts(layout, client, docker_url, repository=repository,
-                                               db_url=db_url, webhook_token=secrets["webhook_token"], log=log)
+                                               db_url=db_url, webhook_token=secrets["webhook_token"],
+                                               api_token=secrets["api_token"], log=log)
     finally:
         client.close()
     if not hosts:
@@ -141,7 +157,9 @@ def up(layout: Layout, log: Log, hosts: bool = False) -> Path:
         path = hosts_layout.write_config(layout, printed)
     else:
         sections = build(layout, docker_url=docker_url, image_repository=repository, database_url=db_url,
-                         nginx_bin=nginx.nginx_bin())
+                         nginx_bin=nginx.nginx_bin(), api_token=secrets["api_token"], ca_file=tls.ca_cert,
+                         compose=compose_project.config_section(layout, compose_words, docker_url)
+                         if compose_words is not None else None)
         path = write(layout, sections, secrets["webhook_token"])
     layout.layout_file.write_text("hosts\n" if hosts else "single\n")
     _hand_over_files(layout)

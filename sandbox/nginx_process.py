@@ -19,6 +19,7 @@ from .errors import SandboxError
 from .layout import Layout
 from .owner import current as current_owner
 from .procs import alive, command_line, pids_holding_files_under, read_pid, stop_pid, wait_for_port
+from .tls import files as tls_files
 
 TEMP_PATHS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
 NGINX_TIMEOUT_S = 15
@@ -42,22 +43,29 @@ def nginx_bin() -> str:
 
 
 def render_conf(layout: Layout) -> str:
+    tls = tls_files(layout)
     return render_conf_at(str(layout.nginx_dir), str(layout.upstream_include), layout.ports.front,
-                          as_root=current_owner().is_root)
+                          as_root=current_owner().is_root, cert=str(tls.cert), key=str(tls.key),
+                          cert_id=tls.cert_id())
 
 
-def render_conf_at(p: str, include: str, port: int, *, as_root: bool = True) -> str:
+def render_conf_at(p: str, include: str, port: int, *, cert: str, key: str, as_root: bool = True,
+                   cert_id: str = "") -> str:
     """The front's config with its prefix `p` (pid, logs, temp paths) wherever that host keeps it.
     A master started as root needs `user root` so that its workers may use the temp paths under
     this prefix; a master started as another user runs its workers as that user already (nginx
-    warns about a `user` line it cannot honour)."""
+    warns about a `user` line it cannot honour). The front serves HTTPS with `cert` / `key` (the
+    sandbox's own CA, tls.py); TLS ends here and the upstreams stay plain HTTP."""
     user = ("# Started as root; `user root` lets workers use the temp paths under this prefix.\nuser root;"
             if as_root else "# Started as the sandbox's owner; the workers run as that user too.")
     temps = "\n".join(f"    {name}_temp_path {p}/temp/{name};" for name in TEMP_PATHS)
     proxy = ("proxy_pass http://aura_api; proxy_http_version 1.1; proxy_set_header Connection \"\";"
              " proxy_set_header Host $host; proxy_connect_timeout 1s; proxy_read_timeout 5s;")
+    # The certificate's digest in the config: a certificate made anew changes the config, so
+    # `up` reloads nginx, which reads certificates only when it loads its config.
+    cert_line = f"# front certificate sha256 {cert_id}\n" if cert_id else ""
     return f"""# Aura Flow staging front (sandbox). Traffic goes to the pool named in upstream.conf.
-{user}
+{cert_line}{user}
 worker_processes 1;
 pid {p}/nginx.pid;
 error_log {p}/error.log warn;
@@ -70,7 +78,11 @@ http {{
         keepalive 16;
     }}
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_cache shared:aura_tls:1m;
         location = /healthz {{ {proxy} }}
         location = /status {{ {proxy} }}
         location = /metrics {{ {proxy} }}

@@ -14,7 +14,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -86,7 +86,10 @@ def _kind(section: str, key: str) -> Any:
     model = field.annotation if field else None
     if not (isinstance(model, type) and issubclass(model, BaseModel) and key in model.model_fields):
         return None
-    return next((m.name for m in model.model_fields[key].metadata if isinstance(m, Kind)), None)
+    info = model.model_fields[key]
+    # An optional key (`ExistingFile | None`) keeps its type's marks inside the union's arguments.
+    marks = [*info.metadata, *(m for arg in get_args(info.annotation) for m in getattr(arg, "__metadata__", ()))]
+    return next((m.name for m in marks if isinstance(m, Kind)), None)
 
 
 def _interpolated(raw: Mapping[str, Any], path: Path) -> tuple[dict[str, Any], list[str], Unfilled]:
@@ -226,6 +229,8 @@ def _text(err: Any, raw: Mapping[str, Any]) -> tuple[tuple[Any, ...], str]:
         return loc, "missing (a required section)" if len(loc) == 1 else "missing (required)"
     if kind == "extra_forbidden":
         model: Any = TargetConfig if len(loc) == 1 else TargetConfig.model_fields[loc[0]].annotation
+        # an optional section (`[compose]`) is `Section | None`: its model is the union's own
+        model = next((a for a in getattr(model, "__args__", ()) if hasattr(a, "model_fields")), model)
         return loc, (f"unknown {'section' if len(loc) == 1 else 'key'} (expected one of: "
                      + ", ".join(model.model_fields) + ")")
     if kind in _BOUND:

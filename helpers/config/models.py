@@ -19,17 +19,20 @@ from helpers.config.values import (
     DEFAULT_RPO_BODY,
     ROLLBACK_TYPES,
     AbsPath,
+    AbsPaths,
     Column,
     Command,
     DockerUrl,
     ExistingFile,
     FrontCommand,
+    Headers,
     HostPort,
     HttpUrl,
     KeyProblems,
     PgUrl,
     PositiveS,
     RpoBody,
+    SelectSql,
     SshSpec,
     Strings,
     TableName,
@@ -38,7 +41,9 @@ from helpers.config.values import (
     split_ssh,
 )
 
-__all__ = ["DEFAULT_RPO_BODY", "ROLLBACK_TYPES", "TargetConfig"]
+__all__ = ["DEFAULT_REVISION_SQL", "DEFAULT_RPO_BODY", "ROLLBACK_TYPES", "TargetConfig"]
+
+DEFAULT_REVISION_SQL = "SELECT version_num FROM alembic_version"  # Alembic's table
 
 
 class Section(BaseModel):
@@ -63,6 +68,8 @@ class CommandsSection(Section):
     verify: Command = Field(description="Functional check; gets --api-url URL [--expect-version V].")
     alert: Command = Field(description="Tells the team; gets EVENT COMPONENT SEVERITY TITLE MESSAGE.")
     migrate: Command = Field(description="Moves the schema to exactly the one revision it gets.")
+    perf_smoke: Command | None = Field(default=None, description="The team's own smoke test, run as written in "
+                                       "place of the built-in one; its exit status is the verdict.")
 
 
 class NginxSection(Section):
@@ -73,6 +80,8 @@ class NginxSection(Section):
     test_cmd: FrontCommand = Field(description="nginx -t for conf.")
     reload_cmd: FrontCommand = Field(description="nginx -s reload for conf.")
     error_log: AbsPath = Field(description="nginx's error log, attached to a failed drill.")
+    start_cmd: FrontCommand | None = Field(default=None, description="How a restore starts nginx when it is "
+                                           "down (default: test_cmd without its -t).")
 
 
 class FrontSection(Section):
@@ -110,6 +119,15 @@ class DockerSection(Section):
     bad_tag: Text = Field(description="The tag the image drill deploys as its fault.")
 
 
+class ComposeSection(Section):
+    """The API services as a Docker Compose project (the runbook's staging); unset: the raw engine."""
+    command: FrontCommand = Field(description='Compose v2, run on the front host: "/usr/bin/docker compose".')
+    files: AbsPaths = Field(description="The team's compose files, in -f order (copied and fingerprinted).")
+    project_name: Text | None = Field(default=None, description="--project-name (default: compose's own).")
+    project_directory: AbsPath | None = Field(default=None, description="--project-directory (default: compose's own).")
+    env_file: AbsPath | None = Field(default=None, description="--env-file (copied and fingerprinted).")
+
+
 class _PerPool(Section):
     def items(self) -> list[tuple[str, str]]:
         return [(pool, str(value)) for pool, value in self]  # the two fields, api_v1 then api_v2
@@ -143,6 +161,8 @@ class DatabaseSection(Section):
     table: TableName = Field(description="The table whose rows the drill backs up and checks (RPO).")
     bad_revision: Text = Field(description="The revision the database drill migrates to as its fault.")
     primary_key: Column = Field(default="id", description="The table's key: rows are put back and read back by it.")
+    revision_sql: SelectSql = Field(default=DEFAULT_REVISION_SQL, description="One row, one column: the schema's "
+                                    "revision (default: Alembic's version_num).")
 
     @property
     def password(self) -> str | None:
@@ -194,6 +214,30 @@ class PerfSection(Section):
     """The built-in performance smoke test."""
     requests: int = Field(default=200, ge=1, description="Requests the smoke test sends.")
     p95_ms: PositiveS = Field(default=500, description="The p95 latency it must stay under (ms).")
+    smoke_timeout_s: PositiveS = Field(default=120, description="The bound of [commands] perf_smoke (s).")
+
+
+class HttpSection(Section):
+    """Every request the suite makes to the target."""
+    headers: Headers = Field(default_factory=dict, description='Header name = value, e.g. Authorization = '
+                             '"Bearer ${STAGING_API_TOKEN}"; each value is a secret.')
+    ca_file: ExistingFile | None = Field(default=None, description="A PEM bundle: the only CAs trusted for HTTPS.")
+
+
+class StatusSection(Section):
+    """Where the app's /status shows what the suite reads."""
+    version_field: Text = Field(default="version", description="The key of the running version.")
+    pool_field: str = Field(default="pool", description='The key of the serving pool; "": /status shows none '
+                            "(pools are told apart by release and the upstream include).")
+
+
+class MetricsSection(Section):
+    """/metrics, as the monitoring check reads it."""
+    enabled: bool = Field(default=True, description='false: not checked (the report says "metrics not checked").')
+    build_info: Text = Field(default="build_info", description="The build-info metric (a name, or its suffix "
+                             "after _), with a version label.")
+    requests_total: Text = Field(default="requests_total", description="The request counter (a name, or its "
+                                 "suffix after _) that must rise across the smoke.")
 
 
 class ReportSection(Section):
@@ -220,12 +264,16 @@ class TargetConfig(Section):
     releases: Annotated[dict[str, Text], AfterValidator(_nonempty)] = Field(
         description="Release tag = the schema revision it needs.", json_schema_extra={"minProperties": 1})
     front: FrontSection = FrontSection()
+    compose: ComposeSection | None = None
     rpo: RpoSection = RpoSection()
     alert: AlertSection = AlertSection()
     rto: RtoSection = RtoSection()
     probe: ProbeSection = ProbeSection()
     perf: PerfSection = PerfSection()
     report: ReportSection = ReportSection()
+    http: HttpSection = HttpSection()
+    status: StatusSection = StatusSection()
+    metrics: MetricsSection = MetricsSection()
     _sources: tuple[Path, ...] = PrivateAttr(())   # base first, overlay last
     _env_secrets: tuple[str, ...] = PrivateAttr(())
 
@@ -246,8 +294,8 @@ class TargetConfig(Section):
                 found.append(((key,), f"directory {p.parent} does not exist"))
             elif p.exists() and not p.is_file():
                 found.append(((key,), f"{p} is not a file"))
-        found += [((key,), problem) for key in ("test_cmd", "reload_cmd")
-                  if (problem := command_problem(getattr(n, key)))]
+        found += [((key,), problem) for key in ("test_cmd", "reload_cmd", "start_cmd")
+                  if getattr(n, key) is not None and (problem := command_problem(getattr(n, key)))]
         if found:
             raise KeyProblems(*((("nginx", *where), text) for where, text in found))
         return self
@@ -257,6 +305,8 @@ class TargetConfig(Section):
         return self._sources
 
     def secrets(self) -> list[str]:
-        """Literal secrets in this config, for the redactor: the database password and every value
+        """Literal secrets in this config, for the redactor: the database password, every `[http]`
+        header value (and the credential after its scheme, "Bearer <token>", alone), and every value
         taken from the environment outside a path or a command."""
-        return [s for s in (self.database.password, *self._env_secrets) if s]
+        headers = [part for value in self.http.headers.values() for part in (value, value.partition(" ")[2].strip())]
+        return [s for s in (self.database.password, *headers, *self._env_secrets) if s]

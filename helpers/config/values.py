@@ -156,6 +156,7 @@ Command = Annotated[Text, AfterValidator(_runnable), Kind("command")]
 FrontCommand = Annotated[Text, AfterValidator(_splits_absolute), Kind("command")]
 AbsPath = Annotated[Path, BeforeValidator(_absolute), Kind("path")]
 ExistingFile = Annotated[AbsPath, AfterValidator(_existing)]
+AbsPaths = Annotated[tuple[AbsPath, ...], BeforeValidator(_tuple), Field(min_length=1), Kind("path")]
 HttpUrl = Annotated[Text, _check(lambda v: _url_ok(v, ("http", "https")), "an http(s) URL")]
 PgUrl = Annotated[Text, _check(lambda v: _url_ok(v, ("postgresql", "postgres"), need_host=False),
                                "a libpq URI (postgresql://user:pw@host:port/db)")]
@@ -169,4 +170,31 @@ Column = Annotated[Text, _check(re.compile(_NAME).fullmatch, "a column name")]
 UrlPath = Annotated[Text, _check(lambda v: v.startswith("/") and not any(c.isspace() for c in v),
                                  'a URL path (starting with "/")')]
 RpoBody = Annotated[Text, AfterValidator(_rpo_body)]
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _headers(v: Any) -> Any:
+    """A table of header name = value. A value is a secret: no message shows one."""
+    if not isinstance(v, dict):
+        raise ValueError("expected a table of header name = value")
+    for name, value in v.items():
+        if not _HEADER_NAME.fullmatch(name):
+            raise ValueError(f"{shown(name)} is not an HTTP header name")
+        if not isinstance(value, str):
+            kind = "an integer" if isinstance(value, int) and not isinstance(value, bool) else type(value).__name__
+            raise ValueError(f"{name}: expected a string, got {kind}")
+        if not value.strip() or "\r" in value or "\n" in value:
+            raise ValueError(f"{name}: must be one non-empty line")
+    return v
+
+
+def _select(v: str) -> str:
+    if not v.lstrip().lower().startswith(("select", "with")):
+        raise ValueError(f"{shown(v)} is not a SELECT statement")
+    return v
+
+
+Headers = Annotated[dict[str, str], BeforeValidator(_headers)]
+SelectSql = Annotated[Text, AfterValidator(_select)]
 PositiveS = Annotated[float, Field(gt=0, allow_inf_nan=False)]

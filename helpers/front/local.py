@@ -54,6 +54,13 @@ class LocalFront:
     def copy(self, src: PathLike, dst: PathLike) -> None:
         shutil.copyfile(src, dst)
 
+    def remove(self, path: PathLike) -> bool:
+        try:
+            Path(path).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
     def run(self, command: str, timeout: float) -> CommandResult:
         return commands.run(command, timeout=timeout)
 

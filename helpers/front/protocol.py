@@ -76,6 +76,10 @@ class Front(Protocol):
         """`cp src dst` on the front (the runbook's backup step)."""
         ...
 
+    def remove(self, path: PathLike) -> bool:
+        """Delete the file if it exists (a drill's own file: the compose override); whether it did."""
+        ...
+
     def run(self, command: str, timeout: float) -> CommandResult:
         """One of the config's front command lines (`test_cmd`, `reload_cmd`, ...)."""
         ...

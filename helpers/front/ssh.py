@@ -215,6 +215,12 @@ class SshFront:
             raise OSError(f"{self.where}: cannot copy {src} to {dst}: "
                           f"{one_line(r.stderr.decode('utf-8', 'replace'))}")
 
+    def remove(self, path: PathLike) -> bool:
+        r = self._call(self._script('[ -e "$1" ] || exit 3; exec rm -f -- "$1"', path))
+        if r.returncode not in (0, 3):
+            raise OSError(f"{self.where}: cannot remove {path}: {one_line(r.stderr.decode('utf-8', 'replace'))}")
+        return r.returncode == 0
+
     def tail(self, path: PathLike, lines: int) -> str:
         try:
             r = self._call(self._script('exec tail -n "$2" -- "$1"', path, str(int(lines))))

@@ -50,7 +50,7 @@ def main() -> int:
         return 3
     action = "none"
     if running(p["pid"], p["conf"]):
-        if any(f in changed for f in (p["conf"], p["include"])):
+        if any(f in changed for f in p.get("reload_on", (p["conf"], p["include"]))):  # certs too
             r = subprocess.run([nginx[0], "-s", "reload", *nginx[1:]], capture_output=True, text=True)
             action = "reloaded" if r.returncode == 0 else "reload failed: " + r.stderr.strip()[-200:]
     else:

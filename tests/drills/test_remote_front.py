@@ -12,6 +12,7 @@ import http.server
 import json
 import os
 import shlex
+import ssl
 import subprocess
 import sys
 import threading
@@ -204,8 +205,9 @@ class ShopFront(http.server.ThreadingHTTPServer):
     stores an order with SQL and answers `{"order_no": id}`; anything else is passed to the real
     front. `lose = True` acknowledges without storing (an API that loses writes)."""
 
-    def __init__(self, upstream: str, database_url: str, lose: bool = False):
+    def __init__(self, upstream: str, database_url: str, ca_file: str, lose: bool = False):
         self.upstream, self.database_url, self.lose = upstream, database_url, lose
+        self.verify = ssl.create_default_context(cafile=ca_file)  # the staging's front: its own CA
         self.paths: list[str] = []
         self.posted: list[tuple[str, bytes]] = []   # (path, body) of every POST
         self.next_fake = 10_000_000
@@ -231,8 +233,11 @@ class _ShopHandler(http.server.BaseHTTPRequestHandler):
 
     def _proxy(self, method: str, data: bytes | None = None) -> None:
         try:
+            passed = {"Content-Type": self.headers.get("Content-Type", "application/json")}
+            if self.headers.get("Authorization"):  # the suite's [http] headers, on to the real front
+                passed["Authorization"] = self.headers["Authorization"]
             r = httpx.request(method, self.server.upstream + self.path, content=data, timeout=5,
-                              headers={"Content-Type": self.headers.get("Content-Type", "application/json")})
+                              headers=passed, verify=self.server.verify)
         except httpx.HTTPError:
             return self._send(502, b"{}")
         self._send(r.status_code, r.content, r.headers.get("content-type", "text/plain"))
@@ -247,7 +252,10 @@ class _ShopHandler(http.server.BaseHTTPRequestHandler):
         self.server.posted.append((self.path, data))
         if self.path != "/shop/purchases":
             return self._proxy("POST", data)
-        body = json.loads(data)
+        try:
+            body = json.loads(data)
+        except ValueError:  # the suite's credentials check posts an empty body: refused, nothing stored
+            return self._send(400, b'{"error": "body must be JSON"}')
         if self.server.lose:
             self.server.next_fake += 1
             return self._send(200, json.dumps({"order_no": self.server.next_fake}).encode())
@@ -267,7 +275,7 @@ def shop(hosts):
     servers = []
 
     def make(lose: bool = False) -> ShopFront:
-        server = ShopFront(hosts["target"]["base_url"], hosts["database"]["url"], lose)
+        server = ShopFront(hosts["target"]["base_url"], hosts["database"]["url"], hosts["http"]["ca_file"], lose)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
         return server

@@ -13,13 +13,15 @@ from helpers.drill_bounds import PostBudgetBounds
 
 pytestmark = pytest.mark.e2e
 
-CFG = SimpleNamespace(probe=SimpleNamespace(soak_s=2.0, interval_s=0.05))
+BUILT_IN_SMOKE = dict(commands=SimpleNamespace(perf_smoke=None), perf=SimpleNamespace(smoke_timeout_s=120))
+CFG = SimpleNamespace(probe=SimpleNamespace(soak_s=2.0, interval_s=0.05), **BUILT_IN_SMOKE)
 
 PROBE_PLUGIN = '''
 import pytest, pytest_timeout
 from types import SimpleNamespace
 
-CFG = SimpleNamespace(probe=SimpleNamespace(soak_s=2.0, interval_s=0.05), rto=SimpleNamespace(budget=lambda t: 60.0))
+CFG = SimpleNamespace(probe=SimpleNamespace(soak_s=2.0, interval_s=0.05), rto=SimpleNamespace(budget=lambda t: 60.0),
+                      commands=SimpleNamespace(perf_smoke=None), perf=SimpleNamespace(smoke_timeout_s=120))
 
 def pytest_collection_finish(session):
     import fixtures.drill

@@ -28,6 +28,7 @@ from helpers.engine_api import ContainerDefinition, DockerRuntimeError, Engine
 from helpers.fingerprint import read_db_revision
 from helpers.front import LocalFront
 from helpers.host_checks import failed, host_checks, nginx_processes
+from helpers.http_clients import HttpClients
 from helpers.metrics import build_info_version, total_requests
 from helpers.perf import perf_smoke
 from helpers.rpo import MIN_ACKNOWLEDGED, OrderWriter
@@ -66,6 +67,7 @@ def engine(cfg: TargetConfig):
 def cfg() -> TargetConfig:
     was_up = Path(STATE, "sandbox.toml").exists()
     config = load_config(sandbox_up())
+    HTTP[:] = [HttpClients.from_config(config)]  # its CA and token, for every request to the front
     yield config
     if was_up:
         sandbox_up()  # back to its baseline, still running
@@ -79,8 +81,11 @@ def wait_for(what: str, predicate, timeout_s: float = 20.0, every_s: float = 0.1
     return Wait(what, timeout_s, every_s).until(predicate, ignore=(httpx.HTTPError, OSError))
 
 
+HTTP: list[HttpClients] = []  # the module's HTTP to the target (set by the cfg fixture)
+
+
 def healthz(url: str) -> httpx.Response:
-    return httpx.get(url.rstrip("/") + "/healthz", timeout=2)
+    return HTTP[0].get(url.rstrip("/") + "/healthz", timeout=2)
 
 
 def pool_url(cfg: TargetConfig, pool: str) -> str:
@@ -151,7 +156,7 @@ def test_runtime_errors_are_one_line_and_touch_nothing(cfg: TargetConfig, engine
 
 def test_writer_acknowledged_writes_are_all_read_back_and_a_deleted_one_is_lost(cfg):
     run_id = "rt" + uuid.uuid4().hex[:6]
-    writer = OrderWriter(cfg.target.api_url, run_id=run_id, interval_ms=20, max_writes=40,
+    writer = OrderWriter(cfg.target.api_url, run_id=run_id, interval_ms=20, max_writes=40, http=HTTP[0],
                          max_seconds=15)
     try:
         with writer:
@@ -180,7 +185,7 @@ def test_verify_across_the_bad_migration_and_back(cfg):
     """While the bad revision has `item` renamed, the read-back says it cannot compare (not
     "lost"); after migrating back the same acknowledged writes verify."""
     run_id = "rt" + uuid.uuid4().hex[:6]
-    writer = OrderWriter(cfg.target.api_url, run_id=run_id, interval_ms=20,
+    writer = OrderWriter(cfg.target.api_url, run_id=run_id, interval_ms=20, http=HTTP[0],
                          max_writes=MIN_ACKNOWLEDGED, max_seconds=10)
     good = read_db_revision(cfg.database.url)
     try:
@@ -226,7 +231,7 @@ def test_rows_put_back_never_leave_the_key_sequence_behind(cfg, tmp_path):
 
 
 def test_writer_with_too_few_acknowledged_writes_is_unverified(cfg):
-    writer = OrderWriter("http://127.0.0.1:9", interval_ms=10, max_writes=3, max_seconds=5,
+    writer = OrderWriter("http://127.0.0.1:9", interval_ms=10, max_writes=3, max_seconds=5, http=HTTP[0],
                          timeout_s=0.5)
     writer.start()
     wait_for("writer to stop by itself", lambda: not writer.running, timeout_s=10)
@@ -240,21 +245,21 @@ def test_writer_with_too_few_acknowledged_writes_is_unverified(cfg):
 # -- perf and metrics ------------------------------------------------------------------------
 
 def test_perf_smoke_through_the_front(cfg):
-    r = perf_smoke(cfg.target.base_url, cfg.perf.requests, cfg.perf.p95_ms)
+    r = perf_smoke(cfg.target.base_url, cfg.perf.requests, cfg.perf.p95_ms, http=HTTP[0])
     assert r.ok, r.problem
     assert (r.requests, r.errors, r.problem) == (cfg.perf.requests, 0, None)
     assert 0 < r.p50_ms <= r.p95_ms <= r.max_ms < 2000
 
-    dead = perf_smoke("http://127.0.0.1:9", 4, 500, timeout_s=0.5)
+    dead = perf_smoke("http://127.0.0.1:9", 4, 500, timeout_s=0.5, http=HTTP[0])
     assert not dead.ok and dead.errors == 4 and "4 of 4 requests failed" in dead.problem
 
-    strict = perf_smoke(cfg.target.base_url, 10, 0.0001)
+    strict = perf_smoke(cfg.target.base_url, 10, 0.0001, http=HTTP[0])
     assert not strict.ok and "p95" in strict.problem
 
 
 def test_metrics_show_the_version_and_a_rising_counter(cfg):
     def scrape() -> str:
-        r = httpx.get(cfg.target.base_url + "/metrics", timeout=2)
+        r = HTTP[0].get(cfg.target.base_url + "/metrics", timeout=2)
         r.raise_for_status()
         return r.text
 

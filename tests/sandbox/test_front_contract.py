@@ -82,6 +82,7 @@ def test_a_missing_file(workspace: Workspace):
     with pytest.raises(FileNotFoundError):
         front.read_bytes(missing)
     assert front.tail(missing, 5).startswith("(no error log: ")
+    assert front.remove(missing) is False
 
 
 def test_a_present_file_is_written_read_hashed_copied_and_tailed(workspace: Workspace):
@@ -94,6 +95,8 @@ def test_a_present_file_is_written_read_hashed_copied_and_tailed(workspace: Work
     assert front.tail(conf, 2) == "# ünïcode and 'quotes' and $(not run)\nline 3\n"
     front.copy(conf, copy)
     assert front.read_bytes(copy) == text.encode()
+    assert front.remove(copy) is True
+    assert not front.exists(copy) and front.exists(conf)
 
 
 def test_a_rewrite_keeps_the_files_mode(workspace: Workspace):

@@ -20,13 +20,13 @@ import socket
 import subprocess
 import time
 import tomllib
-import urllib.request
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from helpers.wait import Wait
+from tests import target_http
 from tests.sandbox.sandbox_cli import Instance
 
 pytestmark = pytest.mark.sandbox
@@ -141,8 +141,7 @@ class Front:
         return subprocess.run(argv, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
 
     def status(self) -> dict:
-        with urllib.request.urlopen(self.base + "/status", timeout=3) as r:
-            return json.load(r)
+        return target_http.get_json(self.cfg, self.base + "/status")
 
     def revision(self) -> str:
         with psycopg.connect(self.cfg["database"]["url"], connect_timeout=3) as conn:

@@ -142,7 +142,11 @@ def _containers_teardown(client, layout):
 @pytest.fixture
 def baseline(client, layout, repository, database_url, _containers_teardown):
     """The two API containers, healthy (cheap when they already run)."""
-    return containers.ensure_api_containers(client, layout, repository, database_url, print)
+    return containers.ensure_api_containers(client, layout, repository, database_url, print, api_token=TOKEN)
+
+
+TOKEN = "api-test-token-0123456789"  # the bearer token of these tests' containers
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def url(layout, pool, path):
@@ -215,7 +219,10 @@ def test_containers_answer(client, layout, baseline):
         assert status == {"version": version, "schema_revision": "0002_customer", "pool": pool,
                           "healthy": True}
 
-        created = httpx.post(url(layout, pool, "/api/orders"), timeout=5,
+        assert httpx.post(url(layout, pool, "/api/orders"), timeout=5, json={"item": "w", "quantity": 1}
+                          ).status_code == 401  # writes want the token; /healthz and /status do not
+        assert httpx.get(url(layout, pool, "/metrics"), timeout=5).status_code == 401
+        created = httpx.post(url(layout, pool, "/api/orders"), timeout=5, headers=AUTH,
                              json={"item": "widget", "quantity": 3, "customer": "acme"})
         assert created.status_code == 201, created.text
         row = created.json()
@@ -224,9 +231,10 @@ def test_containers_answer(client, layout, baseline):
         got = httpx.get(url(layout, pool, f"/api/orders/{row['id']}"), timeout=5)
         assert got.status_code == 200 and got.json() == row
         assert httpx.get(url(layout, pool, "/api/orders/99999999"), timeout=5).status_code == 404
-        assert httpx.post(url(layout, pool, "/api/orders"), json={"item": ""}, timeout=5).status_code == 400
+        assert httpx.post(url(layout, pool, "/api/orders"), json={"item": ""}, headers=AUTH,
+                          timeout=5).status_code == 400
 
-        metrics = httpx.get(url(layout, pool, "/metrics"), timeout=5).text
+        metrics = httpx.get(url(layout, pool, "/metrics"), headers=AUTH, timeout=5).text
         assert f'aura_build_info{{version="{version}",pool="{pool}"}} 1' in metrics
         assert 'aura_http_requests_total{method="GET",path="/api/orders/{id}",status="200"}' in metrics
         assert 'aura_http_requests_total{method="POST",path="/api/orders",status="201"}' in metrics
@@ -276,19 +284,19 @@ def test_bad_release_is_unhealthy_and_stops_fast(client, layout, repository, dat
 
 def test_ensure_containers_idempotent_and_repairs(client, layout, repository, database_url,
                                                   baseline):
-    again = containers.ensure_api_containers(client, layout, repository, database_url, print)
+    again = containers.ensure_api_containers(client, layout, repository, database_url, print, api_token=TOKEN)
     assert again == baseline  # same containers kept
 
     # A stopped leftover (as a killed run leaves it) is recreated.
     client.containers.get(layout.container_name("api_v2")).stop(timeout=3)
     t0 = time.monotonic()
-    fixed = containers.ensure_api_containers(client, layout, repository, database_url, print)
+    fixed = containers.ensure_api_containers(client, layout, repository, database_url, print, api_token=TOKEN)
     print(f"recreate stopped api_v2 -> healthy in {time.monotonic() - t0:.2f} s")
     assert fixed["api_v1"] == baseline["api_v1"] and fixed["api_v2"] != baseline["api_v2"]
 
     # A removed one is created again.
     client.containers.get(layout.container_name("api_v1")).remove(force=True)
-    fixed2 = containers.ensure_api_containers(client, layout, repository, database_url, print)
+    fixed2 = containers.ensure_api_containers(client, layout, repository, database_url, print, api_token=TOKEN)
     assert fixed2["api_v1"] != baseline["api_v1"] and fixed2["api_v2"] == fixed["api_v2"]
 
     # One on the wrong image (a drill's deploy left behind) is put back on the baseline image.
@@ -298,7 +306,7 @@ def test_ensure_containers_idempotent_and_repairs(client, layout, repository, da
                           environment={"AURA_POOL": "api_v1",
                                        "AURA_PORT": str(layout.pool_port("api_v1")),
                                        "AURA_DATABASE_URL": database_url})
-    containers.ensure_api_containers(client, layout, repository, database_url, print)
+    containers.ensure_api_containers(client, layout, repository, database_url, print, api_token=TOKEN)
     assert httpx.get(url(layout, "api_v1", "/status"), timeout=5).json()["version"] == "v1.0.0"
     st = containers.container_status(client, layout)
     assert st["api_v1"]["image_id"] == client.images.get(f"{repository}:stable").id

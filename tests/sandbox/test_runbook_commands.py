@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from helpers.wait import Wait
+from tests import target_http
 from tests.sandbox_ids import extra, scratch_path
 
 pytestmark = pytest.mark.sandbox
@@ -40,7 +41,10 @@ ALERT = SCRIPTS / "alert-webhook.sh"
 SWITCH = PROJECT / "sandbox" / "auraflow" / "deploy" / "switch_upstream.sh"
 PY = str(PROJECT / ".venv" / "bin" / "python") if (PROJECT / ".venv" / "bin" / "python").exists() else sys.executable
 
-SANDBOX_ENV = extra("scripts").env()  # tests/sandbox_ids.py: derived from the run's AURA_SANDBOX_*
+# tests/sandbox_ids.py: derived from the run's AURA_SANDBOX_*. The raw-engine layout: these tests drive
+# the scripts' Engine API recreate (set-aside originals, a killed swap); their compose path is drilled
+# on both engines in tests/drills/test_both_engines.py.
+SANDBOX_ENV = {**extra("scripts").env(), "AURA_SANDBOX_COMPOSE": "0"}
 NO_ENGINE = f"unix://{scratch_path('scripts-no-engine.sock')}"  # a socket nothing listens on
 
 
@@ -95,7 +99,7 @@ class Target:
 
     def front_pool(self) -> str | None:
         try:
-            with urllib.request.urlopen(self.base + "/status", timeout=2) as r:
+            with target_http.urlopen(self.cfg, self.base + "/status", timeout=2) as r:
                 return json.load(r).get("pool")
         except Exception:
             return None
@@ -122,13 +126,7 @@ class Target:
         subprocess.run([*shlex.split(self.cfg["commands"]["migrate"]), rev], check=True, capture_output=True)
 
     def healthz(self, base: str | None = None) -> int:
-        try:
-            with urllib.request.urlopen((base or self.base) + "/healthz", timeout=2) as r:
-                return r.status
-        except urllib.error.HTTPError as e:
-            return e.code
-        except OSError:
-            return 0
+        return target_http.status_of(self.cfg, (base or self.base) + "/healthz")
 
     def at_baseline(self) -> bool:
         return self.fingerprint(ids=False) == self.baseline
@@ -496,8 +494,8 @@ def test_database_rollback_keeps_every_row(t):
 class Probe:
     """GET /healthz on the front in a loop; counts failures (bounded in time)."""
 
-    def __init__(self, url: str):
-        self.url, self.ok, self.failed, self._stop = url, 0, 0, threading.Event()
+    def __init__(self, cfg: dict, url: str):
+        self.cfg, self.url, self.ok, self.failed, self._stop = cfg, url, 0, 0, threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self):
@@ -505,7 +503,7 @@ class Probe:
             if self._stop.is_set():
                 return
             try:
-                with urllib.request.urlopen(self.url, timeout=2) as r:
+                with target_http.urlopen(self.cfg, self.url, timeout=2) as r:
                     self.ok += r.status == 200
                     self.failed += r.status != 200
             except Exception:
@@ -521,7 +519,7 @@ class Probe:
 
 
 def test_upstream_switch_and_rollback_lose_no_request(t):
-    with Probe(t.base + "/healthz") as probe:
+    with Probe(t.cfg, t.base + "/healthz") as probe:
         r = run([SWITCH, "--config", t.path, "--target", "api_v2"])
         assert r.returncode == 0, r.stderr
         assert t.front_pool() == "api_v2"
@@ -543,7 +541,7 @@ def test_full_rollback_to_stable_from_everything_broken(t):
     r = rollback(t, "--type", "full", "--tag", "stable", "--reason", "紧急回滚", "--yes")
     assert r.returncode == 0, r.stderr
     assert t.at_baseline() and t.db_state()[1] == rows
-    v = run([VERIFY, "--api-url", t.base, "--expect-version", "v1.0.0"])
+    v = run([VERIFY, "--api-url", t.base, "--expect-version", "v1.0.0", "--config", t.path])
     assert v.returncode == 0, v.stdout
     r = rollback(t, "--type", "full", "--tag", "stable", "--reason", "again", "--yes")
     assert r.returncode == 0 and "nothing to do" in r.stdout
@@ -551,12 +549,12 @@ def test_full_rollback_to_stable_from_everything_broken(t):
 
 # -- verify-deploy and alert-webhook --------------------------------------------------------------
 def test_verify_deploy_passes_at_baseline_and_fails_on_wrong_version(t):
-    r = run([VERIFY, "--api-url", t.base, "--expect-version", "v1.0.0"])
+    r = run([VERIFY, "--api-url", t.base, "--expect-version", "v1.0.0", "--config", t.path])
     assert r.returncode == 0, r.stdout
     lines = r.stdout.splitlines()
     assert [line.split()[1] for line in lines[:4]] == ["healthz", "status", "metrics", "orders"]
     assert all(line.startswith("PASS") for line in lines[:4]) and "all 4 checks passed" in lines[-1]
-    r = run([VERIFY, "--api-url", t.base, "--expect-version", "v9.9.9"])
+    r = run([VERIFY, "--api-url", t.base, "--expect-version", "v9.9.9", "--config", t.path])
     assert r.returncode == 5 and "FAIL status" in r.stdout and "FAILED" in r.stdout.splitlines()[-1]
     r = run([VERIFY, "--api-url", "not-a-url"])
     assert r.returncode == 2 and "--api-url" in short_error(r)

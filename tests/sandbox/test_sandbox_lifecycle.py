@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from helpers.wait import Wait
+from tests import target_http
 from tests.procfs import process_alive
 from tests.sandbox.sandbox_cli import Instance
 
@@ -74,7 +75,19 @@ def test_up_reaches_a_healthy_baseline_and_the_system_behaves(life):
     assert "NOT AT BASELINE" not in status.stdout and "UNHEALTHY" not in status.stdout
 
     base = cfg["target"]["base_url"]
-    with httpx.Client(base_url=base, timeout=5) as http:
+    assert base.startswith("https://127.0.0.1:")
+    # the sandbox's own CA, not a public one
+    with httpx.Client(base_url=base, timeout=5) as no_ca, pytest.raises(httpx.ConnectError,
+                                                                      match="CERTIFICATE_VERIFY_FAILED"):
+        no_ca.get("/healthz")
+    with target_http.client(cfg, authorized=False, base_url=base, timeout=5) as anonymous:
+        assert anonymous.get("/healthz").status_code == 200 and anonymous.get("/status").status_code == 200
+        assert anonymous.get("/metrics").status_code == 401
+        assert anonymous.post("/api/orders", json={"item": "no token", "quantity": 1}).status_code == 401
+        wrong = anonymous.post("/api/orders", json={"item": "x", "quantity": 1},
+                               headers={"Authorization": "Bearer not-the-token"})
+        assert wrong.status_code == 401
+    with target_http.client(cfg, base_url=base, timeout=5) as http:
         assert http.get("/healthz").status_code == 200
         st = http.get("/status").json()
         assert (st["version"], st["pool"]) == ("v1.0.0", "api_v1")
@@ -193,6 +206,29 @@ def test_down_leaves_nothing_behind(life):
     for what, pid in pids.items():
         assert not _alive(int(pid)), f"{what} (pid {pid}) still running"
     assert not (Path(life.state) / "engine" / "podman.pid").exists()
+
+
+def test_the_front_serves_https_with_a_ca_of_this_state_folder_and_the_config_says_so(life):
+    cfg = _up()
+    state = Path(life.state)
+    tls = state / "tls"
+    for name, mode in (("ca.key", 0o600), ("front.key", 0o600), ("ca.pem", 0o644), ("front.pem", 0o644)):
+        assert (tls / name).stat().st_mode & 0o777 == mode, name
+    assert cfg["http"]["ca_file"] == str(tls / "ca.pem")
+    api_token = tomllib.loads((state / "secrets.toml").read_text())["secrets"]["api_token"]
+    assert cfg["http"]["headers"] == {"Authorization": f"Bearer {api_token}"}
+    text = (state / "sandbox.toml").read_text()
+    assert f'ca_file = "{tls / "ca.pem"}"' in text.splitlines()
+    assert f'headers = {{ Authorization = "Bearer {api_token}" }}' in text.splitlines()
+    assert (state / "sandbox.toml").stat().st_mode & 0o777 == 0o600
+    issuer = subprocess.run(["openssl", "x509", "-noout", "-issuer", "-in", str(tls / "front.pem")],
+                            capture_output=True, text=True, check=True).stdout
+    subject = subprocess.run(["openssl", "x509", "-noout", "-subject", "-in", str(tls / "ca.pem")],
+                             capture_output=True, text=True, check=True).stdout
+    assert issuer.split("=", 1)[1] == subject.split("=", 1)[1]  # signed by this folder's own CA
+    # The upstreams behind nginx stay plain HTTP; the alert inbox is readable without the token.
+    assert httpx.get(f"http://{cfg['upstreams']['api_v1']}/healthz", timeout=5).status_code == 200
+    assert httpx.get(cfg["alert"]["inbox_url"], timeout=5).status_code == 200
 
 
 def test_no_secret_in_what_up_and_status_print_or_log(life):

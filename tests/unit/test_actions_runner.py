@@ -115,7 +115,7 @@ def test_the_nightly_job_keeps_state_summary_and_reports_even_after_a_failed_nig
     names = [s.get("name", s.get("uses")) for s in steps]
     drills = names.index("Rollback drills")
     after = {s.get("name"): s.get("if") for s in steps[drills + 1:]}
-    assert after == {"Remove the target config": "always()",
+    assert after == {"Remove the target config and key files": "always()",
                      "Save the drill history and state (also after a failed night)": "always()",
                      "RTO table on the summary page": "always()", "Upload reports": "always()"}
     uses = {s["uses"].split("@")[0] for s in steps if "uses" in s}

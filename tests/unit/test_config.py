@@ -12,6 +12,8 @@ pytestmark = pytest.mark.unit
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "sandbox-config.example.toml"
 HOSTS_EXAMPLE = EXAMPLE.with_name("sandbox-hosts-config.example.toml")
+# Keys whose absence is the sandbox's behaviour: perf_smoke unset runs the built-in smoke.
+UNSET_BY_SANDBOX = {("commands", "perf_smoke")}
 SCHEMA_FILE = EXAMPLE.with_name("config.schema.json")
 
 
@@ -104,10 +106,11 @@ def test_the_sandbox_examples_have_every_key_of_the_schema():
     defs = json.loads(SCHEMA_FILE.read_text())["$defs"]
     raw, hosts = tomllib.loads(EXAMPLE.read_text()), tomllib.loads(HOSTS_EXAMPLE.read_text())
     assert set(raw) == set(complete["properties"]) - {"front"}
-    assert set(hosts) == set(complete["properties"])
+    assert set(hosts) == set(complete["properties"]) - {"compose"}  # the hosts layout's services are raw
     for section, prop in complete["properties"].items():
         if "$ref" in prop:
-            keys = set(defs[prop["$ref"].rsplit("/", 1)[1]]["properties"])
+            keys = set(defs[prop["$ref"].rsplit("/", 1)[1]]["properties"]) - {k for s, k in UNSET_BY_SANDBOX
+                                                                               if s == section}
             assert set((raw if section != "front" else hosts)[section]) == keys, section
 
 
@@ -290,9 +293,67 @@ def test_invalid_toml_is_one_line_naming_the_file(tmp_path):
     assert str(e.value) == f"{undecodable}: not UTF-8 text (byte 0xe9 at offset 20)"
 
 
+def test_http_headers_are_secrets_and_status_metrics_database_keys_load(tmp_path, target):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    path = tmp_path / "team.toml"
+    path.write_text(to_toml(target) + f'[http]\nca_file = "{ca}"\n'
+                    'headers = { Authorization = "Bearer tok-Zq8-team" }\n'
+                    '[status]\nversion_field = "release"\npool_field = ""\n'
+                    '[metrics]\nenabled = false\n')
+    cfg = load_config(path)
+    assert cfg.http.ca_file == ca and cfg.http.headers == {"Authorization": "Bearer tok-Zq8-team"}
+    assert (cfg.status.version_field, cfg.status.pool_field) == ("release", "")
+    assert not cfg.metrics.enabled and cfg.metrics.requests_total == "requests_total"
+    assert cfg.database.revision_sql == "SELECT version_num FROM alembic_version"
+    assert cfg.commands.perf_smoke is None and cfg.nginx.start_cmd is None and cfg.perf.smoke_timeout_s == 120
+    assert redact("sent Bearer tok-Zq8-team") == "sent ***" and redact("tok-Zq8-team") == "***"
+
+
+@pytest.mark.parametrize(("extra", "wanted"), [
+    ('[http]\nheaders = "Bearer x"\n', "[http] headers: expected a table of header name = value"),
+    ('[http]\nheaders = { Authorization = 5 }\n', "[http] headers: Authorization: expected a string, got an integer"),
+    ('[http]\nca_file = "/nonexistent/ca.pem"\n', "[http] ca_file: /nonexistent/ca.pem does not exist"),
+    ('[database]\nrevision_sql = "DROP TABLE orders"\n',
+     '[database] revision_sql: "DROP TABLE orders" is not a SELECT'),
+    ('[status]\npool_field = 1\n', "[status] pool_field: expected a string, got an integer"),
+    ('[commands]\nperf_smoke = "pnpm perf:smoke"\n', "[commands] perf_smoke:"),
+])
+def test_the_team_keys_are_checked_one_line_each(tmp_path, target, extra, wanted):
+    data = {k: v for k, v in target.items() if not (k == "database" and "revision_sql" in extra)
+            and not (k == "commands" and "perf_smoke" in extra)}
+    section = extra.split("]")[0][1:]
+    body = to_toml(data)
+    if section in ("database", "commands"):
+        body += f"[{section}]\n" + "\n".join(f'"{k}" = "{v}"' for k, v in target[section].items()) + "\n"
+        body += extra.split("\n", 1)[1]
+    else:
+        body += extra
+    path = tmp_path / "bad.toml"
+    path.write_text(body)
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    assert any(p.startswith(wanted) for p in e.value.problems), e.value.problems
+
+
 def test_a_path_that_is_not_a_string_names_its_key(tmp_path, target):
     target["nginx"]["conf"] = 42
     path = write(tmp_path, "drill.toml", target)
     with pytest.raises(ConfigError) as e:
         load_config(path)
     assert e.value.problems == [f"[nginx] conf: expected a string, got an integer (42) (in {path})"]
+
+
+def test_an_optional_path_from_the_environment_is_no_secret(tmp_path, target, monkeypatch):
+    """`[http] ca_file = "${RUNNER_TEMP}/drill/ca.pem"`: a path (optional keys keep their kind), so
+    the runner's temp folder is not masked in every line the run writes; the token still is."""
+    (tmp_path / "drill").mkdir()
+    (tmp_path / "drill" / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("H4_RUNNER_TEMP", str(tmp_path))
+    monkeypatch.setenv("H4_API_TOKEN", "tok-from-env-0xA11CE")
+    path = tmp_path / "team.toml"
+    path.write_text(to_toml(target) + '[http]\nca_file = "${H4_RUNNER_TEMP}/drill/ca.pem"\n'
+                    'headers = { Authorization = "Bearer ${H4_API_TOKEN}" }\n')
+    cfg = load_config(path)
+    assert cfg.http.ca_file == tmp_path / "drill" / "ca.pem"
+    assert str(tmp_path) not in cfg.secrets() and "tok-from-env-0xA11CE" in cfg.secrets()

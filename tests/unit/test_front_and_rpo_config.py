@@ -11,6 +11,7 @@ import pytest
 from helpers.config import ConfigError, load_config, rpo_body
 from helpers.front import LocalFront, open_front
 from helpers.host_checks import parse_proc_list, parse_proc_net_tcp
+from helpers.http_clients import HttpClients
 from helpers.rpo import Ack, OrderWriter, compare
 from tests.unit.test_config import target, write  # noqa: F401 - the complete config fixture
 
@@ -139,7 +140,7 @@ def test_writer_uses_the_configured_request_shape():
         seen.append((request.url.path, json.loads(request.content)))
         return httpx.Response(200, json={"purchase": {"x": 1}, "order_no": 40 + len(seen)})
 
-    writer = OrderWriter("http://front", run_id="r", transport=httpx.MockTransport(handler),
+    writer = OrderWriter("http://front", run_id="r", http=HttpClients(transport=httpx.MockTransport(handler)),
                          path="/shop/purchases", id_field="order_no",
                          body='{"item": "p-{run}-{n}", "quantity": {n}, "meta": {"via": "drill"}}')
     ack = writer.write_once()
@@ -151,7 +152,8 @@ def test_writer_uses_the_configured_request_shape():
 
 
 def test_writer_without_the_id_field_is_no_acknowledgement():
-    writer = OrderWriter("http://front", transport=httpx.MockTransport(lambda r: httpx.Response(201, json={"id": 1})),
+    mock = httpx.MockTransport(lambda r: httpx.Response(201, json={"id": 1}))
+    writer = OrderWriter("http://front", http=HttpClients(transport=mock),
                          body='{"n": {n}}', id_field="order_no")
     assert writer.write_once() is None and writer.failures == 1
     assert "without 'order_no'" in writer.errors[0]
@@ -208,7 +210,7 @@ def test_writer_warmup_writes_back_to_back_then_keeps_its_interval():
             sent.append(time.monotonic())
             return httpx.Response(201, json={"id": len(sent)})
 
-    writer = OrderWriter("http://front", transport=httpx.MockTransport(handler), interval_ms=200,
+    writer = OrderWriter("http://front", http=HttpClients(transport=httpx.MockTransport(handler)), interval_ms=200,
                          max_writes=7, warmup=5)
     start = time.monotonic()
     writer.start()

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from helpers.clock import FakeClock
+from helpers.http_clients import HttpClients
 from helpers.probe import Probe, longest_outage, parse_status, summarize
 
 from .conftest import sample
@@ -36,7 +37,7 @@ def transport(health=200, status=200, body=None, clock=None, delay=0.0):
 def test_a_healthy_sample_carries_version_pool_and_latency():
     clock = FakeClock(start=10.0)
     mock, _ = transport(clock=clock, delay=0.004)
-    probe = Probe("http://front:8080/", 50, clock=clock, transport=mock)
+    probe = Probe("http://front:8080/", 50, clock=clock, http=HttpClients(transport=mock))
     s = probe.sample_once()
     assert (s.status, s.version, s.pool, s.error) == (200, "v1.0.0", "api_v1", None)
     assert s.latency_ms == pytest.approx(4.0)
@@ -47,7 +48,7 @@ def test_a_healthy_sample_carries_version_pool_and_latency():
 
 def test_unhealthy_and_broken_status_answers():
     mock, state = transport(health=503, status=500)
-    probe = Probe("http://front", 50, clock=FakeClock(), transport=mock)
+    probe = Probe("http://front", 50, clock=FakeClock(), http=HttpClients(transport=mock))
     s = probe.sample_once()
     assert s.status == 503 and not s.healthy and not s.matches()
     assert s.version is None and s.error == "status: HTTP 500"
@@ -98,7 +99,7 @@ class SteppedClock(FakeClock):
 def test_background_sampler_keeps_cadence_and_stops():
     clock = SteppedClock(start=0.0)
     mock, state = transport()
-    probe = Probe("http://front", 10, transport=mock, clock=clock)
+    probe = Probe("http://front", 10, http=HttpClients(transport=mock), clock=clock)
     with probe:
         clock.step(10)  # the first sample at once, then one per 10 ms step: to 0.1 s
         assert probe.wait_past(0.1 - 1e-9, timeout_s=5)

@@ -2,6 +2,7 @@
 import httpx
 import pytest
 
+from helpers.http_clients import HttpClients
 from helpers.perf import nearest_rank, perf_smoke
 from helpers.rpo import MIN_ACKNOWLEDGED, Ack, compare
 
@@ -64,6 +65,6 @@ def test_perf_smoke_counts_errors_and_fails_on_them():
         calls["n"] += 1
         return httpx.Response(503 if calls["n"] % 10 == 0 else 200, json={"version": "v1", "pool": "api_v1"})
 
-    result = perf_smoke("http://front", 20, 500, transport=httpx.MockTransport(answer))
+    result = perf_smoke("http://front", 20, 500, http=HttpClients(transport=httpx.MockTransport(answer)))
     assert result.requests == 20 and result.errors == 2
     assert not result.ok and "2" in result.problem

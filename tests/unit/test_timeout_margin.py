@@ -10,7 +10,8 @@ from helpers.measure import LATE_LOOK_MAX_S, SOAK_WAIT_S
 
 pytestmark = pytest.mark.unit
 
-CFG = SimpleNamespace(probe=SimpleNamespace(soak_s=2.0, interval_s=0.05))
+BUILT_IN_SMOKE = dict(commands=SimpleNamespace(perf_smoke=None), perf=SimpleNamespace(smoke_timeout_s=120))
+CFG = SimpleNamespace(probe=SimpleNamespace(soak_s=2.0, interval_s=0.05), **BUILT_IN_SMOKE)
 
 
 def test_the_margin_is_at_least_the_sum_of_what_runs_after_the_budget():
@@ -33,7 +34,7 @@ def test_the_emergency_drill_adds_its_alert_and_inbox_reads():
 
 
 def test_a_longer_soak_lengthens_the_margin_by_as_much():
-    longer = SimpleNamespace(probe=SimpleNamespace(soak_s=30.0, interval_s=0.05))
+    longer = SimpleNamespace(probe=SimpleNamespace(soak_s=30.0, interval_s=0.05), **BUILT_IN_SMOKE)
     assert PostBudgetBounds.of(longer, "nginx").total() - PostBudgetBounds.of(CFG, "nginx").total() == 28.0
 
 

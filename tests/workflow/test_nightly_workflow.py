@@ -8,6 +8,10 @@ The first night must pass: the drills pass, the reports are uploaded, the histor
 state are saved, the RTO table reaches the summary page. The second night, on a new runner sharing
 the cache, gets a broken STAGING_DRILL_CONFIG secret: it fails at once, yet restores and saves the
 first night's history and state again, removes the secret's file and shows the password nowhere.
+A third night takes the other route, a config committed at vars.DRILL_CONFIG_PATH with its secrets
+mapped from the repository's: the key files are written 0600 under $RUNNER_TEMP/drill, the
+--preflight-only step refuses the (unreachable) staging with exit 4 before any drill runs, and the
+key files are gone afterwards.
 Then the sudo route's promise is checked on the sandbox that user brings up: what the user's
 processes read is that user's and nobody else's.
 
@@ -54,6 +58,11 @@ base_url = "http://127.0.0.1:9"
 url = "postgresql://aura:{SECRET}@127.0.0.1:9/aura"
 """
 DRILL_TYPES = {"image", "nginx", "database", "upstream", "full", "emergency"}
+TEAM_CONFIG = "tests/workflow/team-staging.toml"  # committed: the vars.DRILL_CONFIG_PATH route
+TEAM_SECRETS = {"STAGING_DB_PASSWORD": "pw-team-0xBADC0DE", "STAGING_API_TOKEN": "tok-team-0xFEEDFACE",
+                "STAGING_SSH_KEY": "-----BEGIN OPENSSH PRIVATE KEY-----\nkey-team-0xDEADBEEF\n",
+                "STAGING_KNOWN_HOSTS": "[127.0.0.1]:9 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIteam",
+                "STAGING_CA_PEM": "-----BEGIN CERTIFICATE-----\nca-team-0xCAFE\n-----END CERTIFICATE-----"}
 
 
 def _run(argv: list[str], **kw) -> subprocess.CompletedProcess:
@@ -111,6 +120,7 @@ def runner_user():
 class Nights:
     first: JobRun   # the embedded sandbox: passes
     second: JobRun  # the next night, with a broken STAGING_DRILL_CONFIG secret: fails at once
+    third: JobRun   # vars.DRILL_CONFIG_PATH and the five secrets: refused by --preflight-only
 
 
 @pytest.fixture(scope="module")
@@ -122,16 +132,17 @@ def nights(runner_user):
     base.chmod(0o755)  # the runners' folders below it are the user's; mkdtemp made it 0700
     cache = base / "cache"
 
-    def night(n: int, secrets: dict[str, str]) -> JobRun:
+    def night(n: int, secrets: dict[str, str], variables: dict[str, str] | None = None) -> JobRun:
         contexts = {"github": {"run_id": f"424{n}", "run_number": str(n), "event_name": "schedule", "event": {}},
-                    "vars": {"DRILL_PARTICIPANTS": PARTICIPANTS}, "secrets": secrets}
+                    "vars": {"DRILL_PARTICIPANTS": PARTICIPANTS, **(variables or {})}, "secrets": secrets}
         job = JobRun(WORKFLOW, "drill", PROJECT_DIR, base / f"night{n}", contexts, user=runner_user,
                      machine_env=SANDBOX_ENV, job_timeout_s=1200, cache_dir=cache)
         job.run()
         return job
 
     try:
-        yield Nights(night(1, {}), night(2, {"STAGING_DRILL_CONFIG": BROKEN_SECRET_CONFIG}))
+        yield Nights(night(1, {}), night(2, {"STAGING_DRILL_CONFIG": BROKEN_SECRET_CONFIG}),
+                     night(3, TEAM_SECRETS, {"DRILL_CONFIG_PATH": TEAM_CONFIG}))
     finally:
         _purge_sandbox_as_root()
         shutil.rmtree(base, ignore_errors=True)
@@ -212,14 +223,17 @@ def test_what_the_runner_user_reads_is_that_users_alone(night):
 def test_a_failed_night_still_keeps_the_history_and_state_and_leaks_no_secret(nights):
     second = nights.second
     by_name = {r.name: r for r in second.results}
-    drills = by_name["Rollback drills"]
-    assert drills.ran and drills.exit_code not in (0, None), "a broken target config must fail the night"
-    log = drills.log.read_text()
+    # The --preflight-only step refuses it (exit 4) before any drill starts.
+    preflight = by_name["Preflight only"]
+    assert preflight.ran and preflight.exit_code == 4, "a broken target config must fail the night"
+    assert not by_name["Rollback drills"].ran
+    log = preflight.log.read_text()
     # One line naming the bad key and the file it came from.
     assert re.search(r"^ERROR: drill config: \[target\] \S+: missing \(required\) \(in \S+/drill-config\.toml\)$",
                      log, re.MULTILINE), log[-1500:]
     # Every `if: always()` step ran after the failure.
-    for name in ("Remove the target config", "Save the drill history and state (also after a failed night)",
+    for name in ("Remove the target config and key files",
+                 "Save the drill history and state (also after a failed night)",
                  "RTO table on the summary page", "Upload reports"):
         assert by_name[name].ran and by_name[name].ok, (name, by_name[name].tail())
     assert not (second.temp / "drill-config.toml").exists()
@@ -233,3 +247,41 @@ def test_a_failed_night_still_keeps_the_history_and_state_and_leaks_no_secret(ni
     texts.append(second.step_summary.read_text())
     texts += [p.read_text(errors="replace") for p in second.artifacts.rglob("*") if p.is_file()]
     assert not [t for t in texts if SECRET in t]
+
+
+def test_a_committed_config_night_writes_the_key_files_privately_and_stops_at_preflight(nights):
+    third = nights.third
+    by_name = {r.name: r for r in third.results}
+    setup = by_name["Target config and key files"]
+    assert setup.ok, setup.tail()
+    modes = {path: mode for mode, path in (line.split(" ", 1) for line in setup.log.read_text().splitlines()
+                                           if re.fullmatch(r"[0-7]{3} /\S+", line))}
+    drill_dir = third.temp / "drill"
+    assert modes.pop(str(drill_dir)) == "700"
+    assert {Path(p).name: m for p, m in modes.items()} == {"id_ed25519": "600", "known_hosts": "600", "ca.pem": "600"}
+    preflight = by_name["Preflight only"]
+    assert preflight.ran and preflight.exit_code == 4, preflight.tail()
+    log = preflight.log.read_text()
+    errors = [line for line in log.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1, log[-1500:]
+    assert re.match(r"ERROR: drill (config|target unreachable): \[front\] ", errors[0]), errors
+    assert not by_name["Rollback drills"].ran  # refused before any fault
+    remove = by_name["Remove the target config and key files"]
+    assert remove.ran and remove.ok and not drill_dir.exists()
+    texts = [p.read_text(errors="replace") for p in (third.root / "logs").glob("*.log")]
+    texts.append(third.step_summary.read_text())
+    texts += [p.read_text(errors="replace") for p in third.artifacts.rglob("*") if p.is_file()]
+    for secret in ("pw-team-0xBADC0DE", "tok-team-0xFEEDFACE", "key-team-0xDEADBEEF", "ca-team-0xCAFE"):
+        assert not [t for t in texts if secret in t], secret
+
+
+def test_the_workflow_keeps_both_routes_to_a_teams_staging():
+    import yaml
+
+    text = WORKFLOW.read_text()
+    for needle in ("vars.DRILL_CONFIG_PATH", "secrets.STAGING_DRILL_CONFIG", "secrets.STAGING_DB_PASSWORD",
+                   "secrets.STAGING_API_TOKEN", "secrets.STAGING_SSH_KEY", "secrets.STAGING_KNOWN_HOSTS",
+                   "secrets.STAGING_CA_PEM", "umask 077", "--preflight-only"):
+        assert needle in text, needle
+    steps = [step.get("name") for step in yaml.safe_load(text)["jobs"]["drill"]["steps"]]
+    assert steps.index("Preflight only") < steps.index("Rollback drills")

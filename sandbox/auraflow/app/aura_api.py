@@ -7,6 +7,11 @@ library and Debian's python3-psycopg2. Configuration comes from the environment:
     AURA_POOL          api_v1 | api_v2 (which upstream pool this container serves)
     AURA_PORT          port on 127.0.0.1 (host networking)
     AURA_DATABASE_URL  libpq URI with password; never printed
+    AURA_DATABASE_URL_FILE  or a file holding it (a secret mounted read-only, as compose deploys it)
+    AURA_API_TOKEN     the bearer token POST /api/orders and GET /metrics want; never printed
+                       (unset: those two answer 401 to everyone)
+    AURA_API_TOKEN_FILE  or a file holding it (mounted read-only, as compose deploys it)
+    AURA_STATUS_POOL   "0": /status and /healthz do not report the pool, as many real apps do not
 
 Each version knows which schema revisions it can work with; /healthz is 200 only when the database
 answers and is at one of them. That is what lets a drill see a bad migration or a bad image.
@@ -14,6 +19,7 @@ answers and is at one of them. That is what lets a drill see a bad migration or 
 from __future__ import annotations
 
 import contextlib
+import hmac
 import json
 import os
 import re
@@ -39,7 +45,31 @@ ACCEPTED_REVISIONS: dict[str, frozenset[str]] = {
 VERSION = os.environ.get("AURA_VERSION", "unknown")
 POOL = os.environ.get("AURA_POOL", "unknown")
 PORT = int(os.environ.get("AURA_PORT", "8000"))
-DATABASE_URL = os.environ.get("AURA_DATABASE_URL", "")
+
+
+def _database_url() -> str:
+    given = os.environ.get("AURA_DATABASE_URL", "")
+    path = os.environ.get("AURA_DATABASE_URL_FILE", "")
+    if given or not path:
+        return given
+    with open(path, encoding="utf-8") as f:
+        return f.read().strip()
+
+
+DATABASE_URL = _database_url()
+
+
+def _api_token() -> str:
+    given = os.environ.get("AURA_API_TOKEN", "")
+    path = os.environ.get("AURA_API_TOKEN_FILE", "")
+    if given or not path:
+        return given
+    with open(path, encoding="utf-8") as f:
+        return f.read().strip()
+
+
+API_TOKEN = _api_token()
+REPORTS_POOL = os.environ.get("AURA_STATUS_POOL", "1") != "0"
 ACCEPTED = ACCEPTED_REVISIONS.get(VERSION, frozenset())
 
 ORDER_ID = re.compile(r"^/api/orders/([^/]+)$")
@@ -245,18 +275,42 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self):
         self._handle("DELETE")
 
+    def _authorized(self) -> bool:
+        """`Authorization: Bearer <AURA_API_TOKEN>`, compared in constant time."""
+        given = self.headers.get("Authorization") or ""
+        scheme, _, token = given.partition(" ")
+        return bool(API_TOKEN) and scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), API_TOKEN)
+
+    def _refuse(self) -> None:
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Bearer realm="aura"')
+        data = json.dumps({"error": "missing or wrong bearer token"}).encode()
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        self._status = 401
+
     def _route(self, method: str, path: str) -> None:
         m = ORDER_ID.match(path)
+        # The two that a real staging guards: writes and monitoring. /healthz and /status are open
+        # (load balancers and the runbook's curl read them without credentials).
+        if ((path == "/api/orders" and method == "POST") or path == "/metrics") and not self._authorized():
+            return self._refuse()
         if path == "/healthz" and method == "GET":
             ok, rev, reason = health()
-            body = {"status": "ok" if ok else "unhealthy", "version": VERSION, "pool": POOL,
-                    "schema_revision": rev}
+            body = {"status": "ok" if ok else "unhealthy", "version": VERSION, "schema_revision": rev}
+            if REPORTS_POOL:
+                body["pool"] = POOL
             if not ok:
                 body["reason"] = reason
             self._send(200 if ok else 503, body)
         elif path == "/status" and method == "GET":
             ok, rev, _ = health()
-            self._send(200, {"version": VERSION, "schema_revision": rev, "pool": POOL, "healthy": ok})
+            status = {"version": VERSION, "schema_revision": rev, "healthy": ok}
+            if REPORTS_POOL:
+                status["pool"] = POOL
+            self._send(200, status)
         elif path == "/metrics" and method == "GET":
             self._send(200, metrics_text(), "text/plain; version=0.0.4; charset=utf-8")
         elif path == "/api/orders" and method == "POST":

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import web
 from .errors import UsageError
-from .redaction import register_dsn
+from .redaction import register, register_dsn
 
 
 class Config:
@@ -38,7 +39,29 @@ class Config:
         db = data.get("database")
         if isinstance(db, dict):  # before anything can print it (cli.say, errors, the audit log)
             register_dsn(db.get("url"))
-        return cls(p.resolve(), data)
+        cfg = cls(p.resolve(), data)
+        cfg._use_http()
+        return cfg
+
+    def _use_http(self) -> None:
+        """`[http]`: the CA bundle for the front's HTTPS and the headers its API wants (each value
+        a secret), for every request to `[target] base_url`."""
+        http = self.data.get("http")
+        if http is None:
+            return
+        if not isinstance(http, dict):
+            raise UsageError(f"config {self.path}: [http] is not a table")
+        headers = http.get("headers", {})
+        if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+            raise UsageError(f"config {self.path}: [http] headers must be a table of strings")
+        for value in headers.values():
+            register(value)
+            register(value.partition(" ")[2])  # the token of "Bearer <token>" on its own
+        ca_file = http.get("ca_file")
+        if ca_file is not None and (not isinstance(ca_file, str) or not Path(ca_file).expanduser().is_file()):
+            raise UsageError(f"config {self.path}: [http] ca_file {ca_file!r} is not a file")
+        base = self.data.get("target", {}).get("base_url", "") if isinstance(self.data.get("target"), dict) else ""
+        web.use_target(str(base), headers, str(Path(ca_file).expanduser()) if ca_file else None)
 
     # -- typed access ---------------------------------------------------------------------------
     def get(self, section: str, key: str, kind: type = str, default: Any = ...) -> Any:
@@ -93,6 +116,14 @@ class Config:
         if bad:
             raise UsageError(f"config {self.path}: [releases] {bad[0]} must be a string revision")
         return dict(rel)
+
+    def status_field(self, key: str, default: str) -> str:
+        """`[status] version_field` / `pool_field`: where `/status` shows them ("" = not at all)."""
+        section = self.data.get("status")
+        value = section.get(key, default) if isinstance(section, dict) else default
+        if not isinstance(value, str):
+            raise UsageError(f"config {self.path}: [status] {key} must be a string")
+        return value
 
     def base_url(self) -> str:
         url = self.get("target", "base_url").rstrip("/")

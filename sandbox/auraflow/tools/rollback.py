@@ -58,7 +58,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import audit, web
+from . import audit, compose, web
 from .cli import Parser, main_wrapper, say
 from .config import Config
 from .database import Database
@@ -77,7 +77,7 @@ from .errors import (
     VerifyError,
 )
 from .nginx import Nginx, sha256, write_atomic
-from .switch_upstream import check_target, front_pool, switch
+from .switch_upstream import AMBIGUOUS, check_target, front_pool, switch
 
 PROG = "rollback"
 TYPES = ("image", "nginx", "database", "upstream", "full")
@@ -208,7 +208,7 @@ def _api_v1_towards(ctx: Context, tag: str):
 
 
 def plan_image(ctx: Context, tag: str) -> Plan:
-    from .engine import check_version, get_container, recover_interrupted, recreate, same_image
+    from .engine import same_image
 
     name, base, release, _revision, container = _api_v1_towards(ctx, tag)
     healthy = web.get(base + "/healthz", timeout=2).status == 200
@@ -219,13 +219,27 @@ def plan_image(ctx: Context, tag: str) -> Plan:
     current = (container.attrs.get("Config", {}).get("Image") if container is not None else "?")
 
     def apply() -> None:
-        recover_interrupted(ctx.client, name, log)
-        target = get_container(ctx.client, name)
-        old = recreate(ctx.client, target, release, base + "/healthz", ctx.health_timeout, log)
-        ctx.changes.append(f"{name}: {old.image_ref} -> {release.ref}")
-        check_version(base, release.version)
+        deploy_api_v1(ctx, name, base, release, current)
 
     return Plan([f"image: recreate {name} from {release.ref} ({release.version}); now {current}"], apply)
+
+
+def deploy_api_v1(ctx: Context, name: str, base: str, release, current: str | None) -> None:
+    """api_v1 to `release`: on a compose staging its tag in the env file and `compose up -d api_v1`
+    (compose recreates the container its files no longer describe); else a recreate through the
+    engine's API. Either way its own /healthz and /status must then show the release."""
+    from .engine import check_version, get_container, recover_interrupted, recreate
+
+    if compose.configured(ctx.cfg):
+        tag = release.ref.rsplit(":", 1)[1]
+        previous = compose.deploy(ctx.cfg, "api_v1", tag, base + "/healthz", ctx.health_timeout, log)
+        ctx.changes.append(f"{name}: {compose.tag_variable('api_v1')} {previous} -> {tag}, compose up -d api_v1")
+    else:
+        recover_interrupted(ctx.client, name, log)
+        old = recreate(ctx.client, get_container(ctx.client, name), release, base + "/healthz",
+                       ctx.health_timeout, log)
+        ctx.changes.append(f"{name}: {old.image_ref} -> {release.ref}")
+    check_version(base, release.version)
 
 
 # -- nginx ----------------------------------------------------------------------------------------
@@ -325,7 +339,7 @@ def plan_upstream(ctx: Context) -> Plan:
     nginx = ctx.nginx
     address = check_target(ctx.cfg, nginx, "api_v1")
     active = nginx.active_pool()
-    if active == "api_v1" and front_pool(ctx.cfg.base_url()) in ("api_v1", None):
+    if active == "api_v1" and front_pool(ctx.cfg.base_url(), ctx.cfg) in ("api_v1", None, AMBIGUOUS):
         return Plan([f"upstream: already on api_v1 ({address})"],
                     lambda: log("upstream already on api_v1; nothing to do"), noop=True)
 
@@ -338,7 +352,7 @@ def plan_upstream(ctx: Context) -> Plan:
 
 # -- full -----------------------------------------------------------------------------------------
 def plan_full(ctx: Context, tag: str) -> Plan:
-    from .engine import check_version, get_container, recover_interrupted, recreate, same_image
+    from .engine import get_container, recover_interrupted, same_image
 
     cfg = ctx.cfg
     nginx, db = ctx.nginx, ctx.db
@@ -382,10 +396,8 @@ def plan_full(ctx: Context, tag: str) -> Plan:
         if same_image(target, release.image_id) and target.status == "running" and healthy:
             log(f"3/4 {name} already runs {release.ref}")
         else:
-            log(f"3/4 recreating {name} from {release.ref}")
-            old = recreate(ctx.client, target, release, base + "/healthz", ctx.health_timeout, log)
-            ctx.changes.append(f"{name}: {old.image_ref} -> {release.ref}")
-            check_version(base, release.version)
+            log(f"3/4 {name} to {release.ref}")
+            deploy_api_v1(ctx, name, base, release, target.attrs.get("Config", {}).get("Image") if target else "?")
         # 4. traffic (switch() is a no-op when the include and the front already say api_v1)
         log("4/4 traffic to api_v1")
         if switch(cfg, nginx, "api_v1", log=log, checked=True):
@@ -395,8 +407,11 @@ def plan_full(ctx: Context, tag: str) -> Plan:
         verify_nginx(ctx)
         resp = web.get(cfg.base_url() + "/status")
         body = resp.json() if resp.status == 200 else None
-        if not isinstance(body, dict) or body.get("version") != release.version or body.get("pool") != "api_v1":
-            got = {k: body.get(k) for k in ("version", "pool")} if isinstance(body, dict) else web.describe(resp)
+        version_field = cfg.status_field("version_field", "version") or "version"
+        pool = front_pool(cfg.base_url(), cfg) if isinstance(body, dict) else None
+        shown = body.get(version_field) if isinstance(body, dict) else None
+        if shown != release.version or pool not in ("api_v1", AMBIGUOUS):
+            got = {"version": body.get(version_field), "pool": pool} if isinstance(body, dict) else web.describe(resp)
             raise VerifyError(f"front /status shows {got}, expected version {release.version} on api_v1")
         now_rev, after = db.state()
         if now_rev != revision:

@@ -32,10 +32,30 @@ VERIFY_TIMEOUT_S = 5.0
 STABLE_S = 0.5  # the front must answer from the target only, for this long
 
 
-def front_pool(base_url: str) -> str | None:
+AMBIGUOUS = "?"  # the front answers, but which pool cannot be told (both serve one release)
+
+
+def front_pool(base_url: str, cfg: Config | None = None) -> str | None:
+    """The pool the front serves from: `/status`'s pool field, or, for an app whose `/status`
+    shows no pool (`[status] pool_field = ""`), the pool whose own `/status` (at its `[upstreams]`
+    address, plain HTTP) shows the same version; AMBIGUOUS when both do; None: no answer."""
     resp = web.get(base_url + "/status", timeout=2)
     body = resp.json() if resp.status == 200 else None
-    return body.get("pool") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        return None
+    field = cfg.status_field("pool_field", "pool") if cfg is not None else "pool"
+    if field or cfg is None:
+        return body.get(field)
+    version_field = cfg.status_field("version_field", "version") or "version"
+    version = body.get(version_field)
+    matches = []
+    for pool in cfg.pools():
+        host, port = cfg.address(pool)
+        own = web.get(f"http://{host}:{port}/status", timeout=2)
+        own_body = own.json() if own.status == 200 else None
+        if isinstance(own_body, dict) and own_body.get(version_field) == version:
+            matches.append(pool)
+    return matches[0] if len(matches) == 1 else (AMBIGUOUS if matches else None)
 
 
 def check_target(cfg: Config, nginx: Nginx, target: str, force: bool = False) -> str:
@@ -67,12 +87,12 @@ def switch(cfg: Config, nginx: Nginx, target: str, log=lambda m: say(PROG, m), f
         previous = None
     base = cfg.base_url()
     if previous == wanted:
-        if front_pool(base) in (target, None):
+        if front_pool(base, cfg) in (target, None, AMBIGUOUS):
             log(f"upstream already on {target} ({address}); nothing to do")
             return False
         log(f"include already names {target} but the front serves another pool: reloading")
         nginx.reload()
-        _verify(base, target)
+        _verify(base, target, cfg)
         return False
 
     write_atomic(nginx.include, wanted)
@@ -86,7 +106,7 @@ def switch(cfg: Config, nginx: Nginx, target: str, log=lambda m: say(PROG, m), f
     except ToolError as exc:
         _put_back(nginx, previous)
         raise ToolError(f"{exc.message}\nprevious include put back", EXIT_FAILED) from None
-    _verify(base, target)
+    _verify(base, target, cfg)
     log(f"upstream switched to {target} ({address})")
     return True
 
@@ -98,7 +118,7 @@ def _put_back(nginx: Nginx, previous: bytes | None) -> None:
         write_atomic(nginx.include, previous)
 
 
-def _verify(base_url: str, target: str) -> None:
+def _verify(base_url: str, target: str, cfg: Config | None = None) -> None:
     """The front must serve the target pool, steadily.
 
     After `nginx -s reload` the old worker keeps accepting new connections for a short while
@@ -109,9 +129,9 @@ def _verify(base_url: str, target: str) -> None:
     streak_since: float | None = None
     seen = None
     while time.monotonic() < deadline:
-        seen = front_pool(base_url)
+        seen = front_pool(base_url, cfg)
         now = time.monotonic()
-        if seen == target:
+        if seen in (target, AMBIGUOUS):  # AMBIGUOUS: both pools serve one release, either is right
             streak_since = streak_since or now
             if now - streak_since >= STABLE_S:
                 return

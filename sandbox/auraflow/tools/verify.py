@@ -1,4 +1,4 @@
-"""scripts/verify-deploy.sh --api-url URL [--expect-version V]
+"""scripts/verify-deploy.sh --api-url URL [--expect-version V] [--config PATH]
 
 The runbook's functional check of a deployment, through the API's public surface:
   healthz   GET /healthz answers 200
@@ -7,6 +7,8 @@ The runbook's functional check of a deployment, through the API's public surface
             between two reads
   orders    POST /api/orders writes an order that GET /api/orders/{id} reads back
 One line per check, then a summary; exit 0 when every check passes, 5 otherwise.
+With --config (the target's TOML), its [http] is used: the CA bundle for HTTPS and the headers
+(the bearer token) that POST /api/orders and /metrics want.
 """
 from __future__ import annotations
 
@@ -148,11 +150,17 @@ def _parser() -> Parser:
     p.add_argument("--api-url", required=True, help="the API's base URL (e.g. the staging front)")
     p.add_argument("--expect-version", help="the version /status and /metrics must report")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per request (default 5)")
+    p.add_argument("--config", help="the target's TOML config: its [http] CA bundle and headers are used")
     return p
 
 
 def run(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    if args.config:
+        from .config import Config
+
+        Config.load(args.config)  # [http]: the CA and the token, for requests to [target] base_url
+        web.also_for(args.api_url)  # ... and to the API this verify is told to check
     base = args.api_url.rstrip("/")
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -1,10 +1,17 @@
-"""Small HTTP helpers on the standard library (quick to import), and URL redaction."""
+"""Small HTTP helpers on the standard library (quick to import), and URL redaction.
+
+The target's `[http]` (its CA bundle and the headers its API wants, usually a bearer token) is
+given once (`use_target`, done by `Config.load`): the CA is trusted for every HTTPS request, and
+the headers go only to the target's own origin (scheme, host and port of `[target] base_url`),
+never to an upstream, a container's own port or the alert webhook.
+"""
 from __future__ import annotations
 
 import http.client
 import json
 import re
 import socket
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -14,6 +21,41 @@ from urllib.parse import urlsplit
 
 # Environment proxies must never capture loopback health checks.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+_TARGET_ORIGINS: set[tuple[str, str, int | None]] = set()
+_TARGET_HEADERS: dict[str, str] = {}
+
+
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    try:
+        parts = urlsplit(url)
+        default = {"http": 80, "https": 443}.get(parts.scheme)
+        return parts.scheme, (parts.hostname or "").lower(), parts.port or default
+    except ValueError:
+        return None
+
+
+def use_target(base_url: str, headers: dict[str, str], ca_file: str | None) -> None:
+    """Trust `ca_file` (a PEM bundle) for HTTPS, and send `headers` to `base_url`'s origin."""
+    global _OPENER, _TARGET_HEADERS
+    context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
+    _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                          urllib.request.HTTPSHandler(context=context))
+    _TARGET_ORIGINS.clear()
+    also_for(base_url)
+    _TARGET_HEADERS = dict(headers)
+
+
+def also_for(url: str) -> None:
+    """Send the target's headers to `url`'s origin too (verify-deploy's --api-url)."""
+    origin = _origin(url)
+    if origin is not None:
+        _TARGET_ORIGINS.add(origin)
+
+
+def _with_target_headers(url: str, headers: dict[str, str] | None) -> dict[str, str]:
+    if _TARGET_HEADERS and _origin(url) in _TARGET_ORIGINS:
+        return {**_TARGET_HEADERS, **(headers or {})}
+    return dict(headers or {})
 
 
 @dataclass
@@ -36,7 +78,7 @@ class Response:
 
 def request(method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None,
             timeout: float = 3.0) -> Response:
-    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    req = urllib.request.Request(url, data=body, method=method, headers=_with_target_headers(url, headers))
     t0 = time.monotonic()
     try:
         with _OPENER.open(req, timeout=timeout) as resp:
@@ -66,6 +108,8 @@ def get(url: str, timeout: float = 3.0) -> Response:
 def _short(reason: object) -> str:
     if isinstance(reason, TimeoutError):  # socket.timeout is TimeoutError
         return "timed out"
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        return f"certificate does not verify: {reason.verify_message or reason}"
     if isinstance(reason, ConnectionRefusedError):
         return "connection refused"
     text = str(reason).strip() or type(reason).__name__
