@@ -233,12 +233,12 @@ def nginx_breaks_serving(cfg: TargetConfig, probe: Probe, clock: Clock = REAL, *
 def _verdict(seen: str, sample: Sample | None, grace_s: float, where: str, how: str) -> tuple[str, str]:
     """(observed, detail) from watch_after_change: the service answering badly, or not at all past
     the grace period, is visible; a front that stays green leaves it latent (seen by `how`)."""
+    last = sample.describe() if sample is not None else "nothing"
     if seen == "bad":
-        return "visible", f"{where}; the front answers {sample.describe()}"
+        return "visible", f"{where}; the front answers {last}"
     if seen == "unanswering":
-        last = sample.describe() if sample is not None else "nothing"
         return "visible", f"{where}; the service did not answer for {grace_s:g}s (last: {last})"
-    return "latent", f"{where} ({how}) while the front stays green ({sample.describe()})"
+    return "latent", f"{where} ({how}) while the front stays green ({last})"
 
 
 def deploy_through_compose(cfg: TargetConfig, front: Front, name: str, image: str, override: Path) -> None:

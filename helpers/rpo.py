@@ -199,7 +199,7 @@ class OrderWriter:
         fields: dict[str, Any] | None = None
         if self.body is None:
             payload: Any = {"item": item, "quantity": n}
-            ok_status = (201,)
+            ok_status: tuple[int, ...] = (201,)
         else:
             payload = rpo_body(self.body, n, self.run_id)
             fields = {k: v for k, v in payload.items() if isinstance(v, (str, int, float, bool)) or v is None}

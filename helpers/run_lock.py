@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 from datetime import UTC, datetime
+from typing import Any
 
 from helpers.clock import REAL, Clock
 from helpers.redact import one_line
@@ -58,7 +59,7 @@ class RunLock:
     def __init__(self, database_url: str, target_name: str, clock: Clock = REAL) -> None:
         self.url, self.target, self.clock = database_url, target_name, clock
         self.started = clock.now().astimezone(UTC)
-        self._conn = None
+        self._conn: Any = None  # the psycopg connection that holds the lock
 
     @property
     def held(self) -> bool:
@@ -72,7 +73,8 @@ class RunLock:
                                application_name=holder_name(activity, started=self.started))
         try:
             for _ in Wait(f"the hold on {self.target}", max(0.0, wait_s), POLL_S, self.clock).rounds():
-                got = conn.execute(f"SELECT pg_try_advisory_lock({KEY_SQL})", {"target": self.target}).fetchone()[0]
+                row = conn.execute(f"SELECT pg_try_advisory_lock({KEY_SQL})", {"target": self.target}).fetchone()
+                got = row is not None and row[0]
                 if got:
                     self._conn = conn
                     return

@@ -22,6 +22,7 @@ from . import lifecycle, owner
 from .drill_lock import holder
 from .errors import SandboxError
 from .layout import Layout
+from .mounts import unmount_under
 
 LOCK_WAIT_S = 600  # a cold `up` takes seconds; ten minutes means the holder is stuck
 
@@ -89,6 +90,8 @@ def cmd_down(layout: Layout, purge: bool) -> int:
                                "wait for it to end, or stop that run first")
         lifecycle.down(layout, log)
     if purge:
+        # whatever a killed engine left mounted here would make the removal fail half-way (EBUSY)
+        unmount_under(layout.state)
         shutil.rmtree(layout.state)
         log(f"down: removed {layout.state}")
     return 0

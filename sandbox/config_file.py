@@ -56,7 +56,7 @@ def build(layout: Layout, *, docker_url: str, image_repository: str, database_ur
     cfg = q(layout.config_path)
     conf, prefix = q(layout.nginx_conf), q(layout.nginx_dir)
     front = f"https://127.0.0.1:{layout.ports.front}"
-    return {
+    sections: dict[str, dict] = {
         "target": {"name": target_name(layout), "environment": "staging", "base_url": front, "api_url": front},
         "commands": {
             "rollback": f"{q(SCRIPTS / 'rollback.sh')} --config {cfg}",
@@ -92,7 +92,8 @@ def build(layout: Layout, *, docker_url: str, image_repository: str, database_ur
         # What /status shows: the version always; the pool unless AURA_SANDBOX_STATUS_POOL=0.
         "status": {"version_field": "version", "pool_field": "pool" if layout.status_pool else ""},
         "metrics": {"enabled": True, "build_info": "aura_build_info", "requests_total": "aura_http_requests_total"},
-    } | ({"compose": compose} if compose else {})
+    }
+    return sections | ({"compose": compose} if compose else {})
 
 
 def write(layout: Layout, sections: dict[str, dict], webhook_token: str) -> Path:

@@ -27,7 +27,9 @@ from pathlib import Path
 
 import docker
 import docker.errors
+from docker.models.containers import Container
 
+from .engine_client import model_id
 from .errors import SandboxError
 from .layout import NEXT_VERSION, STABLE_VERSION, Layout
 
@@ -166,13 +168,13 @@ def ensure_api_containers(client: docker.DockerClient, layout: Layout, repositor
                           database_url: str, log: Log, api_token: str = "") -> dict[str, str]:
     """Make api_v1/api_v2 run the baseline images and answer /healthz 200; {pool: container id}.
     `api_token` is the bearer token their POST /api/orders and /metrics want (the sandbox's secret)."""
-    started: dict[str, object] = {}
+    started: dict[str, Container] = {}
     result: dict[str, str] = {}
     for pool in POOLS:
         name = layout.container_name(pool)
         want = _desired(layout, pool, repository, database_url, api_token)
         try:
-            image_id = client.images.get(want["image"]).id
+            image_id = model_id(client.images.get(want["image"]))
         except docker.errors.ImageNotFound:
             raise SandboxError(f"image {want['image']} not found (build the images first)") from None
         current = _get(client, name)
@@ -195,7 +197,7 @@ def ensure_api_containers(client: docker.DockerClient, layout: Layout, repositor
 
     for pool, container in started.items():
         _wait_healthy(container, layout.pool_port(pool))
-        result[pool] = container.id
+        result[pool] = model_id(container)
     return result
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from .errors import SandboxError
 from .layout import Layout
+from .mounts import unmount_under
 
 Log = Callable[[str], None]
 
@@ -135,6 +136,9 @@ def stop(layout: Layout, log: Log) -> None:
         _kill(pid, layout, log)
     for stale in (_pid_file(layout), socket_path(layout)):
         stale.unlink(missing_ok=True)
+    left = unmount_under(folder(layout)) if folder(layout).exists() else []
+    if left:
+        log(f"engine: unmounted {len(left)} mount(s) a stopped dockerd left under {folder(layout)}")
 
 
 def _kill(pid: int, layout: Layout, log: Log) -> None:

@@ -9,6 +9,8 @@ that does not send the header gets the SDK's default negotiation, as before.
 """
 from __future__ import annotations
 
+from .errors import SandboxError
+
 
 def docker_client(url: str, timeout: int = 30):
     """A `docker.DockerClient` for `url` at the API version the engine's `/_ping` names."""
@@ -23,3 +25,11 @@ def docker_client(url: str, timeout: int = 30):
     finally:
         api.close()
     return docker.DockerClient(base_url=url, timeout=timeout, version=version or None)
+
+
+def model_id(model) -> str:
+    """The engine's id of an image or container. The SDK's models type it optional (they read it
+    from their attrs); one the engine listed or returned always has it."""
+    if model.id is None:
+        raise SandboxError(f"the engine answered with a {type(model).__name__} without an id")
+    return model.id

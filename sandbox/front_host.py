@@ -168,7 +168,8 @@ def ensure_container(client: docker.DockerClient, layout: Layout, image_id: str,
             return False
         log(f"front: {name} is stale ({current.status}); recreating it")
         remove_container(client, layout, lambda _: None)
-    client.containers.run(
+    # restart policy "no" is Docker's own default, yet types-docker names only always/on-failure
+    client.containers.run(  # type: ignore[call-overload]
         image_id, name=name, detach=True, network_mode="host", restart_policy={"Name": "no"},
         command=["/bin/sh", "-c",
                  f"mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e -f {ssh_keys.SSHD_MOUNT}/sshd_config"],

@@ -36,6 +36,7 @@ import docker
 import docker.errors
 
 from . import distro, images
+from .engine_client import model_id
 from .errors import SandboxError
 from .layout import PROJECT_DIR, SANDBOX_DIR, Layout
 from .podman_service import clean_upload_leftovers
@@ -126,10 +127,10 @@ def distributions() -> list[md.Distribution]:
 
 def _copy_distribution(dist: md.Distribution, site: Path) -> int:
     """Copy a distribution's installed files (as its RECORD lists them) into `site`."""
-    base = Path(dist.locate_file("")).resolve()
+    base = Path(str(dist.locate_file(""))).resolve()
     copied = 0
     for rel in dist.files or []:
-        src = Path(dist.locate_file(rel)).resolve()
+        src = Path(str(dist.locate_file(rel))).resolve()
         if not src.is_relative_to(base) or not src.is_file():
             continue  # console scripts in ../../bin, and RECORD lines of files since removed
         dst = site / src.relative_to(base)
@@ -198,7 +199,7 @@ def _prune_outdated(client: docker.DockerClient, keep_id: str) -> None:
     for image in client.images.list(filters={"label": images.BUILD_LABEL}):
         if image.id != keep_id and any(t.rpartition(":")[0].endswith(REPOSITORY) for t in image.tags):
             with contextlib.suppress(docker.errors.APIError):
-                client.images.remove(image.id)
+                client.images.remove(model_id(image))
 
 
 def _rootfs(layout: Layout, bhash: str, log: Log) -> Path:

@@ -34,6 +34,7 @@ import docker
 import docker.errors
 
 from . import distro
+from .engine_client import model_id
 from .errors import SandboxError
 from .layout import (
     BAD_TAG,
@@ -146,12 +147,12 @@ def ensure_images(client: docker.DockerClient, layout: Layout, log: Log) -> dict
                     clean_upload_leftovers(layout)  # Podman leaks each upload (engine.py)
                 log(f"images: built {len(missing)} image(s) in {time.monotonic() - t0:.1f} s")
 
-    ids = {v: client.images.get(f"{repository()}:{v}").id for v in VERSIONS}
+    ids = {v: model_id(client.images.get(f"{repository()}:{v}")) for v in VERSIONS}
     stable = _get(client, f"{repository()}:{STABLE_TAG}")
     if stable is None or stable.id != ids[STABLE_VERSION]:
         client.images.get(ids[STABLE_VERSION]).tag(repository(), STABLE_TAG)
         log(f"images: tagged {STABLE_TAG} -> {STABLE_VERSION}")
-    ids[STABLE_TAG] = client.images.get(f"{repository()}:{STABLE_TAG}").id
+    ids[STABLE_TAG] = model_id(client.images.get(f"{repository()}:{STABLE_TAG}"))
     if ids[STABLE_TAG] != ids[STABLE_VERSION]:
         raise SandboxError(f"{repository()}:{STABLE_TAG} is {ids[STABLE_TAG]}, "
                            f"not {STABLE_VERSION}'s {ids[STABLE_VERSION]}")
@@ -198,7 +199,7 @@ def _prune_outdated(client: docker.DockerClient, bhash: str) -> None:
     for image in client.images.list(filters={"label": BUILD_LABEL}):
         if not image.tags and (image.labels or {}).get(BUILD_LABEL) != bhash:
             with contextlib.suppress(docker.errors.APIError):
-                client.images.remove(image.id)
+                client.images.remove(model_id(image))
 
 
 def _imported_id(out) -> str | None:

@@ -37,8 +37,8 @@ def listening_pids_by_port(ports: Iterable[int]) -> dict[int, set[int]]:
         try:
             for fd in (entry / "fd").iterdir():
                 target = os.readlink(fd)
-                if target.startswith("socket:[") and (port := port_of_inode.get(target[8:-1])) is not None:
-                    found[port].add(int(entry.name))
+                if target.startswith("socket:[") and (owned := port_of_inode.get(target[8:-1])) is not None:
+                    found[owned].add(int(entry.name))
         except (FileNotFoundError, PermissionError, ProcessLookupError):
             continue
     return found

@@ -54,7 +54,7 @@ def database_url(layout: Layout, password: str) -> str:
 def _our_postmaster(layout: Layout) -> int | None:
     """The postmaster of *our* cluster: a stale postmaster.pid may name a recycled PID."""
     pid = read_pid(_data(layout) / "postmaster.pid")
-    if not alive(pid):
+    if pid is None or not alive(pid):
         return None
     cmd = command_line(pid)
     return pid if "postgres" in cmd and str(_data(layout)) in cmd else None

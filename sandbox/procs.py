@@ -10,6 +10,7 @@ import signal
 import socket
 import time
 from pathlib import Path
+from typing import TypeGuard
 
 
 def read_pid(pid_file: Path) -> int | None:
@@ -20,7 +21,7 @@ def read_pid(pid_file: Path) -> int | None:
         return None
 
 
-def alive(pid: int | None) -> bool:
+def alive(pid: int | None) -> TypeGuard[int]:
     if not pid:
         return False
     try:
@@ -46,7 +47,7 @@ def command_line(pid: int) -> str:
 
 def stop_pid(pid: int | None, *, timeout: float = 5.0, sig: int = signal.SIGTERM) -> bool:
     """Send `sig`, wait up to `timeout`, then SIGKILL. True if the process is gone."""
-    if not alive(pid):
+    if pid is None or not alive(pid):
         return True
     try:
         os.kill(pid, sig)

@@ -317,7 +317,7 @@ class Labels:
         return self("seconds", n=f"{seconds:g}")
 
     def millis(self, value: object) -> str:
-        if value is None:
+        if not isinstance(value, (int, float, str)):  # None, or nothing a float can be read from
             return self("none")
         try:
             return self("ms", n=f"{float(value):.0f}")

@@ -110,7 +110,7 @@ def render(rows: list[RtoRow], L: Labels) -> str:
     body = []
     for row in rows:
         status_html = badge(row.status, L.status(row.status))
-        if row.near_budget and row.status == "passed":
+        if row.near_budget and row.status == "passed" and row.share is not None:  # near: a share
             status_html += " " + badge("warn", L("rto_near_budget", pct=round(row.share * 100)))
         drill = L("none")
         if row.drill_id:

@@ -48,10 +48,12 @@ class Suggestion:
         if "type" in f:
             f["type_label"] = L.drill_type(str(f["type"]))
         for k in ("rto", "median"):
-            if isinstance(f.get(k), (int, float)):
-                f[k] = L.duration(float(f[k]))
-        if isinstance(f.get("budget"), (int, float)):
-            f["budget"] = L.budget(float(f["budget"]))
+            value = f.get(k)
+            if isinstance(value, (int, float)):
+                f[k] = L.duration(float(value))
+        budget = f.get("budget")
+        if isinstance(budget, (int, float)):
+            f["budget"] = L.budget(float(budget))
         if "p95" in f:
             f["p95"] = L.millis(f["p95"])
         if "how" in f:
@@ -109,7 +111,7 @@ def derive(outcomes: Iterable[tuple[DrillOutcome, str]], preflight: Sequence[Che
             continue
         cmd = o.command
         command_failed = cmd is not None and not cmd.ok
-        if command_failed:
+        if cmd is not None and command_failed:
             out.append(_sg("script", "sg_command_failed", o, type=o.type,
                            how="timeout" if cmd.timed_out else cmd.exit_code))
         elif status in FAILING and cmd is not None and o.rto_actual_s is None:

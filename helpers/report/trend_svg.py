@@ -46,7 +46,7 @@ def render(row: TrendRow, L: Labels) -> str:
             (L.duration(v) if v is not None else L.status(status))
         if v is None:
             x, _ = xy(i, 0)
-            y = PAD + 2
+            y = float(PAD + 2)
             color = "#d1495b" if status in FAILING else "#8a94a3"
             parts.append(f'<g class="ar-trend-fail"><title>{esc(label)}</title>'
                          f'<path d="M{x - 4:.1f},{y - 4:.1f}L{x + 4:.1f},{y + 4:.1f}M{x + 4:.1f},{y - 4:.1f}'
@@ -74,8 +74,9 @@ def _flag_text(row: TrendRow, L: Labels) -> str:
     for key, fields in row.flags:
         f = dict(fields)
         for k in ("rto", "median"):
-            if isinstance(f.get(k), (int, float)):
-                f[k] = L.duration(float(f[k]))
+            value = f.get(k)
+            if isinstance(value, (int, float)):
+                f[k] = L.duration(float(value))
         texts.append(L(key, **f))
     return "; ".join(texts)
 

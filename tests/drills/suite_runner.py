@@ -6,10 +6,13 @@ the suite under test cannot tell them from a real staging's scripts.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import json
 import os
+import shlex
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -61,6 +64,28 @@ def executable(path: Path, body: str) -> str:
     path.write_text("#!/bin/bash\n" + body)
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return str(path)
+
+
+def hanging(pidfile: Path, before: str = "") -> str:
+    """The body of a command that records its PID in `pidfile`, runs `before`, then hangs 60 s
+    (`exec`: the recorded PID is the hanging process's)."""
+    return f"echo $$ > {shlex.quote(str(pidfile))}\n{before}exec sleep 60\n"
+
+
+def kill_recorded(pidfile: Path) -> None:
+    """SIGKILL the command `hanging` recorded, if it still hangs: the suite starts commands in their
+    own session, so a run killed mid-command leaves it behind. Exactly that PID, and only while it
+    is still `sleep 60` (a PID the kernel has given to another process since is left alone)."""
+    if not pidfile.exists():
+        return  # never started
+    pid = int(pidfile.read_text())
+    try:
+        running = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return  # ended already
+    if running == b"sleep\x0060\x00":
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def toml_file(path: Path, data: dict) -> Path:

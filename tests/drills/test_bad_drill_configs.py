@@ -20,6 +20,8 @@ from tests.drills.suite_runner import (
     sandbox_down,
 )
 
+pytestmark = pytest.mark.e2e
+
 
 def run_drills(*args: str, reports: Path | None = None) -> subprocess.CompletedProcess:
     """The suite with its outputs in `reports` (default: a fresh folder), never the project's."""

@@ -32,6 +32,8 @@ from tests.drills.suite_runner import (
     toml_overlay,
 )
 
+pytestmark = pytest.mark.e2e
+
 ENGINES = ("podman", "docker")
 DRILL_TYPES = {"image", "nginx", "database", "upstream", "full", "emergency"}
 

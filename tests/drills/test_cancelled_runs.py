@@ -18,12 +18,16 @@ from tests.drills.suite_runner import (
     drills_command,
     executable,
     fresh_reports_dir,
+    hanging,
+    kill_recorded,
     run_suite,
     sandbox_at_baseline,
     suite_state_dir,
     toml_overlay,
     wait_for_log,
 )
+
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +67,13 @@ def cancel_like_ci(proc) -> list[str]:
 
 @pytest.mark.parametrize("moment", ["fault in place", "mid-rollback"])
 def test_a_run_cancelled_like_ci_is_recorded_interrupted_and_staging_comes_back(tmp_path, target_name, moment):
-    proc, reports = start_run(tmp_path, "sleep 60\n")
+    pidfile = tmp_path / "rollback.pid"
+    proc, reports = start_run(tmp_path, hanging(pidfile))
     log = reports / "rollback-drill.log"
     wait_for_line(proc, log, "fault upstream_switch injected" if moment == "fault in place"
                   else "rollback --type upstream started")
     sent = cancel_like_ci(proc)
-    subprocess.run(["pkill", "-KILL", "-f", str(tmp_path / "rollback")])
+    kill_recorded(pidfile)  # the hung rollback, if the run's own teardown did not end it
 
     results = json.loads((reports / "drill-results.json").read_text())
     [d] = results["drills"]
@@ -86,11 +91,12 @@ def test_a_run_cancelled_like_ci_is_recorded_interrupted_and_staging_comes_back(
 
 
 def test_sigterm_alone_is_handled_like_ctrl_c(tmp_path, target_name):
-    proc, reports = start_run(tmp_path, "sleep 60\n")
+    pidfile = tmp_path / "rollback.pid"
+    proc, reports = start_run(tmp_path, hanging(pidfile))
     wait_for_line(proc, reports / "rollback-drill.log", "rollback --type upstream started")
     os.killpg(proc.pid, signal.SIGTERM)
     assert proc.wait(timeout=60) != 0
-    subprocess.run(["pkill", "-KILL", "-f", str(tmp_path / "rollback")])
+    kill_recorded(pidfile)  # the hung rollback, if the run's own teardown did not end it
     [d] = json.loads((reports / "drill-results.json").read_text())["drills"]
     assert d["status"] == "error" and "interrupted" in d["problems"] and d["restored"] is True, d
     assert not (suite_state_dir() / target_name / "journal.json").exists()

@@ -12,6 +12,8 @@ import pytest
 
 from tests.drills.suite_runner import FAST, executable, run_suite, sandbox_at_baseline, toml_overlay
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def sandbox(main_sandbox) -> dict:

@@ -8,8 +8,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import jsonschema
+import pytest
 
 from tests.drills.suite_runner import FAST, PROJECT, run_suite, sandbox_at_baseline, suite_state_dir, toml_file
+
+pytestmark = pytest.mark.e2e
 
 VARIABLE = "AURA_DRILL_TEST_DB_PASSWORD"
 

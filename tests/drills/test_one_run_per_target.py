@@ -19,12 +19,16 @@ from tests.drills.suite_runner import (
     drills_command,
     executable,
     fresh_reports_dir,
+    hanging,
+    kill_recorded,
     reports_snapshot,
     run_suite,
     sandbox_at_baseline,
     toml_overlay,
     wait_for_log,
 )
+
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +57,11 @@ def sandbox_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_a_second_run_is_refused_naming_the_holder_and_the_first_passes_untouched(tmp_path, sandbox, main_sandbox):
-    # The holder's rollback is the real one, 6 s late: long enough for everything below.
-    holder, _ = start_holder(tmp_path, f'sleep 6\nexec {sandbox["commands"]["rollback"]} "$@"\n', rto=30)
+    # The holder's rollback is the real one, held back until everything below is done (the file
+    # `release` appears in `finally`): a fixed delay was too short on a loaded machine.
+    release = tmp_path / "release"
+    holder, _ = start_holder(tmp_path, f'until [ -e {release} ]; do sleep 0.1; done\n'
+                                       f'exec {sandbox["commands"]["rollback"]} "$@"\n', rto=180)
     try:
         reports = tmp_path / "second"
         reports.mkdir()
@@ -81,16 +88,18 @@ def test_a_second_run_is_refused_naming_the_holder_and_the_first_passes_untouche
         ok, status = sandbox_at_baseline()
         assert not ok and f"server {api_v2};" in status  # the holder's fault is still in place: untouched
     finally:
+        release.touch()
         out, _ = holder.communicate(timeout=120)
     assert holder.returncode == 0, out[-3000:]
     assert sandbox_at_baseline()[0]
 
 
 def test_the_lock_of_a_sigkilled_run_is_free_for_the_next_run_at_once(tmp_path):
-    holder, _ = start_holder(tmp_path, "sleep 60\n", rto=30)
+    pidfile = tmp_path / "rollback.pid"
+    holder, _ = start_holder(tmp_path, hanging(pidfile), rto=30)
     os.killpg(holder.pid, signal.SIGKILL)
     holder.wait()
-    subprocess.run(["pkill", "-KILL", "-f", str(tmp_path / "rollback")])
+    kill_recorded(pidfile)  # the hung rollback (its own session)
     again = run_suite("-k", "upstream", "--lock-wait", "0")
     assert again.exit_code == 0, again.output[-3000:]
     assert "restored from the journal of an interrupted run" in again.output

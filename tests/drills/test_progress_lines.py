@@ -6,7 +6,11 @@ import os
 import re
 import subprocess
 
+import pytest
+
 from tests.drills.suite_runner import FAST, PROJECT, drills_command, sandbox_at_baseline, toml_overlay
+
+pytestmark = pytest.mark.e2e
 
 STEP = re.compile(r"^\[upstream \d+\.\ds\] (.*)$")
 

@@ -25,6 +25,8 @@ import pytest
 from tests.drills.suite_runner import FAST, PROJECT, executable, run_suite
 from tests.sandbox_ids import extra
 
+pytestmark = pytest.mark.e2e
+
 IDENTITY = extra("remote")  # tests/sandbox_ids.py: derived from the run's AURA_SANDBOX_*
 ENV = IDENTITY.env()
 UNUSED_PORT = IDENTITY.port_base + 7  # in the instance's block, never listened on (README: +7..+9 are unused)

@@ -6,6 +6,8 @@ import json
 import subprocess
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from tests.drills.suite_runner import (
     PROJECT,
     PROJECT_REPORTS,
@@ -15,6 +17,8 @@ from tests.drills.suite_runner import (
     sandbox_at_baseline,
     toml_overlay,
 )
+
+pytestmark = pytest.mark.e2e
 
 OUTPUTS = {"drill-results.json", "drill-report.html", "junit.xml", "rollback-drill.log", "history.jsonl"}
 

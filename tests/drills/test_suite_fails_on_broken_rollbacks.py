@@ -20,6 +20,8 @@ from tests.drills.suite_runner import (
     PROJECT,
     drills_command,
     executable,
+    hanging,
+    kill_recorded,
     run_suite,
     sandbox_at_baseline,
     sandbox_config,
@@ -27,6 +29,8 @@ from tests.drills.suite_runner import (
     wait_for_log,
 )
 from tests.procfs import process_alive
+
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -180,7 +184,8 @@ def test_an_emergency_rollback_that_never_sends_the_alert_fails(tmp_path, real):
 def test_a_run_killed_mid_drill_is_restored_from_its_journal_by_the_next_run(overlay, tmp_path, main_sandbox):
     # The rollback hangs, so the drill is mid-rollback (fault in place) when pytest is SIGKILLed:
     # no finalizer runs, only the journal on disk remains.
-    hang = overlay("sleep 60\n", rto={"upstream": 30})
+    pidfile = tmp_path / "rollback.pid"
+    hang = overlay(hanging(pidfile), rto={"upstream": 30})
     log = tmp_path / "killed-run" / "rollback-drill.log"
     proc = subprocess.Popen(drills_command("--drill-config", hang, "-k", "upstream", reports=log.parent),
                             cwd=PROJECT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -188,7 +193,7 @@ def test_a_run_killed_mid_drill_is_restored_from_its_journal_by_the_next_run(ove
                  60, 0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    subprocess.run(["pkill", "-KILL", "-f", str(tmp_path / "rollback")])  # the hung rollback (own session)
+    kill_recorded(pidfile)  # the hung rollback (its own session)
     ok, status = sandbox_at_baseline()
     api_v2 = tomllib.loads(main_sandbox.read_text())["upstreams"]["api_v2"]
     assert not ok and f"include 'server {api_v2};'" in status  # the fault is still in place

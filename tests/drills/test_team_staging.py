@@ -20,8 +20,12 @@ import threading
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from tests import target_http
 from tests.drills.suite_runner import PROJECT, executable, fresh_reports_dir, reports_snapshot, run_suite
+
+pytestmark = pytest.mark.e2e
 
 ONE_OF_EACH = "image or invalid_config or database or upstream or full or emergency"
 

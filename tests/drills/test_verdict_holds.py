@@ -19,11 +19,15 @@ from tests.drills.suite_runner import (
     PROJECT,
     drills_command,
     executable,
+    hanging,
+    kill_recorded,
     run_suite,
     sandbox_at_baseline,
     toml_overlay,
     wait_for_log,
 )
+
+pytestmark = pytest.mark.e2e
 
 # -k expressions that select exactly one drill of each rollback type
 ONE_DRILL = {"upstream": "upstream", "nginx": "invalid_config", "image": "image",
@@ -166,7 +170,9 @@ def test_a_container_removed_by_a_killed_run_is_created_again_from_the_journal(t
     name = sandbox["services"]["api_v1"]
     remove = (f'{sys.executable} -c "import docker; '
               f'docker.APIClient(base_url=\'{sandbox["docker"]["url"]}\').remove_container(\'{name}\', force=True)"')
-    hang = overlay(tmp_path, commands={"rollback": executable(tmp_path / "rollback", f"{remove}\nsleep 60\n")},
+    pidfile = tmp_path / "rollback.pid"
+    hang = overlay(tmp_path, commands={"rollback": executable(tmp_path / "rollback",
+                                                              hanging(pidfile, before=f"{remove}\n"))},
                    rto={"upstream": 30})
     reports = tmp_path / "killed-run"
     log = reports / "rollback-drill.log"
@@ -177,7 +183,7 @@ def test_a_container_removed_by_a_killed_run_is_created_again_from_the_journal(t
                  also=lambda: not api.containers(all=True, filters={"name": f"^{name}$"}))
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    subprocess.run(["pkill", "-KILL", "-f", str(tmp_path / "rollback")])
+    kill_recorded(pidfile)  # the hung rollback (its own session)
     assert not api.containers(all=True, filters={"name": f"^{name}$"})  # really gone
 
     again = run_suite("--drill-config", str(main_sandbox), "-k", "upstream")

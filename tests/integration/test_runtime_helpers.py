@@ -35,7 +35,7 @@ from helpers.rpo import MIN_ACKNOWLEDGED, OrderWriter
 from helpers.wait import Wait
 from tests.sandbox_ids import extra
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 PROJECT = Path(__file__).resolve().parents[2]
 PYTHON = str(PROJECT / ".venv/bin/python") if (PROJECT / ".venv/bin/python").exists() \

@@ -22,7 +22,7 @@ import pytest
 from helpers import table_rows
 from helpers.fingerprint import load_backup, restore_rows, snapshot_rows_damage
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 CHUNK = 40
 ROWS = 230   # 6 chunks: 5 full, one of 30

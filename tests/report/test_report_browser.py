@@ -19,6 +19,8 @@ import pytest
 from helpers.report import page
 from tests.report import pytest_html_run, synthetic
 
+pytestmark = pytest.mark.e2e
+
 # PLATFORM.md: without the background-networking flags it keeps trying hosts it cannot reach.
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -17,6 +17,8 @@ import pytest
 
 from tests.drills.suite_runner import executable, run_suite, sandbox_at_baseline, toml_overlay
 
+pytestmark = pytest.mark.e2e
+
 CONTRACT_KEYS = {"id", "type", "status", "rto_target_s", "rto_actual_s", "command_s", "command_exit",
                  "fault", "probe", "rpo_acknowledged", "rpo_lost_writes", "restored", "problems"}
 

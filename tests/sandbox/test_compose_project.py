@@ -6,11 +6,15 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from sandbox import compose_project
 from sandbox.auraflow.tools import compose as runbook_compose
 from sandbox.auraflow.tools.config import Config
 from sandbox.containers import POOLS
 from sandbox.layout import Layout, Ports
+
+pytestmark = pytest.mark.sandbox
 
 # At least eight kinds of a real service's settings, by their compose spec keys.
 REAL_SERVICE_KEYS = ("entrypoint", "command", "working_dir", "user", "environment", "labels", "read_only",

@@ -14,7 +14,7 @@ import pytest
 
 from sandbox import distro, front_image, images
 
-pytestmark = pytest.mark.skipif(shutil.which("apt-cache") is None, reason="no apt here")
+pytestmark = [pytest.mark.sandbox, pytest.mark.skipif(shutil.which("apt-cache") is None, reason="no apt here")]
 
 DEBIAN_12 = distro.os_identity().split()[:2] == ["debian", "12"] if shutil.which("apt-cache") else False
 only_debian_12 = pytest.mark.skipif(not DEBIAN_12, reason="the hand lists are Debian 12's names")

@@ -29,6 +29,8 @@ from helpers.wait import Wait
 from tests import target_http
 from tests.sandbox.sandbox_cli import Instance
 
+pytestmark = pytest.mark.sandbox
+
 HOSTS = Instance.named("hosts")
 BAD = Instance.named("hosts-bad")  # the same block: tried first, and must start nothing on it
 SSH_PORT = HOSTS.port_base + 5

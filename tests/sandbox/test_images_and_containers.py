@@ -34,7 +34,7 @@ from sandbox.errors import SandboxError
 from sandbox.layout import BAD_TAG, Layout
 from tests.sandbox_ids import extra
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(300)]
 
 IDENTITY = extra("images")
 STATE = IDENTITY.state

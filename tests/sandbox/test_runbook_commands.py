@@ -1,8 +1,8 @@
 """The runbook's commands (rollback.sh, switch_upstream.sh, verify-deploy.sh, alert-webhook.sh).
 
-Two levels: pure tests of the helpers (no sandbox), and the commands run as commands against a
-separate sandbox instance (its own state folder, ports and container names), brought up once per
-module and taken down at the end. Every bad-input case must leave the sandbox's state exactly as it
+The commands run as commands against a separate sandbox instance (its own state folder, ports and
+container names), brought up once per module and taken down at the end (their pure helpers:
+tests/unit/test_runbook_tools.py). Every bad-input case must leave the sandbox's state exactly as it
 was (a fingerprint taken before and after); every happy path must end at the baseline, which the
 teardown restores with other means (`python -m sandbox up`) if a test left it elsewhere.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import hashlib
-import http.server
 import json
 import os
 import pty
@@ -24,13 +23,15 @@ import threading
 import tomllib
 import urllib.request
 from pathlib import Path
-from typing import ClassVar
 from urllib.parse import urlsplit
 
 import pytest
 
 from helpers.wait import Wait
+from tests import target_http
 from tests.sandbox_ids import extra, scratch_path
+
+pytestmark = pytest.mark.sandbox
 
 PROJECT = Path(__file__).resolve().parents[2]
 SCRIPTS = PROJECT / "sandbox" / "auraflow" / "scripts"
@@ -45,129 +46,6 @@ PY = str(PROJECT / ".venv" / "bin" / "python") if (PROJECT / ".venv" / "bin" / "
 # on both engines in tests/drills/test_both_engines.py.
 SANDBOX_ENV = {**extra("scripts").env(), "AURA_SANDBOX_COMPOSE": "0"}
 NO_ENGINE = f"unix://{scratch_path('scripts-no-engine.sock')}"  # a socket nothing listens on
-
-sys.path.insert(0, str(PROJECT))  # for the pure tests of sandbox.tools only
-from sandbox.auraflow.tools import alert, audit, engine, verify, web  # noqa: E402
-from sandbox.auraflow.tools.config import Config  # noqa: E402
-from tests import target_http  # noqa: E402
-
-
-# ================================================================================================
-# pure helpers
-# ================================================================================================
-def test_redact_url_hides_token_userinfo_and_query():
-    assert web.redact_url("http://127.0.0.1:18083/hooks/s3cr3t") == "http://127.0.0.1:18083/***"
-    shown = web.redact_url("https://bob:pw@hooks.example.com/T0/B1/xyz?token=abc#f")
-    assert shown == "https://hooks.example.com/***"
-    assert "pw" not in shown and "abc" not in shown and "bob" not in shown
-    assert web.redact_url("http://h:1") == "http://h:1/"
-
-
-def test_redact_dsn_hides_password():
-    assert web.redact_dsn("postgresql://aura:pw-123@127.0.0.1:5432/aura") == \
-        "postgresql://aura:***@127.0.0.1:5432/aura"
-
-
-def test_metrics_parsing():
-    text = ('# HELP x\naura_build_info{version="v1.0.0",pool="api_v1"} 1\n'
-            'aura_http_requests_total{method="GET",path="/healthz",status="200"} 3\n'
-            'aura_http_requests_total{method="GET",path="/metrics",status="200"} 2\n'
-            'process_cpu_seconds_total 7.5\ngarbage line here\n')
-    samples = verify.parse_metrics(text)
-    assert verify.build_version(samples) == "v1.0.0"
-    assert verify.request_count(samples) == 5  # request counters only, not cpu seconds
-
-
-def test_audit_line_is_one_line_even_with_newlines():
-    line = audit.format_line("rollback", {"type": "image", "reason": "a\nb \"c\" 演练"},
-                             now=dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC))
-    assert line.count("\n") == 1 and line.endswith("\n")
-    assert line.startswith("2025-01-02T03:04:05+00:00 rollback type=image reason=")
-    assert "演练" in line
-
-
-def test_audit_value_with_a_trailing_newline_is_quoted():
-    # no space in it: only the trailing "\n" makes it unsafe (`$` matched before it)
-    line = audit.format_line("rollback", {"reason": "x\n", "type": "image"},
-                             now=dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC))
-    assert line.count("\n") == 1 and line.endswith(" type=image\n")
-    assert 'reason="x\\n"' in line
-
-
-def test_invalid_webhook_url_is_an_answer_not_an_exception_naming_the_token():
-    resp = web.request("POST", "http://127.0.0.1:1/hooks/tok-s3cr3t-xyz x", b"{}", timeout=1)
-    assert resp.status == 0 and resp.error and "tok-s3cr3t-xyz" not in resp.error
-
-
-def test_alert_payload_is_utf8_json_with_timestamp():
-    bad = b"\xff\xfe x".decode("utf-8", "surrogateescape")  # what argv gives for invalid bytes
-    body = alert.payload("system-alert", "deployment", "critical", "紧急回滚执行", bad)
-    data = json.loads(body.decode("utf-8"))
-    assert data["title"] == "紧急回滚执行" and data["message"].endswith(" x")
-    assert set(data) >= {"event", "component", "severity", "title", "message", "timestamp"}
-    dt.datetime.fromisoformat(data["timestamp"])
-
-
-def test_alert_retries_are_bounded_and_succeed_after_5xx():
-    hits = []
-
-    class H(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            hits.append(self.rfile.read(int(self.headers["Content-Length"])))
-            self.send_response(503 if len(hits) < 2 else 200)
-            self.end_headers()
-
-        def log_message(self, *a):
-            pass
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{srv.server_port}/hooks/tok"
-        status, attempt = alert.deliver(url, b"{}", attempts=3, timeout=2, backoff=0.01, log=lambda m: None)
-        assert (status, attempt) == (200, 2)
-    finally:
-        srv.shutdown()
-
-
-def test_spec_keeps_what_was_set_for_the_container_not_the_image():
-    class FakeImages:
-        def get(self, _id):
-            return type("I", (), {"attrs": {"Config": {"Env": ["PATH=/bin", "AURA_VERSION=v2.0.0"],
-                                                       "Labels": {"aura.version": "v2.0.0"},
-                                                       "Cmd": ["python3", "app.py"]}}})()
-
-    class FakeContainer:
-        name = "aura-api-v1"
-        attrs: ClassVar[dict] = {"Name": "/aura-api-v1", "Image": "sha256:abc",
-                                "Config": {"Image": "aura-api:v2.0.0", "Cmd": ["python3", "app.py"],
-                                           "Env": ["PATH=/bin", "AURA_VERSION=v2.0.0", "AURA_POOL=api_v1",
-                                                   "HOSTNAME=box", "container=podman"],
-                                           "Labels": {"aura.version": "v2.0.0", "aura.pool": "api_v1"}},
-                                "HostConfig": {"NetworkMode": "host", "RestartPolicy": {"Name": "unless-stopped"},
-                                               "Ulimits": [{"Name": "RLIMIT_NOFILE"}]}}
-
-    client = type("C", (), {"images": FakeImages(),
-                            "version": lambda self: {"Components": [{"Name": "Podman Engine"}]}})()
-    spec = engine.spec_of(client, FakeContainer())
-    assert spec.name == "aura-api-v1"
-    assert spec.body["Env"] == ["AURA_POOL=api_v1"]  # the old image's version and Podman's own must not stick
-    assert spec.body["Labels"] == {"aura.pool": "api_v1"}
-    assert spec.body["HostConfig"]["NetworkMode"] == "host"
-    assert spec.body["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
-    assert "Cmd" not in spec.body and "Image" not in spec.body  # the new image brings its own
-    assert spec.body["HostConfig"]["Ulimits"] == [{"Name": "nofile"}]  # carried, named as Podman's create wants
-
-
-def test_nginx_start_command_is_test_command_without_t(tmp_path):
-    from sandbox.auraflow.tools.nginx import Nginx
-
-    cfg_file = tmp_path / "c.toml"
-    cfg_file.write_text('[target]\nbase_url = "http://127.0.0.1:9"\n[nginx]\nconf = "/x/n.conf"\n'
-                        'upstream_include = "/x/u.conf"\ntest_cmd = "/usr/sbin/nginx -t -c /x/n.conf -p /x"\n'
-                        'reload_cmd = "/usr/sbin/nginx -s reload -c /x/n.conf -p /x"\n')
-    n = Nginx(Config.load(cfg_file))
-    assert n.start_argv == ["/usr/sbin/nginx", "-c", "/x/n.conf", "-p", "/x"]
 
 
 # ================================================================================================
@@ -726,8 +604,3 @@ def test_alert_webhook_failures_are_bounded_and_never_show_the_secret(t, tmp_pat
     assert r.returncode == 2 and "not found" in short_error(r)
 
 
-def test_help_lists_the_exit_codes():
-    for script in (ROLLBACK, SWITCH, VERIFY, ALERT):
-        r = run([script, "--help"])
-        assert r.returncode == 0
-        assert "exit codes:" in r.stdout and "precondition" in r.stdout

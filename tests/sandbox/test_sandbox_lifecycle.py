@@ -20,6 +20,8 @@ from tests import target_http
 from tests.procfs import process_alive
 from tests.sandbox.sandbox_cli import Instance
 
+pytestmark = pytest.mark.sandbox
+
 LIFE = Instance.named("life")
 
 

@@ -1,25 +1,23 @@
-"""Every runbook command refuses an argument that is not UTF-8 text as a usage error (exit 2),
-before its body runs: one line, no traceback, nothing touched."""
+"""The runbook's commands as commands, before any sandbox is needed: each refuses an argument that
+is not UTF-8 text as a usage error (exit 2) in one line, before its body runs, and each --help
+lists the exit codes. The wrapper's own decision, in-process: tests/unit/test_tool_arguments.py."""
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from sandbox.auraflow.tools.cli import main_wrapper
 from sandbox.auraflow.tools.errors import EXIT_USAGE
 
+pytestmark = pytest.mark.sandbox
+
 PROJECT = Path(__file__).resolve().parents[2]
+SCRIPTS = PROJECT / "sandbox" / "auraflow" / "scripts"
+ROLLBACK = SCRIPTS / "rollback.sh"
+VERIFY = SCRIPTS / "verify-deploy.sh"
+ALERT = SCRIPTS / "alert-webhook.sh"
+SWITCH = PROJECT / "sandbox" / "auraflow" / "deploy" / "switch_upstream.sh"
 UNDECODABLE = os.fsdecode(b"caf\xe9")  # how Python hands a Latin-1 byte in argv to the program
-
-
-def test_an_undecodable_argument_is_a_usage_error_before_the_body_runs(capsys):
-    ran = []
-    code = main_wrapper("rollback", lambda argv: ran.append(argv) or 0,
-                        argv=["--type", "upstream", "--reason", UNDECODABLE, "--yes"])
-    assert code == EXIT_USAGE and ran == []
-    err = capsys.readouterr().err
-    assert err == "rollback: argument 4 ('caf\\xe9') is not valid UTF-8 text (byte 0xe9 at offset 3)\n"
 
 
 @pytest.mark.parametrize("script, args", [
@@ -35,3 +33,10 @@ def test_each_runbook_command_refuses_undecodable_arguments_in_one_line(script, 
     err = r.stderr.decode("utf-8", "replace")
     assert r.returncode == EXIT_USAGE, err
     assert len(err.strip().splitlines()) == 1 and "is not valid UTF-8 text" in err and "Traceback" not in err
+
+
+def test_help_lists_the_exit_codes():
+    for script in (ROLLBACK, SWITCH, VERIFY, ALERT):
+        r = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0
+        assert "exit codes:" in r.stdout and "precondition" in r.stdout

@@ -9,6 +9,8 @@ import yaml
 
 from tests.workflow.actions_runner import JobRun, WorkflowError, evaluate, load_job, substitute
 
+pytestmark = pytest.mark.unit
+
 NIGHTLY = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "nightly-drill.yml"
 CONTEXTS = {"github": {"workspace": "/w", "run_id": "9", "event": {}},
             "vars": {"PEOPLE": "Ana"}, "secrets": {}}
@@ -60,11 +62,11 @@ def test_steps_run_in_order_with_github_env_and_failures_skip_all_but_always(tmp
 
 def test_cache_restore_falls_back_to_the_newest_restore_key_and_save_copies_the_paths(tmp_path):
     steps = [
-        {"uses": "actions/cache/restore@v4", "with": {"path": "kept\nnote.txt", "key": "k-${{ github.run_id }}",
+        {"uses": "actions/cache/restore@v6", "with": {"path": "kept\nnote.txt", "key": "k-${{ github.run_id }}",
                                                       "restore-keys": "k-"}},
         {"run": "cat note.txt > seen.txt; echo more >> kept/a.txt"},
-        {"uses": "actions/cache/save@v4", "if": "always()", "with": {"path": "kept\nnote.txt", "key": "k-5"}},
-        {"uses": "actions/upload-artifact@v4", "with": {"name": "art", "path": "kept/"}},
+        {"uses": "actions/cache/save@v6", "if": "always()", "with": {"path": "kept\nnote.txt", "key": "k-5"}},
+        {"uses": "actions/upload-artifact@v7", "with": {"name": "art", "path": "kept/"}},
     ]
     job = _job(tmp_path, steps)
     old, older = job.cache / "k-4", job.cache / "k-3"
@@ -89,7 +91,7 @@ def test_checkout_is_a_fresh_clone_of_what_is_committed(tmp_path):
     subprocess.run([*git, "add", "."], check=True)
     subprocess.run([*git, "commit", "-qm", "c"], check=True)
     (src / "uncommitted.txt").write_text("no\n")
-    job = _job(tmp_path, [{"uses": "actions/checkout@v4", "with": {"fetch-depth": 0}}], source=src)
+    job = _job(tmp_path, [{"uses": "actions/checkout@v7", "with": {"fetch-depth": 0}}], source=src)
     assert job.run()[0].exit_code == 0
     assert (job.workspace / "committed.txt").read_text() == "yes\n"
     assert not (job.workspace / "uncommitted.txt").exists()
@@ -98,6 +100,11 @@ def test_checkout_is_a_fresh_clone_of_what_is_committed(tmp_path):
 def test_an_action_without_a_mapping_or_an_unknown_condition_is_an_error(tmp_path):
     with pytest.raises(WorkflowError, match="actions/setup-python@v5"):
         _job(tmp_path, [{"uses": "actions/setup-python@v5"}]).run()
+    with pytest.raises(WorkflowError, match=r"'actions/checkout@v4': mapped at actions/checkout@v7 only"):
+        _job(tmp_path / "old", [{"uses": "actions/checkout@v4"}]).run()  # node20: GitHub removed it
+    with pytest.raises(WorkflowError, match=r"input\(s\) lookup-only not emulated"):
+        _job(tmp_path / "input", [{"uses": "actions/cache/restore@v6.1.0",
+                                   "with": {"path": "x", "key": "k", "lookup-only": "true"}}]).run()
     with pytest.raises(WorkflowError, match="success"):
         _job(tmp_path / "b", [{"run": "true", "if": "success() && github.ref == 'x'"}]).run()
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.unit
+
 PROJECT = Path(__file__).resolve().parents[2]
 TOOLS = ["readlink", "dirname", "grep", "sha256sum", "cut", "cat"]
 
@@ -75,6 +77,32 @@ def test_a_runc_on_path_satisfies_the_need(scratch):
     assert "runc" not in words and {"nginx", "podman", "postgresql"} <= set(words), calls
     assert calls[-1] == "python -m sandbox status"
     assert os.access(runc, os.X_OK)
+
+
+def test_lint_runs_every_check_and_fails_naming_the_ones_that_failed(scratch):
+    top, bin_dir, log = scratch
+    (top / ".github" / "workflows").mkdir(parents=True)
+    (top / ".github" / "workflows" / "nightly.yml").write_text("on: push\n")
+    (bin_dir / "shellcheck").symlink_to(shutil.which("true"))
+    for tool, status in (("ruff", 0), ("mypy", 1), ("actionlint", 0), ("check-jsonschema", 0)):
+        fake = top / ".venv" / "bin" / tool
+        fake.write_text(f'#!{shutil.which("bash")}\necho "{tool} $*" >> {log}\nexit {status}\n')
+        fake.chmod(0o755)
+    proc = subprocess.run([shutil.which("bash"), str(top / "aura"), "lint"], env={"PATH": str(bin_dir),
+                          "HOME": str(top)}, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "aura: lint failed: mypy"
+    calls = [c for c in log.read_text().splitlines() if not c.startswith("apt-get")]
+    assert calls == ["ruff check .", "mypy ", f"actionlint -shellcheck {bin_dir / 'shellcheck'}",
+                     "check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/nightly.yml"]
+    assert any(c.startswith("apt-get install") and "shellcheck" in c for c in log.read_text().splitlines())
+
+
+def test_lint_takes_no_arguments(scratch):
+    top, bin_dir, _ = scratch
+    proc = subprocess.run([shutil.which("bash"), str(top / "aura"), "lint", "--fix"], env={"PATH": str(bin_dir),
+                          "HOME": str(top)}, capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and proc.stderr == "aura: lint takes no arguments (got: --fix)\n"
 
 
 def test_installs_docker_io_only_when_no_dockerd_binary_exists(scratch):

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.unit
+
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "chaos_experiment.py"
 
 

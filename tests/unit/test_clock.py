@@ -7,6 +7,8 @@ import pytest
 
 from helpers.clock import REAL, FakeClock, date_utc, iso_utc
 
+pytestmark = pytest.mark.unit
+
 
 def test_fake_clock_moves_only_when_told():
     clock = FakeClock(start=50.0, wall=datetime(2025, 1, 6, 12, 0, tzinfo=UTC))

@@ -8,6 +8,8 @@ from helpers.commands import CommandError, build_argv, command_problem, kill_gro
 from helpers.wait import Wait
 from tests.procfs import process_alive
 
+pytestmark = pytest.mark.unit
+
 SH = "/bin/sh -c"
 
 

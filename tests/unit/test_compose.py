@@ -13,6 +13,8 @@ from helpers.fingerprint import Fingerprint
 from helpers.front import LocalFront
 from tests.unit.test_config import target, write
 
+pytestmark = pytest.mark.unit
+
 __all__ = ["target"]
 
 

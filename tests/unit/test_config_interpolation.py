@@ -8,6 +8,8 @@ from helpers.config.interpolate import InterpolationError, interpolate
 from helpers.redact import redact
 from tests.unit.test_config import target, write  # noqa: F401 - the complete config fixture
 
+pytestmark = pytest.mark.unit
+
 ENV = {"PW": "s3cret-from-env", "EMPTY": "", "HOME_BIN": "/opt/bin"}
 
 

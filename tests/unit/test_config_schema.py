@@ -18,6 +18,8 @@ from sandbox import compose_project, config_file
 from sandbox.layout import Layout, Ports
 from tests.unit.test_config import EXAMPLE, SCHEMA_FILE, target, to_toml  # noqa: F401 - the config fixture
 
+pytestmark = pytest.mark.unit
+
 PROJECT = EXAMPLE.parents[1]
 PYDANTIC_WORDS = ("validation error", "Input should", "type=", "errors.pydantic.dev")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
+
 from helpers.container_definition import (
     COMPOSE_OWNED_LABELS,
     SUITE_LABEL,
@@ -14,6 +16,8 @@ from helpers.container_definition import (
     digest,
     rollback_changes,
 )
+
+pytestmark = pytest.mark.unit
 
 IMAGE: dict[str, Any] = {"Id": "sha256:" + "a" * 64,
          "Config": {"Env": ["AURA_VERSION=v1.0.0", "PYTHONDONTWRITEBYTECODE=1"],

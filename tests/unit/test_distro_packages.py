@@ -14,6 +14,8 @@ from sandbox import distro, front_image, images
 from sandbox.distro import PackageList, closure, parse_depends
 from sandbox.errors import SandboxError
 
+pytestmark = pytest.mark.unit
+
 # python3-psycopg2's `python3:any` is a virtual name provided by python3; `media-types |
 # mime-support` is an alternative (mime-support pulls mailcap and perl: never taken); PreDepends.
 PYTHON = """\

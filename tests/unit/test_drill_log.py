@@ -1,7 +1,11 @@
 from datetime import UTC, datetime
 
+import pytest
+
 from helpers.clock import FakeClock
 from helpers.drill_log import DrillLog
+
+pytestmark = pytest.mark.unit
 
 
 def test_lines_are_runbook_style_appended_and_redacted(tmp_path):

@@ -1,9 +1,13 @@
 """The fault re-check at t0 judges several fresh answers, never one: after an nginx reload old
 and new workers answer side by side for ~100 ms."""
+import pytest
+
 from helpers.clock import FakeClock
 from helpers.faults import healed_steadily
 
 from .conftest import sample
+
+pytestmark = pytest.mark.unit
 
 
 class Answers:

@@ -3,7 +3,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
+
 from helpers.fingerprint import ContainerState, Fingerprint, active_pool, canonical_row, diff, rows_digest, sha256_file
+
+pytestmark = pytest.mark.unit
 
 UPSTREAMS = [("api_v1", "127.0.0.1:18081"), ("api_v2", "127.0.0.1:18082")]
 ROWS = [{"id": 1, "item": "tea", "quantity": 2,

@@ -15,6 +15,8 @@ from helpers.http_clients import HttpClients
 from helpers.rpo import Ack, OrderWriter, compare
 from tests.unit.test_config import target, write  # noqa: F401 - the complete config fixture
 
+pytestmark = pytest.mark.unit
+
 
 def test_defaults_keep_the_single_host_behaviour(tmp_path, target):  # noqa: F811
     cfg = load_config(write(tmp_path, "drill.toml", target))

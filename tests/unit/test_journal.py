@@ -6,6 +6,8 @@ import pytest
 from helpers.clock import FakeClock
 from helpers.journal import JOURNAL_COVERS, JOURNAL_FORMAT, Journal, JournalError, JournalVersionError
 
+pytestmark = pytest.mark.unit
+
 FP = {"active_pool": "api_v1", "db_revision": "0002_customer", "rows_digest": "sha256:ab"}
 
 

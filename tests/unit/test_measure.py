@@ -15,6 +15,8 @@ from helpers.measure import LATE_LOOK_MAX_S, Measurement
 
 from .conftest import sample
 
+pytestmark = pytest.mark.unit
+
 T0 = 100.0
 EVERY = 0.0625  # the probe's interval (binary fractions: the fake clock adds them exactly)
 POLL = 0.125    # the measurement's

@@ -15,6 +15,8 @@ from helpers.metrics import (
     total_requests,
 )
 
+pytestmark = pytest.mark.unit
+
 # What the Aura Flow API serves (0.0.4 text format).
 AURA = """\
 # HELP aura_build_info Build information of the running Aura Flow API.

@@ -11,6 +11,8 @@ from helpers.probe import Probe, longest_outage, parse_status, summarize
 
 from .conftest import sample
 
+pytestmark = pytest.mark.unit
+
 
 def transport(health=200, status=200, body=None, clock=None, delay=0.0):
     """A MockTransport standing in for the target; `state` can be changed while it serves."""

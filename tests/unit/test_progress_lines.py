@@ -1,5 +1,9 @@
 """When the waiting line is due while a rollback has not recovered."""
+import pytest
+
 from helpers.measure import FIRST_WAIT_LINE_S, WAIT_LINE_EVERY_S, WaitLines
+
+pytestmark = pytest.mark.unit
 
 
 def due_at(lines: WaitLines, times: list[float]) -> list[float]:

@@ -2,6 +2,8 @@ import pytest
 
 from helpers.redact import MASK, Redactor, one_line, redact_argv
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize("text, expected", [
     ("postgresql://aura:s3cr%40t@127.0.0.1:18084/aura",

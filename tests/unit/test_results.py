@@ -6,6 +6,8 @@ import pytest
 from helpers.probe import ProbeSummary
 from helpers.results import DrillRecord, FaultInfo, RunResults, TargetInfo, read_results, write_results
 
+pytestmark = pytest.mark.unit
+
 DRILL_KEYS = ["id", "type", "status", "rto_target_s", "rto_actual_s", "command_s",
               "command_exit", "fault", "probe", "rpo_acknowledged", "rpo_lost_writes",
               "restored", "problems"]

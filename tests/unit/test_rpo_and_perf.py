@@ -6,6 +6,8 @@ from helpers.http_clients import HttpClients
 from helpers.perf import nearest_rank, perf_smoke
 from helpers.rpo import MIN_ACKNOWLEDGED, Ack, compare
 
+pytestmark = pytest.mark.unit
+
 
 def acks(n: int) -> list[Ack]:
     return [Ack(id=i, item=f"drill-x-{i}", quantity=i, sent=0.0, acked=0.1) for i in range(1, n + 1)]

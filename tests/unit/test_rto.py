@@ -4,6 +4,8 @@ from helpers.rto import check_soak, compute_recovery, first_streak_at
 
 from .conftest import sample
 
+pytestmark = pytest.mark.unit
+
 T0 = 100.0
 V1, P1 = "v1.0.0", "api_v1"
 

@@ -1,7 +1,11 @@
 """The holder's name in application_name: what a refused run, psql or staging tooling reads."""
 from datetime import UTC, datetime
 
+import pytest
+
 from helpers.run_lock import APP_NAME_MAX_BYTES, holder_name
+
+pytestmark = pytest.mark.unit
 
 AT = datetime(2026, 11, 24, 2, 0, 5, tzinfo=UTC)
 

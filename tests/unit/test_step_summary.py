@@ -1,7 +1,11 @@
 """The RTO table a CI job writes to its summary page, from drill-results.json alone."""
 import json
 
+import pytest
+
 from helpers.report.step_summary import main, markdown
+
+pytestmark = pytest.mark.unit
 
 RESULTS = {
     "started_at": "2026-11-24T02:17:00Z", "finished_at": "2026-11-24T02:19:10Z",

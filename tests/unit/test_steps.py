@@ -3,10 +3,14 @@ run during the soak, as one context manager."""
 import threading
 from datetime import UTC, datetime
 
+import pytest
+
 from helpers.after_checks import AfterRollbackChecks
 from helpers.clock import FakeClock
 from helpers.drill_log import DrillLog
 from helpers.steps import Step, StepStream, log_sink
+
+pytestmark = pytest.mark.unit
 
 
 def stream_into(tmp_path):

@@ -8,6 +8,8 @@ import pytest
 from helpers import table_rows
 from helpers.table_rows import Chunk, Manifest
 
+pytestmark = pytest.mark.unit
+
 COLUMNS = (("id", "integer"), ("item", "text"), ("customer", "text"))
 
 

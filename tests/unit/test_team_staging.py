@@ -15,6 +15,8 @@ from helpers.plan import FAULTS, plan_for, rollback_args
 from helpers.probe import Probe, StatusFields
 from helpers.target_access import access_problems
 
+pytestmark = pytest.mark.unit
+
 BASE = "https://staging.example:8443"
 
 

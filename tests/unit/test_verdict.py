@@ -2,12 +2,16 @@
 import dataclasses
 import functools
 
+import pytest
+
 from helpers.commands import CommandResult
 from helpers.fingerprint import ContainerState, Fingerprint
 from helpers.rto import check_soak, compute_recovery
 from helpers.verdict import command_problems, end_state_problems, guarded, recovery_problems
 
 from .conftest import sample
+
+pytestmark = pytest.mark.unit
 
 GOOD = "sha256:" + "a" * 64
 SNAP = Fingerprint({"api_v1": ContainerState("aura-api:v1.0.0", GOOD, "running")}, "conf-1", "inc-1", "api_v1",

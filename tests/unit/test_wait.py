@@ -6,6 +6,8 @@ import pytest
 from helpers.clock import FakeClock
 from helpers.wait import Wait, WaitTimeout
 
+pytestmark = pytest.mark.unit
+
 
 def test_until_returns_the_first_ready_value_and_looks_every_interval():
     clock = FakeClock(start=1000.0)

@@ -9,8 +9,9 @@ What a hosted runner does, and what this does instead:
   repository into the workspace (a fresh clone: what is committed, nothing uncommitted);
   `actions/cache/restore` copies from a cache folder (the exact key, else the newest key that
   starts with a `restore-keys` line) and `actions/cache/save` copies into it;
-  `actions/upload-artifact` copies into an artifacts folder. Any other action is an error: the
-  mapping must be taught before the workflow may use it.
+  `actions/upload-artifact` copies into an artifacts folder. Each is mapped at one major (MAPPED:
+  the node24 ones) with the inputs it honours. Any other action, major or input is an error: the
+  mapping must be taught, and checked against that release, before the workflow may use it.
 - `if:` — a step with `if: always()` runs even after a step failed; a step without `if:` runs only
   while every step before it passed. Any other condition is an error.
 - `${{ … }}` expressions: context names (`github.workspace`, `secrets.X`, …) and `a || b`. An object
@@ -35,6 +36,18 @@ __all__ = ["JobRun", "StepResult", "WorkflowError", "evaluate", "load_job", "sub
 
 _EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*")
+
+
+# The actions mapped here, each at the one major whose behaviour it reproduces (the node24 majors:
+# GitHub removed the node20 runtime of the @v4 ones in September 2026), with the inputs it honours
+# or may ignore without changing what the job leaves behind (retention-days: how long GitHub keeps
+# an artifact; if-no-files-found: warn, the default, never fails the step).
+MAPPED: dict[str, tuple[str, frozenset[str]]] = {
+    "actions/checkout": ("v7", frozenset({"fetch-depth"})),
+    "actions/cache/restore": ("v6", frozenset({"path", "key", "restore-keys"})),
+    "actions/cache/save": ("v6", frozenset({"path", "key"})),
+    "actions/upload-artifact": ("v7", frozenset({"name", "path", "if-no-files-found", "retention-days"})),
+}
 
 
 class WorkflowError(Exception):
@@ -167,12 +180,18 @@ class JobRun:
     def _step(self, step: dict, job_env: dict[str, str], log: Path, job_left: Countdown) -> int:
         with_ = {k: substitute(v, self.contexts) for k, v in (step.get("with") or {}).items()}
         if "uses" in step:
-            action = str(step["uses"]).split("@", 1)[0]
+            action, _, ref = str(step["uses"]).partition("@")
             handler = {"actions/checkout": self._checkout, "actions/cache/restore": self._cache_restore,
                        "actions/cache/save": self._cache_save,
                        "actions/upload-artifact": self._upload}.get(action)
             if handler is None:
                 raise WorkflowError(f"action {step['uses']!r} has no mapping here")
+            major, inputs = MAPPED[action]
+            if ref.split(".")[0] != major:  # v7 and v7.0.1 are the major v7; a commit SHA is not known
+                raise WorkflowError(f"action {step['uses']!r}: mapped at {action}@{major} only")
+            unknown = sorted(set(with_) - inputs)
+            if unknown:
+                raise WorkflowError(f"action {step['uses']!r}: input(s) {', '.join(unknown)} not emulated here")
             if action == "actions/checkout":
                 return self._checkout(with_, log)
             with open(log, "w") as out:

@@ -37,7 +37,7 @@ import pytest
 from tests.sandbox_ids import cache_env, extra, runner_account
 from tests.workflow.actions_runner import JobRun
 
-pytestmark = [pytest.mark.workflow]
+pytestmark = [pytest.mark.e2e, pytest.mark.workflow]
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 WORKFLOW = PROJECT_DIR / ".github" / "workflows" / "nightly-drill.yml"

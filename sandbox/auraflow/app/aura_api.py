@@ -138,8 +138,9 @@ class Pool:
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise DatabaseUnavailable(first) from None
             except Exception:
-                with contextlib.suppress(Exception):
-                    conn.close()
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.close()
                 raise
             with self._lock:
                 if len(self._idle) < self.MAX_IDLE and not conn.closed:

@@ -42,7 +42,7 @@ def refuse_undecodable(args: list[str]) -> None:
 def main_wrapper(prog: str, body: Callable[[list[str]], int], argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(AttributeError, ValueError):
-            stream.reconfigure(errors="backslashreplace")  # type: ignore[attr-defined]
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]  # a TextIOWrapper
     # SIGTERM (the drill suite ending a timed-out command's process group) unwinds like Ctrl-C,
     # through every `finally`, instead of ending the process where it stands.
     with contextlib.suppress(ValueError):  # not the main thread (called from a test): leave SIGTERM as it is

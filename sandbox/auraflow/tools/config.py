@@ -76,7 +76,7 @@ class Config:
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise UsageError(f"config {self.path}: [{section}] {key} must be a {kind.__name__}, "
                              f"not {type(value).__name__}")
-        if kind is str and not value.strip():
+        if isinstance(value, str) and kind is str and not value.strip():
             raise UsageError(f"config {self.path}: [{section}] {key} is empty")
         return value
 

@@ -21,7 +21,7 @@ STOP_TIMEOUT_S = 5
 PREV_SUFFIX = "-rollback-prev"
 
 
-def connect(url: str, timeout: float = 30):
+def connect(url: str, timeout: int = 30):
     """A DockerClient for [docker] url that has answered a ping; PreconditionError otherwise."""
     import docker
     import docker.errors

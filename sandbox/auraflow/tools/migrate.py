@@ -48,14 +48,14 @@ def current_revision(url: str) -> str | None:
     import psycopg
 
     with psycopg.connect(url, connect_timeout=3) as conn:
-        exists = conn.execute("SELECT to_regclass('public.alembic_version')").fetchone()[0]
-        if not exists:
+        exists = conn.execute("SELECT to_regclass('public.alembic_version')").fetchone()
+        if not exists or not exists[0]:
             return None
         row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         return row[0] if row else None
 
 
-def migrate_to(url: str, target: str, log=lambda line: None) -> tuple[str | None, str]:
+def migrate_to(url: str, target: str, log=lambda line: None) -> tuple[str | None, str | None]:
     """Upgrade or downgrade to `target`; returns (revision before, revision after)."""
     before = current_revision(url)
     if before == target:  # asked first: a no-op needs no Alembic (importing it costs ~0.4 s)

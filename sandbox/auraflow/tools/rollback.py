@@ -521,9 +521,10 @@ def run(argv: list[str]) -> int:
         fields["tag"] = tag or ""
         lock = _lock(cfg)
         ctx = Context(cfg, args.health_timeout)
-        planners = {"image": lambda: plan_image(ctx, tag), "nginx": lambda: plan_nginx(ctx),
-                    "database": lambda: plan_database(ctx, tag), "upstream": lambda: plan_upstream(ctx),
-                    "full": lambda: plan_full(ctx, tag)}
+        wanted = tag or ""  # the tagged types' tag (never None for them)
+        planners = {"image": lambda: plan_image(ctx, wanted), "nginx": lambda: plan_nginx(ctx),
+                    "database": lambda: plan_database(ctx, wanted), "upstream": lambda: plan_upstream(ctx),
+                    "full": lambda: plan_full(ctx, wanted)}
         plan = planners[args.type]()  # read-only: every precondition is checked here
         if not args.yes:
             _confirm(cfg, plan.summary)
@@ -556,14 +557,14 @@ def run(argv: list[str]) -> int:
             if ctx.changes:
                 fields["changed"] = "; ".join(ctx.changes)
         if cfg is not None:
-            line = {"type": fields.get("type", ""), "tag": fields.get("tag", ""),
+            entry = {"type": fields.get("type", ""), "tag": fields.get("tag", ""),
                     "result": EXIT_NAMES.get(result, str(result)), "exit": result,
                     "duration_s": f"{time.monotonic() - t0:.2f}",
                     "target": cfg.data.get("target", {}).get("name", ""),
                     "reason": fields.get("reason", "")}
             if fields.get("changed"):
-                line["changed"] = fields["changed"]
-            warn = audit.append(cfg.audit_log, "rollback", line)
+                entry["changed"] = fields["changed"]
+            warn = audit.append(cfg.audit_log, "rollback", entry)
             if warn:
                 print(f"{PROG}: {warn}", file=sys.stderr)
 
