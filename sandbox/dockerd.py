@@ -24,6 +24,7 @@ from pathlib import Path
 from .errors import SandboxError
 from .layout import Layout
 from .mounts import unmount_under
+from .procs import runs_program
 
 Log = Callable[[str], None]
 
@@ -73,16 +74,7 @@ def read_pid(layout: Layout) -> int | None:
 
 def is_ours(pid: int, layout: Layout) -> bool:
     """Alive, not a zombie, a dockerd, and serving our socket (another sandbox's is not ours)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    if stat.rsplit(")", 1)[-1].split()[0] == "Z":
-        return False
-    if not cmdline or os.path.basename(cmdline[0].decode(errors="replace")) != "dockerd":
-        return False
-    return any(str(socket_path(layout)).encode() in arg for arg in cmdline)
+    return runs_program(pid, "dockerd", socket_path(layout))
 
 
 def _tail(path: Path, lines: int = 3) -> str:

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 
 from .errors import SandboxError
 from .layout import Layout
+from .procs import runs_program
 
 Log = Callable[[str], None]
 
@@ -122,19 +123,8 @@ def _read_pid(layout: Layout) -> int | None:
 
 
 def _is_podman(pid: int, layout: Layout | None = None) -> bool:
-    """Alive and really our podman service: a pid file from a killed run may name a recycled
-    pid, and another sandbox's service (another socket) is not ours to stop."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    # A zombie (state Z, after ')') is dead for our purposes.
-    if stat.rsplit(")", 1)[-1].split()[0] == "Z":
-        return False
-    if not cmdline or os.path.basename(cmdline[0].decode(errors="replace")) != "podman":
-        return False
-    return layout is None or any(str(layout.podman_socket).encode() in arg for arg in cmdline)
+    """Alive and really our podman service (serving our socket, when `layout` is given)."""
+    return runs_program(pid, "podman", layout.podman_socket if layout else None)
 
 
 def _tail(path: Path, lines: int = 15) -> str:

@@ -45,6 +45,19 @@ def command_line(pid: int) -> str:
         return ""
 
 
+def runs_program(pid: int, program: str, serving: Path | None = None) -> bool:
+    """Alive (not a zombie), its executable's name is `program`, and, with `serving`, that path is
+    one of its arguments: a pid file from a killed run may name a recycled pid, and another
+    sandbox's service (another socket) is not ours to stop."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    if not alive(pid) or not argv or os.path.basename(argv[0].decode(errors="replace")) != program:
+        return False
+    return serving is None or any(str(serving).encode() in arg for arg in argv)
+
+
 def stop_pid(pid: int | None, *, timeout: float = 5.0, sig: int = signal.SIGTERM) -> bool:
     """Send `sig`, wait up to `timeout`, then SIGKILL. True if the process is gone."""
     if pid is None or not alive(pid):

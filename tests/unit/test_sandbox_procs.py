@@ -1,0 +1,29 @@
+"""sandbox/procs.runs_program: whether a pid from a pid file is still the program the sandbox
+started, serving its own socket (a recycled pid or another sandbox's service is not)."""
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from sandbox.procs import runs_program
+
+pytestmark = pytest.mark.unit
+
+ME = os.path.basename(sys.executable)
+
+
+def test_a_live_process_of_that_program_is_recognised():
+    assert runs_program(os.getpid(), ME)
+
+
+def test_another_program_name_is_not():
+    assert not runs_program(os.getpid(), "dockerd")
+
+
+def test_a_socket_it_does_not_serve_makes_it_not_ours():
+    assert not runs_program(os.getpid(), ME, Path("/var/tmp/no-such-sandbox/docker.sock"))
+
+
+def test_a_pid_that_does_not_exist_is_not():
+    assert not runs_program(2**22 + 1, ME)
