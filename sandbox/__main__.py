@@ -23,6 +23,7 @@ from .drill_lock import holder
 from .errors import SandboxError
 from .layout import Layout
 from .mounts import unmount_under
+from .procs import ephemeral_range
 
 LOCK_WAIT_S = 600  # a cold `up` takes seconds; ten minutes means the holder is stuck
 
@@ -72,11 +73,24 @@ def cmd_up(layout: Layout, hosts: bool = False) -> int:
         # Said on stdout (before the path, which stays the last line) so a caller that stops only
         # what it started needs no `status` call of its own first.
         was_running = lifecycle.anything_listening(layout)
+        _warn_if_ephemeral(layout)
         path = lifecycle.up(layout, log, hosts=hosts)
     log(f"up: ready in {time.monotonic() - started:.1f}s")
     print(f"was-running: {'yes' if was_running else 'no'}")
     print(path)
     return 0
+
+
+def _warn_if_ephemeral(layout: Layout) -> None:
+    """Ports inside the kernel's ephemeral range can be held for a moment by any outgoing
+    connection's local end (TIME_WAIT included), so a start on them fails now and then with
+    "address already in use": seen here with port bases of 30000 and up. Said, not refused."""
+    ports = sorted(layout.ports.named().values())
+    window = ephemeral_range()
+    if window and ports[0] <= window[1] and ports[-1] >= window[0]:
+        log(f"up: warning: ports {ports[0]}-{ports[-1]} lie in the kernel's ephemeral range "
+            f"{window[0]}-{window[1]}; outgoing connections may hold them for a moment. "
+            f"Choose AURA_SANDBOX_PORT_BASE below {window[0]} (the default 18080 is)")
 
 
 def cmd_down(layout: Layout, purge: bool) -> int:

@@ -79,6 +79,15 @@ def stop_pid(pid: int | None, *, timeout: float = 5.0, sig: int = signal.SIGTERM
     return not alive(pid)
 
 
+def ephemeral_range(path: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> tuple[int, int] | None:
+    """The kernel's range for outgoing connections' local ports; None when it cannot be read."""
+    try:
+        low, high = (int(x) for x in path.read_text().split())
+    except (OSError, ValueError):
+        return None
+    return low, high
+
+
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.settimeout(0.3)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.procs import runs_program
+from sandbox.procs import ephemeral_range, runs_program
 
 pytestmark = pytest.mark.unit
 
@@ -27,3 +27,10 @@ def test_a_socket_it_does_not_serve_makes_it_not_ours():
 
 def test_a_pid_that_does_not_exist_is_not():
     assert not runs_program(2**22 + 1, ME)
+
+
+def test_the_ephemeral_range_is_read_from_the_kernel_file(tmp_path):
+    f = tmp_path / "ip_local_port_range"
+    f.write_text("32768\t60999\n")
+    assert ephemeral_range(f) == (32768, 60999)
+    assert ephemeral_range(tmp_path / "missing") is None
