@@ -143,7 +143,7 @@ def test_a_target_off_its_baseline_with_no_journal_is_refused_with_the_command_t
                            text=True, timeout=60)
     assert moved.returncode == 0, moved.stderr
     r = run_drills("--drill-config", str(sandbox_up), "-k", "upstream")
-    assert r.returncode == 1
+    assert r.returncode == 4  # a refusal (issue 21: a failed preflight item is exit 4, no longer 1)
     [refusal] = [line for line in r.stdout.splitlines() if line.startswith("preflight: target ")]
     assert "is not at its baseline: upstream include sends traffic to api_v2, not api_v1; put back: " \
            f"{commands['switch_upstream']} --target api_v1" in refusal, refusal
