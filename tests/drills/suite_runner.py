@@ -88,12 +88,22 @@ def kill_recorded(pidfile: Path) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+def toml_value(v: object) -> str:
+    """A TOML value: JSON's form serves for strings, numbers, booleans and arrays of them, but a
+    table inside a section ([http] headers) must be an inline table, `{ "k" = v }`."""
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(x)}" for k, x in v.items()) + " }"
+    if isinstance(v, list):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    return json.dumps(v)
+
+
 def toml_file(path: Path, data: dict) -> Path:
-    """A TOML file of top-level keys, then tables of scalars and arrays (every key quoted)."""
-    lines = [f"{json.dumps(k)} = {json.dumps(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    """A TOML file of top-level keys, then tables of values (every key quoted)."""
+    lines = [f"{json.dumps(k)} = {toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
     for name, keys in ((n, t) for n, t in data.items() if isinstance(t, dict)):
         lines.append(f"[{json.dumps(name)}]")
-        lines += [f"{json.dumps(k)} = {json.dumps(v)}" for k, v in keys.items()]
+        lines += [f"{json.dumps(k)} = {toml_value(v)}" for k, v in keys.items()]
     path.write_text("\n".join(lines) + "\n")
     return path
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.drills.suite_runner import FAST, PROJECT, executable, run_suite
+from tests.drills.suite_runner import FAST, PROJECT, executable, run_suite, toml_value
 from tests.sandbox_ids import extra
 
 pytestmark = pytest.mark.e2e
@@ -52,7 +52,7 @@ def dump_toml(data: dict) -> str:
     lines = []
     for section, table in data.items():
         lines.append(f"[{section}]")
-        lines += [f"{json.dumps(k)} = {json.dumps(v)}" for k, v in table.items()]
+        lines += [f"{json.dumps(k)} = {toml_value(v)}" for k, v in table.items()]
     return "\n".join(lines) + "\n"
 
 
