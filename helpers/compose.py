@@ -125,6 +125,13 @@ class Compose:
         return self.run(["up", "-d", "--no-deps", *services], extra_files=extra_files, timeout=UP_TIMEOUT_S)
 
 
+    def recreate(self, services: Sequence[str]) -> CommandResult:
+        """`up -d --no-deps --force-recreate SERVICE...`: for a container compose takes for its own
+        (its labels say so) although its definition is not the files' (a rollback that recreated
+        it through the Engine API and copied compose's labels)."""
+        return self.run(["up", "-d", "--no-deps", "--force-recreate", *services], timeout=UP_TIMEOUT_S)
+
+
 def compose_of(cfg: TargetConfig, front: Front) -> Compose | None:
     return Compose(cfg.compose, front) if cfg.compose is not None else None
 

@@ -131,7 +131,7 @@ def restore(cfg: TargetConfig, front: Front, database: Database, engine: Engine,
     memo = memo or ContainerMemo({}, frozenset())
     _restore_database(cfg, database, snap, saved, log)
     if cfg.compose is not None:
-        _restore_compose(cfg, front, engine, saved, log)
+        _restore_compose(cfg, front, engine, snap, saved, log)
     else:
         _restore_containers(cfg, engine, snap, memo, log)
     _restore_nginx(cfg, front, saved, log)
@@ -178,7 +178,8 @@ def _restore_containers(cfg: TargetConfig, engine: Engine, snap: Fingerprint, me
             log.failed(f"container {name}: {type(e).__name__}: {e}")
 
 
-def _restore_compose(cfg: TargetConfig, front: Front, engine: Engine, saved: SavedFiles, log: RestoreLog) -> None:
+def _restore_compose(cfg: TargetConfig, front: Front, engine: Engine, snap: Fingerprint, saved: SavedFiles,
+                     log: RestoreLog) -> None:
     """The runbook's recovery: the saved compose files and env file put back, the drill's override
     deleted, then `up -d --no-deps` for the [services] containers' services: compose recreates
     what its files no longer describe (the fault's container) and leaves the rest alone."""
@@ -198,6 +199,20 @@ def _restore_compose(cfg: TargetConfig, front: Front, engine: Engine, saved: Sav
             if engine.container_id(name) != before[key]:
                 log.did(f"{name}: recreated by compose up -d --no-deps {service_of[name]}")
                 log.recreated.append(key)
+        # compose leaves alone a container whose labels claim its files' config hash, even when its
+        # definition is not the snapshot's (a rollback that recreated it through the Engine API and
+        # copied compose's labels): such a one is recreated by force, from the restored files.
+        stale = [key for key, name in names.items()
+                 if key in snap.containers and snap.containers[key].definition
+                 and (found := engine.container_definition(name)) is not None
+                 and found.digest != snap.containers[key].definition]
+        if stale:
+            compose.recreate([service_of[names[key]] for key in stale])
+            for key in stale:
+                log.did(f"{names[key]}: definition not the snapshot's; recreated by compose up -d --no-deps "
+                        f"--force-recreate {service_of[names[key]]}")
+                if key not in log.recreated:
+                    log.recreated.append(key)
     except Exception as e:
         log.failed(f"compose: {type(e).__name__}: {e}")
 
