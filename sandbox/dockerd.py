@@ -24,7 +24,7 @@ from pathlib import Path
 from .errors import SandboxError
 from .layout import Layout
 from .mounts import unmount_under
-from .procs import runs_program
+from .procs import runs_program, wait_started
 
 Log = Callable[[str], None]
 
@@ -105,14 +105,9 @@ def ensure(layout: Layout, log: Log, ping: Callable[[str], bool]) -> str:
     with open(_log_file(layout), "ab") as out:
         proc = subprocess.Popen(command(layout, binary), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True, close_fds=True)  # outlives us, not our Ctrl-C
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if ping(url):
-            log(f"engine: dockerd ready (pid {proc.pid})")
-            return url
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
+    if wait_started(proc, lambda: ping(url), START_TIMEOUT_S):
+        log(f"engine: dockerd ready (pid {proc.pid})")
+        return url
     exited = proc.poll()
     _kill(proc.pid, layout, log)
     state = f"exited with {exited}" if exited is not None else f"no answer in {START_TIMEOUT_S:.0f} s"

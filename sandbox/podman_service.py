@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 from .errors import SandboxError
 from .layout import Layout
-from .procs import runs_program
+from .procs import runs_program, wait_started
 
 Log = Callable[[str], None]
 
@@ -178,14 +178,9 @@ def ensure_podman(layout: Layout, log: Log) -> str:
         )
     _pid_file(layout).write_text(f"{proc.pid}\n")
 
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if ping(url, timeout=1.0):
-            log(f"engine: podman service ready (pid {proc.pid})")
-            return url
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
+    if wait_started(proc, lambda: ping(url, timeout=1.0), START_TIMEOUT_S):
+        log(f"engine: podman service ready (pid {proc.pid})")
+        return url
     exited = proc.poll()
     stop_podman(layout, lambda _m: None)
     state = f"exited with {exited}" if exited is not None else f"no answer in {START_TIMEOUT_S:.0f} s"

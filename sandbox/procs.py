@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeGuard
 
@@ -77,6 +79,19 @@ def stop_pid(pid: int | None, *, timeout: float = 5.0, sig: int = signal.SIGTERM
         return True
     time.sleep(0.1)
     return not alive(pid)
+
+
+def wait_started(proc: subprocess.Popen, answers: Callable[[], bool], timeout: float) -> bool:
+    """Poll `answers()` every 0.1 s until it is true (True), the process exits or `timeout` passes
+    (False): the start of a service the sandbox runs (dockerd, Podman's API service)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if answers():
+            return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.1)
+    return False
 
 
 def ephemeral_range(path: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> tuple[int, int] | None:

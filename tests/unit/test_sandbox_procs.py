@@ -1,12 +1,13 @@
 """sandbox/procs.runs_program: whether a pid from a pid file is still the program the sandbox
 started, serving its own socket (a recycled pid or another sandbox's service is not)."""
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from sandbox.procs import ephemeral_range, runs_program
+from sandbox.procs import ephemeral_range, runs_program, wait_started
 
 pytestmark = pytest.mark.unit
 
@@ -34,3 +35,16 @@ def test_the_ephemeral_range_is_read_from_the_kernel_file(tmp_path):
     f.write_text("32768\t60999\n")
     assert ephemeral_range(f) == (32768, 60999)
     assert ephemeral_range(tmp_path / "missing") is None
+
+
+def test_wait_started_is_true_once_the_service_answers():
+    with subprocess.Popen(["/bin/sleep", "5"]) as proc:
+        calls = iter([False, False, True])
+        assert wait_started(proc, lambda: next(calls), timeout=5)
+        proc.kill()
+
+
+def test_wait_started_is_false_when_the_process_exits_first():
+    with subprocess.Popen(["/bin/true"]) as proc:
+        proc.wait()
+        assert not wait_started(proc, lambda: False, timeout=5)
