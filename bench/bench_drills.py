@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_drills.py [--runs 5] [-k EXPR] [--drill-config FILE] [--whole-runs 3]
     .venv/bin/python bench/bench_drills.py --engines podman,docker [--runs 5] [-k EXPR]
     .venv/bin/python bench/bench_drills.py --compose [--engines podman,docker] [--runs 5] [-k EXPR]
+    .venv/bin/python bench/bench_drills.py --tls [--runs 5] [-k EXPR]
 
 Per drill, one `pytest drills/ -m staging -k <drill>` process per run, its terminal read line by
 line as it is written: the suite prints one line per step (fixtures/progress.py), so the time each
@@ -37,6 +38,10 @@ drill; the sandbox is then put back on the engine the environment names.
 (AURA_SANDBOX_COMPOSE=0: no [compose], faults and restores through the Engine API), side by side,
 on each engine of --engines (default: the environment's), and the difference per drill: what
 drilling as compose sees it costs. The sandbox is then put back as the environment names it.
+
+`--tls`: the same per-drill figures with the sandbox's front on HTTPS (its own CA, the default) and
+on plain HTTP (AURA_SANDBOX_TLS=0), side by side: what TLS costs a drill (the bearer token is sent
+on both sides). Combines with --engines and --compose.
 
 `--compare DIR`: the same figures for another checkout of the project (say the commit before a
 change: `git worktree add DIR REV`, with DIR/.venv linked to this venv), on the same target, run
@@ -216,14 +221,16 @@ def variants_of(args: argparse.Namespace) -> list[tuple[str, dict[str, str]]]:
     if args.engines is not None and (not engines or any(e not in ("docker", "podman") for e in engines)):
         sys.exit(f"--engines {args.engines!r}: a comma-separated list of docker and podman")
     on = [(e, {"AURA_SANDBOX_ENGINE": e}) for e in engines] or [("", {})]
-    if not args.compose:
-        return on
-    return [(f"{name}{'+' if name else ''}{kind}", {**env, "AURA_SANDBOX_COMPOSE": flag})
-            for name, env in on for kind, flag in (("compose", "1"), ("raw", "0"))]
+    for wanted, variable, kinds in ((args.compose, "AURA_SANDBOX_COMPOSE", (("compose", "1"), ("raw", "0"))),
+                                    (args.tls, "AURA_SANDBOX_TLS", (("tls", "1"), ("plain", "0")))):
+        if wanted:
+            on = [(f"{name}{'+' if name else ''}{kind}", {**env, variable: flag})
+                  for name, env in on for kind, flag in kinds]
+    return on
 
 
 def bench_variants(args: argparse.Namespace) -> int:
-    """Per drill, the sandbox in each variant (engine, compose or raw) side by side (medians)."""
+    """Per drill, the sandbox in each variant (engine, compose or raw, TLS or plain) side by side (medians)."""
     variants = variants_of(args)
     runs, k = args.runs, (["-k", args.k] if args.k else [])
     ids = drill_ids(k)
@@ -272,12 +279,15 @@ def main() -> int:
     parser.add_argument("--compose", action="store_true",
                         help="per drill, the sandbox's services as the compose project and as raw engine containers "
                              "side by side (AURA_SANDBOX_COMPOSE=1/0; on each engine of --engines)")
+    parser.add_argument("--tls", action="store_true",
+                        help="per drill, the sandbox's front on HTTPS with its CA and on plain HTTP side by side "
+                             "(AURA_SANDBOX_TLS=1/0; the token stays): what TLS costs a drill")
     parser.add_argument("--compare", metavar="DIR", default=None,
                         help="another checkout of the project, run alternately with this one on the same target")
     args = parser.parse_args()
     if args.hosts:
         return bench_layouts(args)
-    if args.engines or args.compose:
+    if args.engines or args.compose or args.tls:
         return bench_variants(args)
     extra = (["-k", args.k] if args.k else []) + (["--drill-config", args.drill_config] if args.drill_config else [])
     if not args.drill_config:

@@ -48,14 +48,14 @@ def target_name(layout: Layout) -> str:
 
 
 def build(layout: Layout, *, docker_url: str, image_repository: str, database_url: str,
-          nginx_bin: str, api_token: str, ca_file: Path, compose: dict | None = None) -> dict[str, dict]:
+          nginx_bin: str, api_token: str, ca_file: Path | None, compose: dict | None = None) -> dict[str, dict]:
     """Every section; [compose] only when the API services are the compose project. `api_token`
     goes into `[http] headers` (the file is 0600, as it holds the database password too);
-    `ca_file` is the sandbox's CA."""
+    `ca_file` is the sandbox's CA (None: the front serves plain HTTP, AURA_SANDBOX_TLS=0)."""
     q = lambda path: shlex.quote(str(path))  # noqa: E731 - a checkout path may hold a space
     cfg = q(layout.config_path)
     conf, prefix = q(layout.nginx_conf), q(layout.nginx_dir)
-    front = f"https://127.0.0.1:{layout.ports.front}"
+    front = f"{'https' if ca_file else 'http'}://127.0.0.1:{layout.ports.front}"
     sections: dict[str, dict] = {
         "target": {"name": target_name(layout), "environment": "staging", "base_url": front, "api_url": front},
         "commands": {
@@ -88,7 +88,7 @@ def build(layout: Layout, *, docker_url: str, image_repository: str, database_ur
         "perf": {"requests": 200, "p95_ms": 500, "smoke_timeout_s": 120},
         "report": {"participants": [], "language": "en"},
         # TLS ends at the front with the sandbox's own CA; POST /api/orders and /metrics want the token.
-        "http": {"ca_file": str(ca_file), "headers": {"Authorization": f"Bearer {api_token}"}},
+        "http": ({"ca_file": str(ca_file)} if ca_file else {}) | {"headers": {"Authorization": f"Bearer {api_token}"}},
         # What /status shows: the version always; the pool unless AURA_SANDBOX_STATUS_POOL=0.
         "status": {"version_field": "version", "pool_field": "pool" if layout.status_pool else ""},
         "metrics": {"enabled": True, "build_info": "aura_build_info", "requests_total": "aura_http_requests_total"},

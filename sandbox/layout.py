@@ -86,6 +86,9 @@ class Layout:
     ports: Ports
     container_prefix: str
     status_pool: bool = True  # does the API's /status report its pool? (AURA_SANDBOX_STATUS_POOL)
+    # Does the front serve HTTPS with the sandbox's CA? (AURA_SANDBOX_TLS; 0 = plain HTTP, for the
+    # benchmark of what TLS costs a drill: a real staging's front is HTTPS.)
+    tls: bool = True
 
     @classmethod
     def from_env(cls) -> Layout:
@@ -99,8 +102,11 @@ class Layout:
         raw_pool = os.environ.get("AURA_SANDBOX_STATUS_POOL", "1")
         if raw_pool not in ("0", "1"):
             raise ValueError(f"AURA_SANDBOX_STATUS_POOL={raw_pool!r} is not 0 or 1")
+        raw_tls = os.environ.get("AURA_SANDBOX_TLS", "1")
+        if raw_tls not in ("0", "1"):
+            raise ValueError(f"AURA_SANDBOX_TLS={raw_tls!r} is not 0 or 1")
         return cls(state=state.resolve(), ports=Ports.from_base(base), container_prefix=prefix,
-                   status_pool=raw_pool == "1")
+                   status_pool=raw_pool == "1", tls=raw_tls == "1")
 
     # -- files ------------------------------------------------------------------------------
     @property

@@ -157,7 +157,8 @@ def up(layout: Layout, log: Log, hosts: bool = False) -> Path:
         path = hosts_layout.write_config(layout, printed)
     else:
         sections = build(layout, docker_url=docker_url, image_repository=repository, database_url=db_url,
-                         nginx_bin=nginx.nginx_bin(), api_token=secrets["api_token"], ca_file=tls.ca_cert,
+                         nginx_bin=nginx.nginx_bin(), api_token=secrets["api_token"],
+                         ca_file=tls.ca_cert if layout.tls else None,
                          compose=compose_project.config_section(layout, compose_words, docker_url)
                          if compose_words is not None else None)
         path = write(layout, sections, secrets["webhook_token"])

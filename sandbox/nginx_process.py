@@ -43,10 +43,10 @@ def nginx_bin() -> str:
 
 
 def render_conf(layout: Layout) -> str:
-    tls = tls_files(layout)
+    tls = tls_files(layout) if layout.tls else None  # AURA_SANDBOX_TLS=0: plain HTTP (a benchmark's side)
     return render_conf_at(str(layout.nginx_dir), str(layout.upstream_include), layout.ports.front,
-                          as_root=current_owner().is_root, cert=str(tls.cert), key=str(tls.key),
-                          cert_id=tls.cert_id())
+                          as_root=current_owner().is_root, cert=str(tls.cert) if tls else "",
+                          key=str(tls.key) if tls else "", cert_id=tls.cert_id() if tls else "")
 
 
 def render_conf_at(p: str, include: str, port: int, *, cert: str, key: str, as_root: bool = True,
@@ -55,7 +55,8 @@ def render_conf_at(p: str, include: str, port: int, *, cert: str, key: str, as_r
     A master started as root needs `user root` so that its workers may use the temp paths under
     this prefix; a master started as another user runs its workers as that user already (nginx
     warns about a `user` line it cannot honour). The front serves HTTPS with `cert` / `key` (the
-    sandbox's own CA, tls.py); TLS ends here and the upstreams stay plain HTTP."""
+    sandbox's own CA, tls.py); TLS ends here and the upstreams stay plain HTTP. Without a `cert`
+    it serves plain HTTP."""
     user = ("# Started as root; `user root` lets workers use the temp paths under this prefix.\nuser root;"
             if as_root else "# Started as the sandbox's owner; the workers run as that user too.")
     temps = "\n".join(f"    {name}_temp_path {p}/temp/{name};" for name in TEMP_PATHS)
@@ -64,6 +65,9 @@ def render_conf_at(p: str, include: str, port: int, *, cert: str, key: str, as_r
     # The certificate's digest in the config: a certificate made anew changes the config, so
     # `up` reloads nginx, which reads certificates only when it loads its config.
     cert_line = f"# front certificate sha256 {cert_id}\n" if cert_id else ""
+    listen = (f"        listen 127.0.0.1:{port} ssl;\n        ssl_certificate {cert};\n"
+              f"        ssl_certificate_key {key};\n        ssl_protocols TLSv1.2 TLSv1.3;\n"
+              f"        ssl_session_cache shared:aura_tls:1m;" if cert else f"        listen 127.0.0.1:{port};")
     return f"""# Aura Flow staging front (sandbox). Traffic goes to the pool named in upstream.conf.
 {cert_line}{user}
 worker_processes 1;
@@ -78,11 +82,7 @@ http {{
         keepalive 16;
     }}
     server {{
-        listen 127.0.0.1:{port} ssl;
-        ssl_certificate {cert};
-        ssl_certificate_key {key};
-        ssl_protocols TLSv1.2 TLSv1.3;
-        ssl_session_cache shared:aura_tls:1m;
+{listen}
         location = /healthz {{ {proxy} }}
         location = /status {{ {proxy} }}
         location = /metrics {{ {proxy} }}
