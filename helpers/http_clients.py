@@ -5,7 +5,8 @@ clients that all:
 - verify TLS with one SSL context, built on first use: `[http] ca_file` (a PEM bundle: only that
   CA is trusted, as `curl --cacert` does) or httpx's default (the CA bundle, SSL_CERT_FILE /
   SSL_CERT_DIR). Building a context loads the bundle, 25-60 ms of CPU, so it is never built per
-  client;
+  client. Its connections resume the last TLS session with the same server, so a new connection
+  skips the full handshake (`_session_keeping_socket`);
 - send `[http] headers` (usually `Authorization = "Bearer …"`) on every request to the target's
   own origins (`[target] base_url` and `api_url`: scheme, host, port), and never elsewhere (an
   upstream's own port, the alert inbox), so a token goes only where it is wanted.
@@ -33,6 +34,48 @@ from helpers.redact import one_line
 __all__ = ["AUTH_REFUSED", "HttpClients", "certificate_error", "origin_of", "problem", "reason"]
 
 AUTH_REFUSED = (401, 403)  # the target refuses the suite's credentials: a refusal, never "reachable"
+
+
+def _session_keeping_socket(sessions: dict[tuple[str | None, Any], ssl.SSLSession],
+                            lock: threading.Lock) -> type[ssl.SSLSocket]:
+    """An SSLSocket class (for `SSLContext.sslsocket_class`) that resumes the TLS session of the
+    last connection to the same server name and address, and keeps each connection's session when
+    it closes.
+
+    Why: the probe opens a new connection for every sample (see helpers/probe.py), and a full
+    handshake costs a few ms of CPU on both ends; a resumed one skips the certificate chain and its
+    verification. A session is kept per (server name, peer address), so it is offered only to the
+    server whose certificate verified it. A server that no longer takes it (nginx reloaded with new
+    ticket keys) answers with a full handshake; nothing else changes. TLS 1.3 sends its session
+    ticket after the handshake, so the session is read at close, once a response has been read.
+    """
+
+    class SessionKeepingSocket(ssl.SSLSocket):
+        def _session_key(self) -> tuple[str | None, Any]:
+            return self.server_hostname, self.getpeername()
+
+        def do_handshake(self, block: bool = False) -> None:
+            try:
+                key = self._session_key()
+            except OSError:  # not connected: the handshake itself says why
+                key = None
+            with lock:
+                kept = sessions.get(key) if key is not None else None
+            if kept is not None:
+                self.session = kept
+            super().do_handshake(block)
+
+        def close(self) -> None:
+            try:
+                key, session = self._session_key(), self.session
+            except (OSError, ValueError):  # the connection is already gone: nothing to keep
+                key, session = None, None
+            if key is not None and session is not None and session.has_ticket:
+                with lock:
+                    sessions[key] = session
+            super().close()
+
+    return SessionKeepingSocket
 
 
 def origin_of(url: str) -> tuple[str, str, int | None]:
@@ -79,9 +122,11 @@ class HttpClients:
         with self._lock:
             if self._context is None:
                 if self.ca_file is not None:
-                    self._context = ssl.create_default_context(cafile=str(self.ca_file))
+                    context = ssl.create_default_context(cafile=str(self.ca_file))
                 else:
-                    self._context = httpx.create_ssl_context()
+                    context = httpx.create_ssl_context()
+                context.sslsocket_class = _session_keeping_socket({}, threading.Lock())
+                self._context = context
             return self._context
 
     def client(self, **kwargs: Any) -> httpx.Client:
