@@ -92,11 +92,9 @@ class Leftover:
 
 
 def transport_options(docker_url: str) -> dict[str, Any]:
-    """How to reach an engine that is not a local socket. `ssh://`: the OpenSSH client (the SDK's
-    other way needs paramiko, which the project does not pin); `tcp://` with TLS: the standard
-    DOCKER_TLS_VERIFY / DOCKER_CERT_PATH environment, as the docker CLI reads it."""
-    if docker_url.startswith("ssh://"):
-        return {"use_ssh_client": True}
+    """How to reach an engine that is not a local socket: `tcp://` with TLS through the standard
+    DOCKER_TLS_VERIFY / DOCKER_CERT_PATH environment, as the docker CLI reads it. (`ssh://` is
+    refused when the config loads: the SDK needs paramiko for it, which the project does not pin.)"""
     if docker_url.startswith(("tcp://", "https://")) and (os.environ.get("DOCKER_TLS_VERIFY")
                                                          or os.environ.get("DOCKER_CERT_PATH")):
         from docker.utils import kwargs_from_env

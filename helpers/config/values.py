@@ -160,8 +160,20 @@ AbsPaths = Annotated[tuple[AbsPath, ...], BeforeValidator(_tuple), Field(min_len
 HttpUrl = Annotated[Text, _check(lambda v: _url_ok(v, ("http", "https")), "an http(s) URL")]
 PgUrl = Annotated[Text, _check(lambda v: _url_ok(v, ("postgresql", "postgres"), need_host=False),
                                "a libpq URI (postgresql://user:pw@host:port/db)")]
-DockerUrl = Annotated[Text, _check(lambda v: _url_ok(v, ("unix", "tcp", "http", "https", "ssh")),
-                                   "a Docker host URL (unix:///path/to.sock or tcp://host:port)")]
+def _not_ssh(v: str) -> str:
+    # The Docker SDK's ssh:// transport imports paramiko at its top even for the OpenSSH client
+    # route, and the project does not pin paramiko: such a URL would load and then fail at the
+    # first engine call. Refused here, where the fix can be named.
+    if urlsplit(v).scheme == "ssh":
+        raise ValueError(f"{shown(v)}: ssh:// is not supported (the Docker SDK needs paramiko for it); "
+                         "reach a remote engine by tcp:// (TLS through DOCKER_TLS_VERIFY/DOCKER_CERT_PATH) "
+                         "or by a unix:// socket forwarded over SSH (ssh -L)")
+    return v
+
+
+DockerUrl = Annotated[Text, AfterValidator(_not_ssh),
+                      _check(lambda v: _url_ok(v, ("unix", "tcp", "http", "https")),
+                             "a Docker host URL (unix:///path/to.sock or tcp://host:port)")]
 HostPort = Annotated[Text, AfterValidator(_host_port)]
 SshSpec = Annotated[Text, _check(split_ssh, '"user@host:port" (user and port optional)')]
 Strings = Annotated[tuple[str, ...], BeforeValidator(_tuple)]

@@ -243,6 +243,10 @@ INVALID = [
      '[alert] inbox_url: "http://127.0.0.1:99999/alerts" is not an http(s) URL'),
     (_set("docker", "url", "/var/run/docker.sock"),
      '[docker] url: "/var/run/docker.sock" is not a Docker host URL'),
+    (_set("docker", "url", "ssh://engine.example"),
+     '[docker] url: "ssh://engine.example": ssh:// is not supported (the Docker SDK needs paramiko '
+     'for it); reach a remote engine by tcp:// (TLS through DOCKER_TLS_VERIFY/DOCKER_CERT_PATH) or by a '
+     'unix:// socket forwarded over SSH (ssh -L)'),
     (_set("upstreams", "api_v1", "127.0.0.1"), '[upstreams] api_v1: "127.0.0.1" is not "host:port"'),
     (_set("upstreams", "api_v2", "127.0.0.1:70000"),
      "[upstreams] api_v2: port 70000 is out of range 1-65535"),
