@@ -44,11 +44,24 @@ class LocalFront:
         return Path(path).exists()
 
     def write_bytes(self, path: PathLike, data: bytes) -> None:
-        live = Path(path)
+        """Replace the file's bytes atomically (a temporary file renamed over it), keeping its mode
+        and owner (a real host's nginx.conf is not ours). A symlink stays a link: the write goes to
+        the file it points to (a team that links nginx.conf to a versioned file keeps the link)."""
+        live = Path(os.path.realpath(path))
         tmp = Path(f"{live}.drill-restore.tmp")
-        tmp.write_bytes(data)
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
         if live.exists():
-            shutil.copymode(live, tmp)  # keep the live file's mode (a real host's nginx.conf is not ours)
+            was = live.stat()
+            shutil.copymode(live, tmp)
+            if (was.st_uid, was.st_gid) != (os.getuid(), os.getgid()):
+                try:
+                    os.chown(tmp, was.st_uid, was.st_gid)
+                except PermissionError as e:
+                    tmp.unlink()
+                    raise OSError(f"cannot write {path} keeping its owner {was.st_uid}:{was.st_gid}: {e}") from e
         tmp.replace(live)
 
     def copy(self, src: PathLike, dst: PathLike) -> None:

@@ -12,11 +12,12 @@ same strict host-key policy. Options are fixed: `-F /dev/null` (the runner's own
 no part), `StrictHostKeyChecking=yes` with `UserKnownHostsFile = [front] known_hosts` and no
 global file, `BatchMode=yes` (never a prompt), `IdentitiesOnly=yes` with `[front] identity_file`.
 
-On the front host the suite needs a POSIX `sh`, `cat`, `cp`, `mv`, `tail` and `sha256sum`
-(coreutils). Commands from the config (`test_cmd`, `reload_cmd`, the start fallback) are command
+On the front host the suite needs a POSIX `sh`, `cat`, `cp`, `mv`, `tail`, `readlink -f` and
+`sha256sum` (coreutils). Commands from the config (`test_cmd`, `reload_cmd`, the start fallback) are command
 lines for the front and are handed to its shell as they are; the suite quotes only what it
 writes into its own small scripts (paths, with `shlex.quote`). A file is written atomically there:
-copied aside with its mode and owner (`cp -p`), filled, then renamed over the original.
+copied aside with its mode and owner (`cp -p`), filled, then renamed over the original; through a
+symlink, the file it points to is written, so the link stays a link.
 
 The per-poll state check (`state`) is one round trip: the config's sha256 and `test_cmd`'s exit
 status from one remote script.
@@ -203,9 +204,11 @@ class SshFront:
         return self._call(self._script('[ -e "$1" ]', path)).returncode == 0
 
     def write_bytes(self, path: PathLike, data: bytes) -> None:
-        r = self._call(self._script('set -e; t="$1.aura-drill.tmp"; rm -f -- "$t"; '
-                                    'if [ -e "$1" ]; then cp -p -- "$1" "$t"; fi; '
-                                    'cat > "$t"; mv -f -- "$t" "$1"', path), data=data)
+        # Through a symlink to its target (the link stays a link), keeping mode and owner
+        # (`cp -p` of the live file, then refilled), and atomic (renamed over the target).
+        r = self._call(self._script('set -e; f=$(readlink -f -- "$1"); t="$f.aura-drill.tmp"; rm -f -- "$t"; '
+                                    'if [ -e "$f" ]; then cp -p -- "$f" "$t"; fi; '
+                                    'cat > "$t"; mv -f -- "$t" "$f"', path), data=data)
         if r.returncode != 0:
             raise OSError(f"{self.where}: cannot write {path}: {one_line(r.stderr.decode('utf-8', 'replace'))}")
 

@@ -98,6 +98,31 @@ def test_local_front_reads_hashes_and_writes_atomically_keeping_the_mode(tmp_pat
         front.read_bytes(tmp_path / "missing")
 
 
+def test_local_front_writes_through_a_symlink_to_its_versioned_and_keeps_the_link(tmp_path):
+    # A team that links nginx.conf to a versioned file keeps the link after a fault and a restore.
+    versions = tmp_path / "releases"
+    versions.mkdir()
+    versioned = versions / "nginx.conf.v7"
+    versioned.write_text("events {}\n")
+    versioned.chmod(0o604)
+    link = tmp_path / "nginx.conf"
+    link.symlink_to(versioned)
+    LocalFront().write_bytes(link, b"faulted\n")
+    assert link.is_symlink() and os.readlink(link) == str(versioned)
+    assert versioned.read_bytes() == b"faulted\n" and stat.S_IMODE(versioned.stat().st_mode) == 0o604
+    assert sorted(os.listdir(versions)) == ["nginx.conf.v7"]  # no temporary left beside it
+    assert sorted(os.listdir(tmp_path)) == ["nginx.conf", "releases"]
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="giving a file to another user needs root")
+def test_local_front_write_keeps_the_owner_of_a_file_that_is_not_ours(tmp_path):
+    live = tmp_path / "nginx.conf"
+    live.write_text("events {}\n")
+    os.chown(live, 65534, 65534)
+    LocalFront().write_bytes(live, b"changed\n")
+    assert (live.stat().st_uid, live.stat().st_gid) == (65534, 65534) and live.read_bytes() == b"changed\n"
+
+
 def test_local_front_state_is_hash_and_test_command(tmp_path, make_executable):
     conf = tmp_path / "nginx.conf"
     conf.write_text("x")
