@@ -28,6 +28,7 @@ from helpers.config.values import (
     Headers,
     HostPort,
     HttpUrl,
+    JumpSpec,
     KeyProblems,
     PgUrl,
     PositiveS,
@@ -89,13 +90,24 @@ class FrontSection(Section):
     ssh: SshSpec | None = Field(default=None, description='"user@host:port" of the front host (user, port optional).')
     identity_file: ExistingFile | None = Field(default=None, description="The SSH key (default: ssh's own).")
     known_hosts: ExistingFile | None = Field(default=None, description="The only host keys trusted; required with ssh.")
+    proxy_jump: JumpSpec | None = Field(
+        default=None, description='The jump host(s) on the way to ssh: "user@host:port" (ProxyJump; its key in known_hosts).')
+    ssh_config: ExistingFile | None = Field(
+        default=None, description="An ssh_config with the team's route, included after the suite's forced options.")
+    become: FrontCommand | None = Field(
+        default=None, description='Runs the front\'s file writes and commands as another user: "/usr/bin/sudo -n".')
+    forward: tuple[Literal["database", "docker", "upstreams"], ...] = Field(
+        default=(), description="Endpoints reached through the front host (SSH tunnels the suite opens).")
 
     @model_validator(mode="after")
     def _ssh_with_known_hosts(self, info: ValidationInfo) -> FrontSection:
         if (info.context or {}).get("overlay"):
             return self  # a key of an overlay: the rest is in the base
-        if self.ssh is None and (self.identity_file or self.known_hosts):
-            raise KeyProblems((("ssh",), "missing: identity_file and known_hosts are for an SSH front host"))
+        over_ssh = [k for k in ("identity_file", "known_hosts", "proxy_jump", "ssh_config", "become")
+                    if getattr(self, k) is not None] + (["forward"] if self.forward else [])
+        if self.ssh is None and over_ssh:
+            raise KeyProblems((("ssh",), f"missing: {', '.join(over_ssh)} {'is' if len(over_ssh) == 1 else 'are'} "
+                                         "for an SSH front host"))
         if self.ssh is not None and self.known_hosts is None:
             raise KeyProblems((("known_hosts",), "missing (required with ssh: the front's host key is checked "
                                                  "strictly)"))

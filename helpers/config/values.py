@@ -176,6 +176,9 @@ DockerUrl = Annotated[Text, AfterValidator(_not_ssh),
                              "a Docker host URL (unix:///path/to.sock or tcp://host:port)")]
 HostPort = Annotated[Text, AfterValidator(_host_port)]
 SshSpec = Annotated[Text, _check(split_ssh, '"user@host:port" (user and port optional)')]
+# OpenSSH's ProxyJump: hops separated by commas, each "user@host:port", the first hop first.
+JumpSpec = Annotated[Text, _check(lambda v: all(split_ssh(hop) for hop in v.split(",")),
+                                  '"user@host:port" (user and port optional; hops separated by commas)')]
 Strings = Annotated[tuple[str, ...], BeforeValidator(_tuple)]
 TableName = Annotated[Text, _check(re.compile(rf"{_NAME}(\.{_NAME})?").fullmatch, "a table name (name or schema.name)")]
 Column = Annotated[Text, _check(re.compile(_NAME).fullmatch, "a column name")]

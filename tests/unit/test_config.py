@@ -13,7 +13,10 @@ pytestmark = pytest.mark.unit
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "sandbox-config.example.toml"
 HOSTS_EXAMPLE = EXAMPLE.with_name("sandbox-hosts-config.example.toml")
 # Keys whose absence is the sandbox's behaviour: perf_smoke unset runs the built-in smoke.
-UNSET_BY_SANDBOX = {("commands", "perf_smoke")}
+# Keys the sandbox's configs leave unset. The [front] route keys of issue 24 are set by no layout
+# yet (the hosts layout's front is reached directly, and its SSH user owns the nginx files).
+UNSET_BY_SANDBOX = {("commands", "perf_smoke"), ("front", "proxy_jump"), ("front", "ssh_config"),
+                    ("front", "become"), ("front", "forward")}
 SCHEMA_FILE = EXAMPLE.with_name("config.schema.json")
 
 
