@@ -81,7 +81,9 @@ UsePAM no
 PidFile none
 PrintMotd no
 X11Forwarding no
-AllowTcpForwarding no
+# Local forwarding: the suite's [front] proxy_jump can use this sshd as its own jump host (ssh -W
+# back to this address), and [front] forward opens its tunnels through it. Loopback only.
+AllowTcpForwarding local
 # SFTP for clients that read and write the front's files that way (paramiko, testinfra).
 Subsystem sftp internal-sftp
 """

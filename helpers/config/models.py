@@ -91,7 +91,8 @@ class FrontSection(Section):
     identity_file: ExistingFile | None = Field(default=None, description="The SSH key (default: ssh's own).")
     known_hosts: ExistingFile | None = Field(default=None, description="The only host keys trusted; required with ssh.")
     proxy_jump: JumpSpec | None = Field(
-        default=None, description='The jump host(s) on the way to ssh: "user@host:port" (ProxyJump; its key in known_hosts).')
+        default=None,
+        description='The jump host(s) on the way to ssh: "user@host:port" (ProxyJump; its key in known_hosts).')
     ssh_config: ExistingFile | None = Field(
         default=None, description="An ssh_config with the team's route, included after the suite's forced options.")
     become: FrontCommand | None = Field(

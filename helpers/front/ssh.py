@@ -8,9 +8,14 @@ nothing is installed into it); the OpenSSH client is already a requirement of th
 (its `front-run` wrapper), it reads `known_hosts` exactly as sshd's operators expect (hashed
 names, `[host]:port` entries, `@cert-authority`/`@revoked` markers), and testinfra's `ssh://`
 backend can reuse the same control socket, so the host checks ride the same connection and the
-same strict host-key policy. Options are fixed: `-F /dev/null` (the runner's own ssh config plays
-no part), `StrictHostKeyChecking=yes` with `UserKnownHostsFile = [front] known_hosts` and no
-global file, `BatchMode=yes` (never a prompt), `IdentitiesOnly=yes` with `[front] identity_file`.
+same strict host-key policy. Options are fixed, in an ssh_config the run writes and passes with
+`-F` (helpers/front/ssh_config.py; the runner's own ssh config plays no part): for every host and
+hop `StrictHostKeyChecking yes` with `UserKnownHostsFile = [front] known_hosts` and no global
+file, `BatchMode yes` (never a prompt), `IdentitiesOnly yes` with `[front] identity_file`; then
+the front with `[front] proxy_jump`, and `[front] ssh_config` (the team's route) included after.
+
+`[front] become` (say `/usr/bin/sudo -n`) runs the suite's remote scripts and the config's command
+lines under it, for an SSH user that does not own the nginx files.
 
 On the front host the suite needs a POSIX `sh`, `cat`, `cp`, `mv`, `tail`, `readlink -f` and
 `sha256sum` (coreutils). Commands from the config (`test_cmd`, `reload_cmd`, the start fallback) are command
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -44,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 from helpers import commands
 from helpers.commands import CommandResult
 from helpers.front.protocol import FrontError, PathCheck, PathLike, path_problem
+from helpers.front.ssh_config import FRONT_ALIAS, Route, port_given
 from helpers.redact import one_line
 from helpers.wait import Wait
 
@@ -67,11 +74,62 @@ def _set_pdeathsig() -> None:  # pragma: no cover - runs in the child before exe
         pass
 
 
+_NAMED_HOST = (
+    re.compile(r"host key is known for (\S+?) and"),            # strict checking, no key for it
+    re.compile(r"host key for (\S+?) has changed", re.I),
+    re.compile(r"(?:^|\s)[^\s@]+@(\S+?): permission denied", re.I | re.M),
+    re.compile(r"connect to host (\S+) port (\d+)"),
+    re.compile(r"could not resolve hostname (\S+?):", re.I),
+)
+
+
+def _names(host: str, port: int) -> set[str]:
+    return {host.lower(), f"[{host.lower()}]:{port}", f"{host.lower()}:{port}"}
+
+
+def _jump_hop_named(text: str, front: SshFront) -> str | None:
+    """The `[front] proxy_jump` hop ssh's message is about ("user@host:port"), or None when it is
+    about the front itself (or names no host). A hop that shares the front's name and port is the
+    front: the message cannot tell them apart."""
+    hops = front.route.hops()
+    if not hops:
+        return None
+    for pattern in _NAMED_HOST:
+        m = pattern.search(text)
+        if m is None:
+            continue
+        named = {m.group(1).lower()} if m.lastindex == 1 else _names(m.group(1), int(m.group(2)))
+        if named & (_names(front.host, front.port) | {FRONT_ALIAS}):
+            return None
+        for user, host, port in hops:
+            if named & _names(host, port):
+                return f"{user}@{host}:{port}" if user else f"{host}:{port}"
+    if "stdio forwarding failed" in text.lower() or "administratively prohibited" in text.lower():
+        user, host, port = hops[-1]
+        return f"{user}@{host}:{port}" if user else f"{host}:{port}"
+    return None
+
+
 def _classify(stderr: str, front: SshFront) -> str:
-    """One line naming the [front] key behind an SSH failure (ssh's own words kept at the end)."""
+    """One line naming the [front] key behind an SSH failure, and the hop when it is a jump host
+    (ssh's own words kept at the end)."""
     text = " ".join(stderr.split())
     said = one_line(stderr.strip().splitlines()[-1] if stderr.strip() else "ssh exited 255", limit=200)
     low = text.lower()
+    hop = _jump_hop_named(stderr, front)
+    if hop is not None:
+        jump = f"[front] proxy_jump: the jump host {hop}"
+        if "host key" in low and "changed" in low:
+            return f"{jump}: its host key does not match {front.known_hosts} (strict host key checking; ssh: {said})"
+        if "host key verification failed" in low or "host key is known" in low:
+            return f"{jump}: {front.known_hosts} has no host key for it (strict host key checking; ssh: {said})"
+        if "permission denied" in low:
+            return (f"{jump}: refused the key {front.identity_file or '(none given)'} "
+                    f"([front] identity_file; ssh: {said})")
+        if "stdio forwarding failed" in low or "administratively prohibited" in low:
+            return (f"{jump}: refused to forward to the front host {front.host}:{front.port} "
+                    f"(ssh: {said})")
+        return f"{jump}: unreachable (ssh: {said})"
     if "remote host identification has changed" in low or ("host key for" in low and "has changed" in low):
         return (f"[front] known_hosts: the host key of {front.hostport} does not match "
                 f"{front.known_hosts} (strict host key checking; ssh: {said})")
@@ -99,8 +157,15 @@ class SshFront:
         self.identity_file = str(spec.identity_file) if spec.identity_file else None
         self.known_hosts = str(spec.known_hosts)
         self.connect_timeout_s = connect_timeout_s
+        self.become = shlex.split(spec.become) if spec.become else []
+        self.route = Route(user=user, host=host, port=port, port_given=port_given(spec.ssh or ""),
+                           known_hosts=Path(self.known_hosts),
+                           identity_file=Path(self.identity_file) if self.identity_file else None,
+                           proxy_jump=spec.proxy_jump, ssh_config=spec.ssh_config,
+                           connect_timeout_s=int(max(1, connect_timeout_s)))
         self._dir = tempfile.mkdtemp(prefix="aura-ssh-")  # short: a socket path has ~100 bytes
         self.control_path = os.path.join(self._dir, "m")
+        self.config_file = self.route.write(self._dir)
         self._stderr = open(os.path.join(self._dir, "master.err"), "w+b")  # noqa: SIM115
         self.master: subprocess.Popen | None = None
         self._lock = threading.Lock()
@@ -113,13 +178,7 @@ class SshFront:
 
     # the options every ssh of this run shares
     def options(self) -> list[str]:
-        opts = ["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-                "-o", f"UserKnownHostsFile={self.known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
-                "-o", "UpdateHostKeys=no", "-o", f"ConnectTimeout={int(max(1, self.connect_timeout_s))}",
-                "-o", "LogLevel=ERROR", "-o", f"ControlPath={self.control_path}", "-p", str(self.port)]
-        if self.identity_file:
-            opts += ["-o", "IdentitiesOnly=yes", "-i", self.identity_file]
-        return opts
+        return list(self.route.command_line(self.config_file, self.control_path))
 
     def connect(self) -> SshFront:
         """Open the run's connection (the control master); FrontError naming the key if not."""
@@ -135,7 +194,7 @@ class SshFront:
             # still needs; it ends with the run's process anyway (PR_SET_PDEATHSIG) or at close().
             self.master = subprocess.Popen(
                 [SSH, *self.options(), "-o", "ControlMaster=yes", "-o", "ControlPersist=no",
-                 "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "-N", self.dest],
+                 "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "-N", self.route.destination],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr,
                 preexec_fn=_set_pdeathsig, start_new_session=True)
             session = Wait(f"an SSH session to {self.dest}:{self.port}", self.connect_timeout_s + 5, 0.01)
@@ -153,11 +212,25 @@ class SshFront:
                              f"(no SSH session within {self.connect_timeout_s + 5:g}s)")
 
     def _argv(self, remote: str) -> list[str]:
-        return [SSH, *self.options(), "-o", "ControlMaster=no", self.dest, "--", remote]
+        return [SSH, *self.options(), "-o", "ControlMaster=no", self.route.destination, "--", remote]
 
     def _script(self, script: str, *args: PathLike) -> str:
-        """A remote command line: `sh -c SCRIPT sh ARG...`, each part quoted for the remote shell."""
-        return " ".join(shlex.quote(str(a)) for a in ("sh", "-c", script, "sh", *args))
+        """A remote command line: `sh -c SCRIPT sh ARG...`, each part quoted for the remote shell,
+        under `[front] become` when set."""
+        return " ".join(shlex.quote(str(a)) for a in (*self.become, "sh", "-c", script, "sh", *args))
+
+    def _command(self, command: str) -> str:
+        """A command line of the config for the front's shell, as it is, or under `become`."""
+        return self._script(command) if self.become else command
+
+    def _refused(self, what: str, path: PathLike, stderr: bytes) -> OSError:
+        """The one line a failed file operation becomes; a permission problem names `become`."""
+        said = one_line(stderr.decode("utf-8", "replace"))
+        hint = ""
+        if "permission denied" in said.lower() or "operation not permitted" in said.lower():
+            hint = (" (the SSH user may not write there: set [front] become, e.g. \"/usr/bin/sudo -n\")"
+                    if not self.become else f" (even under [front] become = {shlex.join(self.become)!r})")
+        return OSError(f"{self.where}: cannot {what} {path}: {said}{hint}")
 
     def _alive(self) -> None:
         """The connection is up, or is opened again (a master that died is replaced)."""
@@ -210,18 +283,17 @@ class SshFront:
                                     'if [ -e "$f" ]; then cp -p -- "$f" "$t"; fi; '
                                     'cat > "$t"; mv -f -- "$t" "$f"', path), data=data)
         if r.returncode != 0:
-            raise OSError(f"{self.where}: cannot write {path}: {one_line(r.stderr.decode('utf-8', 'replace'))}")
+            raise self._refused("write", path, r.stderr)
 
     def copy(self, src: PathLike, dst: PathLike) -> None:
         r = self._call(self._script('cp -- "$1" "$2"', src, dst))
         if r.returncode != 0:
-            raise OSError(f"{self.where}: cannot copy {src} to {dst}: "
-                          f"{one_line(r.stderr.decode('utf-8', 'replace'))}")
+            raise self._refused(f"copy {src} to", dst, r.stderr)
 
     def remove(self, path: PathLike) -> bool:
         r = self._call(self._script('[ -e "$1" ] || exit 3; exec rm -f -- "$1"', path))
         if r.returncode not in (0, 3):
-            raise OSError(f"{self.where}: cannot remove {path}: {one_line(r.stderr.decode('utf-8', 'replace'))}")
+            raise self._refused("remove", path, r.stderr)
         return r.returncode == 0
 
     def tail(self, path: PathLike, lines: int) -> str:
@@ -239,7 +311,7 @@ class SshFront:
         # The config's command line goes to the front's shell as it is (README: test_cmd and
         # reload_cmd are command lines for the front host).
         started = time.monotonic()
-        with commands.RunningCommand(self._argv(command)) as running:
+        with commands.RunningCommand(self._argv(self._command(command))) as running:
             result = running.wait(timeout)
         self._count(started)
         if result.exit_code == 255:
@@ -285,7 +357,7 @@ class SshFront:
         import testinfra
 
         extra = " ".join(shlex.quote(o) for o in self.options()) + " -o ControlMaster=no"
-        return testinfra.get_host(f"ssh://{self.dest}", ssh_extra_args=extra, timeout=int(FILE_TIMEOUT_S))
+        return testinfra.get_host(f"ssh://{self.route.destination}", ssh_extra_args=extra, timeout=int(FILE_TIMEOUT_S))
 
     def checks_host_of(self, url: str) -> bool:
         return True  # the front host is the one that serves [target] base_url
