@@ -18,7 +18,7 @@ line arrives splits the wall time into phases:
     restore    -> "staging restored"
     report     -> process exit (results, HTML report, JUnit, history)
 
-`--hosts`: the same per-drill figures on both layouts side by side — the single-host sandbox and
+`--hosts`: the same per-drill figures on both layouts side by side, drilled in turn — the single-host sandbox and
 `sandbox up --hosts` (front over SSH, engine over TCP) as a second instance of its own (state
 `<state>-hosts`, port base +10, prefix `<prefix>h`, so neither layout takes the other's place) —
 with the difference per phase: what the SSH transport costs a drill. Both are left up.
@@ -40,8 +40,10 @@ on each engine of --engines (default: the environment's), and the difference per
 drilling as compose sees it costs. The sandbox is then put back as the environment names it.
 
 `--tls`: the same per-drill figures with the sandbox's front on HTTPS (its own CA, the default) and
-on plain HTTP (AURA_SANDBOX_TLS=0), side by side: what TLS costs a drill (the bearer token is sent
-on both sides). Combines with --engines and --compose.
+a second instance's front on plain HTTP (AURA_SANDBOX_TLS=0, state `<state>-bench-plain`, port base
++20), both up at once and drilled in turn, drill by drill (who goes first alternates), so drift
+falls on both sides alike: what TLS costs a drill (the bearer token is sent on both sides). The
+plain instance is left up.
 
 `--compare DIR`: the same figures for another checkout of the project (say the commit before a
 change: `git worktree add DIR REV`, with DIR/.venv linked to this venv), on the same target, run
@@ -59,6 +61,7 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 from machine_info import describe as describe_machine
@@ -110,42 +113,50 @@ def drill_ids(extra: list[str]) -> list[str]:
     return [line for line in r.stdout.splitlines() if "::" in line]
 
 
-def _alternate(i: int, trees: list[Path]) -> list[Path]:
-    """Round i's order of the checkouts: which goes first alternates."""
+def _alternate(i: int, trees: list) -> list:
+    """Round i's order of the checkouts (or arms): which goes first alternates."""
     return trees if i % 2 == 0 else trees[::-1]
 
 
-def bench_per_drill(ids: list[str], runs: int, extra: list[str],
-                    trees: list[Path] | None = None) -> dict[Path, dict[str, dict[str, list[float]]]]:
-    """Per checkout, drill and phase, the seconds of each run; with a `[front]` target also "ssh"
-    (the suite's own transport: connection set-up + operations, helpers/front.py's
-    AURA_FRONT_STATS) and "ssh ops" (how many operations)."""
+@dataclass(frozen=True)
+class Arm:
+    """One side of a comparison: a label, the checkout that runs the suite, its extra pytest args
+    (the target: --drill-config)."""
+    label: str
+    tree: Path
+    extra: tuple[str, ...]
+
+
+def bench_per_drill(ids: list[str], runs: int, arms: list[Arm]) -> dict[str, dict[str, dict[str, list[float]]]]:
+    """Per arm, drill and phase, the seconds of each run; the arms run in turn for each drill of
+    each round (who goes first alternates), so every arm sees the same load. With a `[front]`
+    target also "ssh" (the suite's own transport: connection set-up + operations,
+    helpers/front/ssh.py's AURA_FRONT_STATS) and "ssh ops" (how many operations)."""
     import json
 
-    trees = trees or [PROJECT]
-    figures: dict[Path, dict[str, dict[str, list[float]]]] = {
-        tree: defaultdict(lambda: defaultdict(list)) for tree in trees}
+    figures: dict[str, dict[str, dict[str, list[float]]]] = {
+        arm.label: defaultdict(lambda: defaultdict(list)) for arm in arms}
     for i in range(runs):
         for node in ids:
-            for tree in _alternate(i, trees):
+            for arm in _alternate(i, arms):
                 with tempfile.TemporaryDirectory(prefix="aura-bench-") as tmp:
                     stats = Path(tmp) / "front-stats.jsonl"
                     code, wall, lines = timed_lines(pytest_command(Path(tmp) / "reports", Path(tmp) / "state",
-                                                                   extra, where=node),
-                                                    env={**os.environ, "AURA_FRONT_STATS": str(stats)}, cwd=tree)
+                                                                   list(arm.extra), where=node),
+                                                    env={**os.environ, "AURA_FRONT_STATS": str(stats)}, cwd=arm.tree)
                     if stats.exists():
                         used = [json.loads(line) for line in stats.read_text().splitlines()]
-                        figures[tree][node]["ssh"].append(sum(u["connect_s"] + u["operations_s"] for u in used))
-                        figures[tree][node]["ssh ops"].append(sum(u["operations"] for u in used))
+                        figures[arm.label][node]["ssh"].append(sum(u["connect_s"] + u["operations_s"] for u in used))
+                        figures[arm.label][node]["ssh ops"].append(sum(u["operations"] for u in used))
                 if code != 0:
                     print("\n".join(line for _t, line in lines[-40:]), file=sys.stderr)
-                    sys.exit(f"{node} failed in {tree} (exit {code})")
+                    sys.exit(f"{node} failed in {arm.label} (exit {code})")
                 if any("[sandbox] images: building" in line for _t, line in lines):
-                    print(f"note: {node} in {tree}: sandbox up rebuilt images in this run (another "
+                    print(f"note: {node} in {arm.label}: sandbox up rebuilt images in this run (another "
                           "sandbox sharing the Podman store replaced them?)", file=sys.stderr)
                 for phase, seconds in phases_of(lines, wall).items():
-                    figures[tree][node][phase].append(seconds)
-                figures[tree][node]["total"].append(wall)
+                    figures[arm.label][node][phase].append(seconds)
+                figures[arm.label][node]["total"].append(wall)
         print(f"per-drill run {i + 1}/{runs} done", file=sys.stderr, flush=True)
     return figures
 
@@ -193,8 +204,8 @@ def bench_layouts(args: argparse.Namespace) -> int:
     single = sandbox_up(dict(os.environ))
     hosts = sandbox_up(hosts_env(args), "--hosts")
     ids = drill_ids(k)
-    figures = {name: bench_per_drill(ids, runs, [*k, "--drill-config", cfg])[PROJECT]
-               for name, cfg in (("single", single), ("hosts", hosts))}
+    figures = bench_per_drill(ids, runs, [Arm(name, PROJECT, (*k, "--drill-config", cfg))
+                                          for name, cfg in (("single", single), ("hosts", hosts))])
     med = statistics.median
     print(f"\nmachine: {describe_machine()}")
     print(f"single host: {single}\nhosts layout: {hosts}")
@@ -214,6 +225,34 @@ def bench_layouts(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench_tls(args: argparse.Namespace) -> int:
+    """Per drill, the run's sandbox (its front on HTTPS, the default) and a second instance whose
+    front serves plain HTTP (AURA_SANDBOX_TLS=0; the token stays), both up at once and drilled in
+    turn, drill by drill: what TLS costs a drill, with the machine's drift the same on both sides."""
+    runs, k = args.runs, (["-k", args.k] if args.k else [])
+    tls = sandbox_up(dict(os.environ))
+    plain = sandbox_up({**os.environ, **extra("bench-plain").env(), "AURA_SANDBOX_TLS": "0"})
+    ids = drill_ids(k)
+    if not ids:
+        sys.exit("no drill selected")
+    figures = bench_per_drill(ids, runs, [Arm(name, PROJECT, (*k, "--drill-config", cfg))
+                                          for name, cfg in (("tls", tls), ("plain", plain))])
+    med = statistics.median
+    print(f"\nmachine: {describe_machine()}")
+    print(f"tls: {tls}\nplain: {plain}")
+    print(f"\nper drill, one pytest process each, drilled in turn, median of {runs} runs (seconds): TLS / plain / "
+          "TLS - plain")
+    print(f"{'drill':<40}{'tls':>9}{'plain':>9}{'delta':>8}   delta by phase: " + " ".join(PHASES[:-1]))
+    for node in ids:
+        t, h = figures["tls"][node], figures["plain"][node]
+        phases = " ".join(f"{med(t[p]) - med(h[p]):+.2f}" for p in PHASES[:-1])
+        print(f"{node.split('::', 1)[1]:<40}{med(t['total']):>9.2f}{med(h['total']):>9.2f}"
+              f"{med(t['total']) - med(h['total']):>+8.2f}   {phases}")
+    print(f"(the plain instance is left up: {extra('bench-plain').state}; "
+          "`AURA_SANDBOX_STATE=… python -m sandbox down --purge` with its AURA_SANDBOX_* removes it)")
+    return 0
+
+
 def variants_of(args: argparse.Namespace) -> list[tuple[str, dict[str, str]]]:
     """(label, environment overrides) of each sandbox variant to compare: the engines of --engines,
     and with --compose each of those as the compose project and as raw engine containers."""
@@ -221,8 +260,7 @@ def variants_of(args: argparse.Namespace) -> list[tuple[str, dict[str, str]]]:
     if args.engines is not None and (not engines or any(e not in ("docker", "podman") for e in engines)):
         sys.exit(f"--engines {args.engines!r}: a comma-separated list of docker and podman")
     on = [(e, {"AURA_SANDBOX_ENGINE": e}) for e in engines] or [("", {})]
-    for wanted, variable, kinds in ((args.compose, "AURA_SANDBOX_COMPOSE", (("compose", "1"), ("raw", "0"))),
-                                    (args.tls, "AURA_SANDBOX_TLS", (("tls", "1"), ("plain", "0")))):
+    for wanted, variable, kinds in ((args.compose, "AURA_SANDBOX_COMPOSE", (("compose", "1"), ("raw", "0"))),):
         if wanted:
             on = [(f"{name}{'+' if name else ''}{kind}", {**env, variable: flag})
                   for name, env in on for kind, flag in kinds]
@@ -242,7 +280,8 @@ def bench_variants(args: argparse.Namespace) -> int:
         for label, overrides in variants:
             env = {**os.environ, **overrides}
             configs[label] = sandbox_up(env)
-            figures[label] = bench_per_drill(ids, runs, [*k, "--drill-config", configs[label]])[PROJECT]
+            arm = Arm(label, PROJECT, (*k, "--drill-config", configs[label]))
+            figures[label] = bench_per_drill(ids, runs, [arm])[label]
     finally:
         sandbox_up(dict(os.environ))  # back on the engine and layout the environment names
     med = statistics.median
@@ -287,7 +326,12 @@ def main() -> int:
     args = parser.parse_args()
     if args.hosts:
         return bench_layouts(args)
-    if args.engines or args.compose or args.tls:
+    if args.tls:
+        if args.engines or args.compose:
+            sys.exit("--tls runs two instances side by side on the environment's engine and layout: "
+                     "it does not combine with --engines or --compose")
+        return bench_tls(args)
+    if args.engines or args.compose:
         return bench_variants(args)
     extra = (["-k", args.k] if args.k else []) + (["--drill-config", args.drill_config] if args.drill_config else [])
     if not args.drill_config:
@@ -298,7 +342,9 @@ def main() -> int:
     if not ids:
         sys.exit("no drill selected")
     trees = [PROJECT] + ([Path(args.compare).resolve()] if args.compare else [])
-    per = bench_per_drill(ids, args.runs, extra, trees) if args.runs > 0 else {}
+    arms = [Arm(str(tree), tree, tuple(extra)) for tree in trees]
+    per = ({Path(label): f for label, f in bench_per_drill(ids, args.runs, arms).items()}
+           if args.runs > 0 else {})
     whole = bench_whole(args.whole_runs, extra, trees) if args.whole_runs > 0 else {}
 
     med = lambda xs: f"{statistics.median(xs):.2f}" if xs else "-"  # noqa: E731
