@@ -113,3 +113,17 @@ def test_another_run_with_the_wrong_ca_still_refuses_the_certificate(tmp_path, p
     with pytest.raises(httpx.ConnectError) as refused:
         HttpClients(ca_file=other_ca).get(server + "/", timeout=5)
     assert certificate_error(refused.value) is not None
+
+
+def test_the_sandbox_fronts_nginx_resumes_the_suites_sessions(main_sandbox):
+    # The front's nginx (ssl_session_cache, session tickets) against the run's one context: the
+    # probe's per-sample connections after the first skip the full handshake.
+    from helpers.config import load_config
+
+    cfg = load_config(main_sandbox, register_secrets=False)
+    assert cfg.target.base_url.startswith("https://") and cfg.http.ca_file is not None
+    http = HttpClients.from_config(cfg)
+    try:
+        assert [_reused(http, cfg.target.base_url + "/healthz") for _ in range(3)] == [False, True, True]
+    finally:
+        http.close()
