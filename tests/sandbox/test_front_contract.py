@@ -109,6 +109,19 @@ def test_a_rewrite_keeps_the_files_mode(workspace: Workspace):
     assert front.read_bytes(conf) == b"two\n"
 
 
+def test_a_write_through_a_symlink_keeps_the_link_and_fills_its_target(workspace: Workspace):
+    front, versioned, link = workspace.front, workspace.path("nginx.conf.v7"), workspace.path("linked.conf")
+    front.write_bytes(versioned, b"events {}\n")
+    made = front.run(f"/bin/ln -s {shlex.quote(versioned)} {shlex.quote(link)}", timeout=TIMEOUT_S)
+    assert made.ok, made.stderr
+    front.write_bytes(link, b"faulted\n")
+    kind = front.run(f"/usr/bin/stat -c %F {shlex.quote(link)}", timeout=TIMEOUT_S)  # argv on the local front
+    points_to = front.run(f"/bin/readlink {shlex.quote(link)}", timeout=TIMEOUT_S)
+    assert kind.ok and kind.stdout.strip() == "symbolic link"
+    assert points_to.ok and points_to.stdout.strip() == versioned
+    assert front.read_bytes(versioned) == b"faulted\n" and front.read_bytes(link) == b"faulted\n"
+
+
 def test_commands_exit_status_and_output(workspace: Workspace):
     front = workspace.front
     ok = front.run("/bin/echo hello", timeout=TIMEOUT_S)
@@ -172,3 +185,84 @@ def test_an_unreachable_ssh_front_is_one_line_naming_the_key(tmp_path: Path):
         front.close()
     assert str(e.value).startswith(f"[front] ssh: root@127.0.0.1:{HOSTS.port_base + 9} unreachable")
     assert "\n" not in str(e.value)
+
+
+# -- the route: a jump host, the team's ssh_config -----------------------------------------------
+# The hosts layout's sshd is its own jump host here (it allows local forwarding): the front's
+# connection goes through `ssh -W` on it. A jump hop named "localhost" has no entry in the
+# layout's known_hosts (which names [127.0.0.1]:port), so it is a hop with an unknown key.
+
+def _front(spec: dict, **route) -> SshFront:
+    return SshFront(FrontSection(ssh=spec["ssh"], identity_file=Path(spec["identity_file"]),
+                                 known_hosts=Path(spec["known_hosts"]), **route))
+
+
+def _children_argv(pid: int) -> list[list[str]]:
+    """The command lines of `pid`'s child processes (procfs)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found.append(Path(f"/proc/{child}/cmdline").read_bytes().decode().split("\0"))
+    return found
+
+
+def test_a_front_behind_a_jump_host_is_reached_through_it(hosts_config, tmp_path):
+    # The jump hop is the same sshd by another name (OpenSSH refuses a jump host that is the
+    # destination itself: "jumphost loop"), its key added under that name.
+    spec = dict(hosts_config["front"])
+    port = spec["ssh"].rsplit(":", 1)[1]
+    known = tmp_path / "known_hosts"
+    front_key = Path(spec["known_hosts"]).read_text()
+    known.write_text(front_key + front_key.replace(f"[127.0.0.1]:{port}", f"[localhost]:{port}"))
+    spec["known_hosts"] = str(known)
+    front = _front(spec, proxy_jump=f"root@localhost:{port}")
+    try:
+        front.connect()
+        assert front.master is not None
+        hops = [argv for argv in _children_argv(front.master.pid) if "-W" in argv]
+        assert len(hops) == 1, _children_argv(front.master.pid)   # the jump hop: ssh -W front
+        assert "-F" in hops[0] and str(front.config_file) in hops[0]  # it reads the forced block
+        said = front.run("echo through-the-jump-host", timeout=TIMEOUT_S)
+        assert said.ok and said.stdout.strip() == "through-the-jump-host"
+    finally:
+        front.close()
+
+
+def test_a_jump_host_whose_key_is_not_known_is_one_line_naming_the_hop(hosts_config):
+    spec = hosts_config["front"]
+    port = spec["ssh"].rsplit(":", 1)[1]
+    front = _front(spec, proxy_jump=f"root@localhost:{port}")
+    try:
+        with pytest.raises(FrontError) as refused:
+            front.connect()
+    finally:
+        front.close()
+    line = str(refused.value)
+    assert line.startswith(f"[front] proxy_jump: the jump host root@localhost:{port}: ") and "\n" not in line
+    assert "has no host key for it" in line
+
+
+def test_the_teams_ssh_config_is_followed_and_cannot_loosen_the_forced_options(hosts_config, tmp_path):
+    spec = hosts_config["front"]
+    user, _, hostport = spec["ssh"].rpartition("@")
+    host, _, port = hostport.rpartition(":")
+    team = tmp_path / "team_ssh_config"
+    team.write_text(f"Host staging-front\n    HostName {host}\n    Port {port}\n"
+                    "Host *\n    StrictHostKeyChecking no\n    UserKnownHostsFile /dev/null\n")
+    front = SshFront(FrontSection(ssh=f"{user}@staging-front", identity_file=Path(spec["identity_file"]),
+                                  known_hosts=Path(spec["known_hosts"]), ssh_config=team))
+    try:
+        said = front.run("echo by-the-teams-name", timeout=TIMEOUT_S)
+        assert said.ok and said.stdout.strip() == "by-the-teams-name"   # HostName and Port from the team
+    finally:
+        front.close()
+    # with an empty known_hosts, the team's "StrictHostKeyChecking no" must not let it through
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+    strict = SshFront(FrontSection(ssh=f"{user}@staging-front", identity_file=Path(spec["identity_file"]),
+                                   known_hosts=empty, ssh_config=team))
+    try:
+        with pytest.raises(FrontError, match=r"^\[front\] known_hosts: "):
+            strict.connect()
+    finally:
+        strict.close()
