@@ -97,15 +97,13 @@ class FrontSection(Section):
         default=None, description="An ssh_config with the team's route, included after the suite's forced options.")
     become: FrontCommand | None = Field(
         default=None, description='Runs the front\'s file writes and commands as another user: "/usr/bin/sudo -n".')
-    forward: tuple[Literal["database", "docker", "upstreams"], ...] = Field(
-        default=(), description="Endpoints reached through the front host (SSH tunnels the suite opens).")
 
     @model_validator(mode="after")
     def _ssh_with_known_hosts(self, info: ValidationInfo) -> FrontSection:
         if (info.context or {}).get("overlay"):
             return self  # a key of an overlay: the rest is in the base
         over_ssh = [k for k in ("identity_file", "known_hosts", "proxy_jump", "ssh_config", "become")
-                    if getattr(self, k) is not None] + (["forward"] if self.forward else [])
+                    if getattr(self, k) is not None]
         if self.ssh is None and over_ssh:
             raise KeyProblems((("ssh",), f"missing: {', '.join(over_ssh)} {'is' if len(over_ssh) == 1 else 'are'} "
                                          "for an SSH front host"))
