@@ -156,12 +156,11 @@ class Probe:
         self.timeout_s = timeout_s if timeout_s is not None else max(0.5, 5 * self.interval_s)
         self.clock = clock
         self.status = status
-        # One new connection per sample, kept for its two requests and closed after them: a
-        # connection kept across samples stays pinned to an old nginx worker for a moment after a
-        # graceful reload, so samples would flap between pools (a probe measures what a new client
-        # sees); /healthz and /status on one connection answer from one worker, and a sample costs
-        # one TCP (and TLS) handshake, not two.
-        self._http = http
+        # No keep-alive: a pooled connection stays pinned to an old nginx worker for a moment after
+        # a graceful reload, so samples would flap between pools. A probe measures what a new
+        # client sees.
+        self._client = http.client(timeout=self.timeout_s, follow_redirects=False,
+                                   limits=httpx.Limits(max_keepalive_connections=0))
         self._samples: list[Sample] = []
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -169,13 +168,9 @@ class Probe:
 
     # -- one sample -------------------------------------------------------------------------
     def sample_once(self) -> Sample:
-        with self._http.client(timeout=self.timeout_s, follow_redirects=False) as client:
-            return self._sample_on(client)
-
-    def _sample_on(self, client: httpx.Client) -> Sample:
         sent = self.clock.monotonic()
         try:
-            health = client.get(self.base_url + "/healthz")
+            health = self._client.get(self.base_url + "/healthz")
         except Exception as e:  # httpx errors, and anything else: the thread must live on
             now = self.clock.monotonic()
             return Sample(now, None, (now - sent) * 1000, None, None,
@@ -183,7 +178,7 @@ class Probe:
         latency_ms = (self.clock.monotonic() - sent) * 1000
         version = pool = error = None
         try:
-            status = client.get(self.base_url + "/status")
+            status = self._client.get(self.base_url + "/status")
             if status.status_code == 200:
                 version, pool = self.status.parse(status.content)
             else:
@@ -218,6 +213,7 @@ class Probe:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+        self._client.close()
         return self.samples()
 
     @property

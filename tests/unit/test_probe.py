@@ -119,27 +119,3 @@ def test_background_sampler_keeps_cadence_and_stops():
     assert probe.summary().failures >= 3
     assert probe.samples(since=samples[-1].t) == [samples[-1]]
 
-
-class _CountingClients(HttpClients):
-    """HttpClients that remembers each client it hands out, to see which requests shared one."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.made: list[httpx.Client] = []
-
-    def client(self, **kwargs):
-        made = super().client(**kwargs)
-        self.made.append(made)
-        return made
-
-
-def test_each_sample_asks_both_questions_on_one_client_of_its_own_and_closes_it():
-    # One client per sample: /healthz and /status share its connection (one handshake, one nginx
-    # worker); no connection outlives its sample (a reload's old worker would keep answering).
-    mock, _ = transport()
-    http = _CountingClients(transport=mock)
-    probe = Probe("http://front", 50, clock=FakeClock(), http=http)
-    first, second = probe.sample_once(), probe.sample_once()
-    assert first.healthy and second.healthy and first.version == second.version == "v1.0.0"
-    assert len(http.made) == 2 and http.made[0] is not http.made[1]
-    assert all(c.is_closed for c in http.made)
