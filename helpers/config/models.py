@@ -24,6 +24,7 @@ from helpers.config.values import (
     Command,
     DockerUrl,
     ExistingFile,
+    Forwards,
     FrontCommand,
     Headers,
     HostPort,
@@ -97,6 +98,8 @@ class FrontSection(Section):
         default=None, description="An ssh_config with the team's route, included after the suite's forced options.")
     become: FrontCommand | None = Field(
         default=None, description='Runs the front\'s file writes and commands as another user: "/usr/bin/sudo -n".')
+    forward: Forwards = Field(
+        default=(), description="Endpoints reached through the front host (SSH tunnels the suite opens).")
 
     @model_validator(mode="after")
     def _ssh_with_known_hosts(self, info: ValidationInfo) -> FrontSection:

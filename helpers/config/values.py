@@ -180,6 +180,8 @@ SshSpec = Annotated[Text, _check(split_ssh, '"user@host:port" (user and port opt
 JumpSpec = Annotated[Text, _check(lambda v: all(split_ssh(hop) for hop in v.split(",")),
                                   '"user@host:port" (user and port optional; hops separated by commas)')]
 Strings = Annotated[tuple[str, ...], BeforeValidator(_tuple)]
+# [front] forward: the endpoints reached through the front host (a TOML array; a tuple once loaded)
+Forwards = Annotated[tuple[Literal["database", "docker", "upstreams"], ...], BeforeValidator(_tuple)]
 TableName = Annotated[Text, _check(re.compile(rf"{_NAME}(\.{_NAME})?").fullmatch, "a table name (name or schema.name)")]
 Column = Annotated[Text, _check(re.compile(_NAME).fullmatch, "a column name")]
 UrlPath = Annotated[Text, _check(lambda v: v.startswith("/") and not any(c.isspace() for c in v),
