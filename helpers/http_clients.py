@@ -14,6 +14,11 @@ clients that all:
 The factory owns what it hands out: `close()` (the Target's teardown) closes every client still
 open. `transport` replaces the network for the suite's own unit tests (httpx.MockTransport).
 
+`unix_sockets` (`[front] forward = ["upstreams"]`, helpers/front/forwards.py): an address
+"host:port" -> a unix socket on the runner; a request for `http://host:port/…` goes through that
+socket (an httpx mount), so the upstreams' health checks reach them through the front host while
+their URLs stay as the config names them.
+
 `problem(url, exc)` is the one line a failed request becomes, a certificate that does not verify
 named as such (with the key that fixes it).
 """
@@ -22,7 +27,7 @@ from __future__ import annotations
 import ssl
 import threading
 import weakref
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,7 +36,8 @@ import httpx
 
 from helpers.redact import one_line
 
-__all__ = ["AUTH_REFUSED", "HttpClients", "certificate_error", "origin_of", "problem", "reason"]
+__all__ = ["AUTH_REFUSED", "HttpClients", "certificate_error", "origin_of", "problem", "reason",
+           "unix_socket_transport"]
 
 AUTH_REFUSED = (401, 403)  # the target refuses the suite's credentials: a refusal, never "reachable"
 
@@ -78,6 +84,11 @@ def _session_keeping_socket(sessions: dict[tuple[str | None, Any], ssl.SSLSessio
     return SessionKeepingSocket
 
 
+def unix_socket_transport(path: str) -> httpx.BaseTransport:
+    """Plain HTTP through the unix socket at `path` (a forward's runner end)."""
+    return httpx.HTTPTransport(uds=path)
+
+
 def origin_of(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     default = {"http": 80, "https": 443}.get(parts.scheme)
@@ -102,20 +113,25 @@ class HttpClients:
     """The run's HTTP to the target (see the module's docstring)."""
 
     def __init__(self, *, headers: Mapping[str, str] | None = None, ca_file: str | Path | None = None,
-                 origins: Iterable[str] = (), transport: httpx.BaseTransport | None = None) -> None:
+                 origins: Iterable[str] = (), transport: httpx.BaseTransport | None = None,
+                 unix_sockets: Mapping[str, str] | None = None,
+                 socket_transport: Callable[[str], httpx.BaseTransport] = unix_socket_transport) -> None:
         self.headers = dict(headers or {})
         self.ca_file = Path(ca_file) if ca_file else None
         self.transport = transport
+        self.unix_sockets = dict(unix_sockets or {})
+        self.socket_transport = socket_transport
         self._auth = _TargetHeaders(self.headers, (origin_of(u) for u in origins))
         self._context: ssl.SSLContext | None = None
         self._lock = threading.Lock()
         self._open: weakref.WeakSet[httpx.Client] = weakref.WeakSet()
 
     @classmethod
-    def from_config(cls, cfg: Any, *, transport: httpx.BaseTransport | None = None) -> HttpClients:
+    def from_config(cls, cfg: Any, *, transport: httpx.BaseTransport | None = None,
+                    unix_sockets: Mapping[str, str] | None = None) -> HttpClients:
         http = cfg.http
-        return cls(headers=http.headers, ca_file=http.ca_file,
-                   origins=(cfg.target.base_url, cfg.target.api_url), transport=transport)
+        return cls(headers=http.headers, ca_file=http.ca_file, origins=(cfg.target.base_url, cfg.target.api_url),
+                   transport=transport, unix_sockets=unix_sockets)
 
     def tls_context(self) -> ssl.SSLContext:
         """The one SSL context of the run, built on first use (a thread may warm it up)."""
@@ -136,6 +152,9 @@ class HttpClients:
         kwargs.setdefault("auth", self._auth)
         if self.transport is not None:
             kwargs.setdefault("transport", self.transport)
+        if self.unix_sockets:
+            kwargs.setdefault("mounts", {f"http://{address}": self.socket_transport(path)
+                                         for address, path in self.unix_sockets.items()})
         made = httpx.Client(**kwargs)
         self._open.add(made)
         return made

@@ -5,6 +5,11 @@ by one connection kept open for the whole run (a run that dies loses its session
 lock, at once). The holding session's `application_name` names the holder —
 `aura-drill <pid>@<host> <HH:MM:SSZ> <drill type>`, at most 63 bytes — so a refused run, a
 person with psql, or the staging's own tooling can see who drills it now.
+
+A session that ended under the run (the server restarted, or the tunnel of `[front] forward`
+that carried it died) is a lost lock: another run may take the target meanwhile. The run names
+its activity on that session before each drill (`set_activity`), so a lost one is seen there and
+raised as LockLost, which stops the run before that drill touches anything.
 """
 from __future__ import annotations
 
@@ -14,10 +19,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from helpers.clock import REAL, Clock
-from helpers.redact import one_line
+from helpers.redact import one_line, redact
 from helpers.wait import Wait
 
-__all__ = ["LockHeld", "RunLock", "holder_name", "lock_key_sql"]
+__all__ = ["LockHeld", "LockLost", "RunLock", "holder_name", "lock_key_sql"]
 
 APP_NAME_MAX_BYTES = 63   # PostgreSQL's NAMEDATALEN - 1: a longer application_name is cut
 POLL_S = 0.5
@@ -53,6 +58,10 @@ def holder_name(drill_type: str, *, pid: int | None = None, host: str | None = N
 
 class LockHeld(Exception):
     """Another run holds the target: one line naming the holder."""
+
+
+class LockLost(Exception):
+    """The session that held the run's lock is gone: one line; no later drill may start."""
 
 
 class RunLock:
@@ -96,9 +105,17 @@ class RunLock:
 
     def set_activity(self, activity: str) -> None:
         """Name what the run does now (the drill type) in the holder's application_name."""
-        if self._conn is not None:
+        import psycopg
+
+        if self._conn is None:
+            return
+        try:
             self._conn.execute("SELECT set_config('application_name', %s, false)",
                                (holder_name(activity, started=self.started),))
+        except (psycopg.OperationalError, psycopg.InterfaceError) as e:
+            raise LockLost(redact(one_line(
+                f"drill target {self.target}: the run lock was lost (its database session ended: "
+                f"{type(e).__name__}: {e}); no later drill starts, as another run may hold the target now"))) from None
 
     def release(self) -> None:
         conn, self._conn = self._conn, None

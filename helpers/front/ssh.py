@@ -27,6 +27,11 @@ symlink, the file it points to is written, so the link stays a link.
 The per-poll state check (`state`) is one round trip: the config's sha256 and `test_cmd`'s exit
 status from one remote script.
 
+`[front] forward` (helpers/front/forwards.py) opens its tunnels on the same master: `forward()`
+is one `ssh -O forward -L SOCKET:far`, each socket in this connection's own 0700 folder, and
+`reach()` asks the front host to connect to a far end once, so that a closed port is found before
+the run takes its lock. A master that dies is replaced at the next operation with its forwards.
+
 What the transport cost is counted (`SshFront.stats`: the connection's set-up, the number of
 operations and their time); with `AURA_FRONT_STATS=FILE` in the environment each connection
 appends those as one JSON line to FILE when it closes (bench/bench_drills.py --hosts reads it).
@@ -169,6 +174,11 @@ class SshFront:
         self._stderr = open(os.path.join(self._dir, "master.err"), "w+b")  # noqa: SIM115
         self.master: subprocess.Popen | None = None
         self._lock = threading.Lock()
+        # [front] forward: socket -> far end, opened on this master; a master that died and was
+        # replaced (`_alive`) gets them again, so a restore under way still reaches its endpoints
+        self._forwards: dict[str, str] = {}
+        self._forwards_on: subprocess.Popen | None = None
+        self._forward_lock = threading.Lock()
         self.stats = {"connect_s": 0.0, "operations": 0, "operations_s": 0.0}
 
     def _count(self, started: float) -> None:
@@ -233,9 +243,16 @@ class SshFront:
         return OSError(f"{self.where}: cannot {what} {path}: {said}{hint}")
 
     def _alive(self) -> None:
-        """The connection is up, or is opened again (a master that died is replaced)."""
+        """The connection is up, or is opened again (a master that died is replaced, with the
+        forwards it carried)."""
         if self.master is None or self.master.poll() is not None:
             self.connect()
+        if self._forwards and self._forwards_on is not self.master:
+            with self._forward_lock:
+                if self._forwards_on is not self.master:
+                    for socket_path, far in self._forwards.items():
+                        self._open_forward(socket_path, far)
+                    self._forwards_on = self.master
 
     def _call(self, remote: str, *, data: bytes | None = None, timeout: float = FILE_TIMEOUT_S
               ) -> subprocess.CompletedProcess:
@@ -251,6 +268,64 @@ class SshFront:
         if r.returncode == 255:
             raise FrontError(_classify(r.stderr.decode("utf-8", "replace"), self))
         return r
+
+    # forwards ([front] forward; helpers/front/forwards.py says what each endpoint becomes)
+    @property
+    def folder(self) -> str:
+        """The run's own folder (mkdtemp: 0700, short): the control socket, and each forward's."""
+        return self._dir
+
+    def forward(self, socket_path: str, far: str) -> None:
+        """`-L socket_path:far` on the run's control master (`far`: host:port, or /path of a unix
+        socket on the front's side); FrontError with ssh's reason if the master refuses."""
+        self._alive()
+        with self._forward_lock:
+            self._open_forward(socket_path, far)
+            self._forwards[socket_path] = far
+            self._forwards_on = self.master
+
+    def _open_forward(self, socket_path: str, far: str) -> None:
+        # The master binds the socket with its own options: StreamLocalBindUnlink given here does
+        # not reach it, so a socket a dead master left behind is removed first (the folder is ours).
+        Path(socket_path).unlink(missing_ok=True)
+        started = time.monotonic()
+        try:
+            r = subprocess.run([SSH, *self.options(), "-o", "StreamLocalBindUnlink=yes", "-O", "forward",
+                                "-L", f"{socket_path}:{far}", self.dest],
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=FILE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise FrontError(f"ssh -O forward: no answer within {FILE_TIMEOUT_S:g}s") from None
+        finally:
+            self._count(started)
+        if r.returncode != 0:
+            said = r.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise FrontError(one_line(f"ssh: {said[-1] if said else f'exit {r.returncode}'}", limit=300))
+
+    def reach(self, far: str, timeout_s: float) -> str | None:
+        """None when the front host reaches `far` for us; else ssh's reason, one line.
+
+        A forward only binds the runner's socket: the front host connects to `far` when a client
+        connects, and a refusal then closes that client without a word. So the far end is asked
+        once here: a TCP endpoint with `ssh -W host:port` on the master (the same channel a
+        forward opens; stdin is empty, so the far server sees the connection close at once), a
+        unix socket by `[ -S path ]` on the front. A channel still open when `timeout_s` ends is
+        taken as opened (a server that keeps a half-closed connection)."""
+        self._alive()
+        if far.startswith("/"):
+            r = self._call(self._script('[ -S "$1" ]', far))
+            return None if r.returncode == 0 else f"no unix socket {far} on the front host"
+        started = time.monotonic()
+        try:
+            r = subprocess.run([SSH, *self.options(), "-o", "ControlMaster=no", "-W", far, self.dest],
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return None
+        finally:
+            self._count(started)
+        if r.returncode == 0:
+            return None
+        said = r.stderr.decode("utf-8", "replace").strip().splitlines()
+        return one_line(f"ssh: {said[-1] if said else f'exit {r.returncode}'}", limit=300)
 
     # files
     def read_text(self, path: PathLike) -> str:
@@ -369,6 +444,11 @@ class SshFront:
 
     def environment_rows(self) -> dict[str, str]:
         return {"Front host": one_line(f"{self.spec_ssh} (SSH, host key from {self.known_hosts})")}
+
+    def forwards(self) -> dict[str, str]:
+        """The forwards this front opened: socket -> far end."""
+        with self._forward_lock:
+            return dict(self._forwards)
 
     def _stop_master(self) -> None:
         master, self.master = self.master, None
