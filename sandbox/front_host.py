@@ -69,6 +69,8 @@ class FrontPaths:
 
 def sshd_config(layout: Layout) -> str:
     m = ssh_keys.SSHD_MOUNT
+    block = layout.ports.front  # the instance's port base: its ports are base .. base+9
+    permit_open = " ".join(f"127.0.0.1:{port}" for port in range(block, block + 10))
     return f"""# Written by the Aura Flow sandbox (front_host.py): the front host's sshd.
 Port {layout.ports.ssh}
 ListenAddress 127.0.0.1
@@ -81,9 +83,14 @@ UsePAM no
 PidFile none
 PrintMotd no
 X11Forwarding no
-# Local forwarding: the suite's [front] proxy_jump can use this sshd as its own jump host (ssh -W
-# back to this address), and [front] forward opens its tunnels through it. Loopback only.
+# The suite's [front] forward opens its tunnels to the database, the engine and the upstreams
+# through this host, as a staging behind a bastion needs: local forwards only (-L, and -W for its
+# check that a far end answers), TCP for host:port and stream-local for an engine on a unix
+# socket. Nothing is ever published from here (no -R), and the TCP far ends are this instance's
+# own block of ten ports, so a tunnel cannot reach another sandbox's services.
 AllowTcpForwarding local
+AllowStreamLocalForwarding local
+PermitOpen {permit_open}
 # SFTP for clients that read and write the front's files that way (paramiko, testinfra).
 Subsystem sftp internal-sftp
 """

@@ -59,6 +59,7 @@ EXTRAS: dict[str, Extra] = {
     "workflow": Extra(1400, "/var/tmp/aura-wf-sandbox", "aura-wf", own_images="wf"),  # test_nightly_workflow
     "dbsize": Extra(1600, "/var/tmp/aura-bench-dbsize", "aura-bench-dbsize"),     # bench_database_size
     "front-contract": Extra(1800, "/var/tmp/aura-t-front-contract", "aura-tfc"),  # test_front_contract
+    "forward": Extra(1900, "/var/tmp/aura-t-forward", "aura-tfwd"),               # test_front_forwards
 }
 
 

@@ -324,8 +324,11 @@ class SshFront:
             self._count(started)
         if r.returncode == 0:
             return None
+        # The master hears sshd's reason ("connect failed: Connection refused") but logs it below
+        # LogLevel=ERROR; its mux client says only that the channel was refused.
         said = r.stderr.decode("utf-8", "replace").strip().splitlines()
-        return one_line(f"ssh: {said[-1] if said else f'exit {r.returncode}'}", limit=300)
+        return one_line(f"the front host did not connect to it (ssh: {said[-1] if said else f'exit {r.returncode}'})",
+                        limit=300)
 
     # files
     def read_text(self, path: PathLike) -> str:
