@@ -6,7 +6,9 @@ through it, and the caller never learns where the files are.
 
 - protocol.py: `Front`, the interface both implement, and the path checks' wording;
 - local.py:    `LocalFront` (no `[front] ssh`): local files, commands run here as argv;
-- ssh.py:      `SshFront` (`[front] ssh = "user@host:port"`): one OpenSSH control master.
+- ssh.py:      `SshFront` (`[front] ssh = "user@host:port"`): one OpenSSH control master;
+- forwards.py: `[front] forward`: the database, the engine and the upstreams reached through the
+               front host, as unix sockets opened on that master (the Target's addresses).
 """
 from __future__ import annotations
 

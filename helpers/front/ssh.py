@@ -446,7 +446,11 @@ class SshFront:
         return address in (self.host, "127.0.0.1", "localhost", "::1")
 
     def environment_rows(self) -> dict[str, str]:
-        return {"Front host": one_line(f"{self.spec_ssh} (SSH, host key from {self.known_hosts})")}
+        rows = {"Front host": one_line(f"{self.spec_ssh} (SSH, host key from {self.known_hosts})")}
+        far_ends = sorted(set(self.forwards().values()))
+        if far_ends:  # the report says which endpoints the run reached through the front
+            rows["Through the front host"] = one_line(", ".join(far_ends) + " ([front] forward: SSH tunnels)")
+        return rows
 
     def forwards(self) -> dict[str, str]:
         """The forwards this front opened: socket -> far end."""
