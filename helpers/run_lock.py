@@ -69,6 +69,7 @@ class RunLock:
         self.url, self.target, self.clock = database_url, target_name, clock
         self.started = clock.now().astimezone(UTC)
         self._conn: Any = None  # the psycopg connection that holds the lock
+        self.lost = False       # its session ended before release (the server let the lock go)
 
     @property
     def held(self) -> bool:
@@ -113,14 +114,21 @@ class RunLock:
             self._conn.execute("SELECT set_config('application_name', %s, false)",
                                (holder_name(activity, started=self.started),))
         except (psycopg.OperationalError, psycopg.InterfaceError) as e:
+            self.lost = True
             raise LockLost(redact(one_line(
                 f"drill target {self.target}: the run lock was lost (its database session ended: "
                 f"{type(e).__name__}: {e}); no later drill starts, as another run may hold the target now"))) from None
 
     def release(self) -> None:
+        import psycopg
+
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
                 conn.execute(f"SELECT pg_advisory_unlock({KEY_SQL})", {"target": self.target})
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                # The session is gone (LockLost said so at the next drill): the server released
+                # the lock when it ended, so there is nothing left to unlock.
+                self.lost = True
             finally:
                 conn.close()
