@@ -106,7 +106,7 @@ class FrontSection(Section):
         if (info.context or {}).get("overlay"):
             return self  # a key of an overlay: the rest is in the base
         over_ssh = [k for k in ("identity_file", "known_hosts", "proxy_jump", "ssh_config", "become")
-                    if getattr(self, k) is not None]
+                    if getattr(self, k) is not None] + (["forward"] if self.forward else [])
         if self.ssh is None and over_ssh:
             raise KeyProblems((("ssh",), f"missing: {', '.join(over_ssh)} {'is' if len(over_ssh) == 1 else 'are'} "
                                          "for an SSH front host"))

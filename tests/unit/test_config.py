@@ -16,7 +16,7 @@ HOSTS_EXAMPLE = EXAMPLE.with_name("sandbox-hosts-config.example.toml")
 # Keys the sandbox's configs leave unset. The [front] route keys of issue 24 are set by no layout
 # yet (the hosts layout's front is reached directly, and its SSH user owns the nginx files).
 UNSET_BY_SANDBOX = {("commands", "perf_smoke"), ("front", "proxy_jump"), ("front", "ssh_config"),
-                    ("front", "become")}
+                    ("front", "become"), ("front", "forward")}
 SCHEMA_FILE = EXAMPLE.with_name("config.schema.json")
 
 
