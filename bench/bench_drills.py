@@ -198,59 +198,53 @@ def hosts_env(args: argparse.Namespace) -> dict[str, str]:
             "AURA_SANDBOX_PREFIX": args.hosts_prefix or ident.prefix}
 
 
+def _two_arms_table(args: argparse.Namespace, a: tuple[str, str], b: tuple[str, str], *,
+                    ssh_of_b: bool = False) -> int:
+    """Per drill, two targets (label, config) drilled in turn, drill by drill, with the order
+    alternating, so drift falls on both sides: medians of A, B, B - A and B - A by phase. With
+    ssh_of_b, B's own SSH transport too (connection set-up and every front operation: the suite's
+    AURA_FRONT_STATS; the [commands] wrapper's sessions and testinfra's are not in it)."""
+    runs, k = args.runs, (["-k", args.k] if args.k else [])
+    ids = drill_ids(k)
+    if not ids:
+        sys.exit("no drill selected")
+    figures = bench_per_drill(ids, runs, [Arm(name, PROJECT, (*k, "--drill-config", cfg)) for name, cfg in (a, b)])
+    med = statistics.median
+    (na, ca), (nb, cb) = a, b
+    print(f"\nmachine: {describe_machine()}")
+    print(f"{na}: {ca}\n{nb}: {cb}")
+    print(f"\nper drill, one pytest process each, drilled in turn, median of {runs} runs (seconds): "
+          f"{na} / {nb} / {nb} - {na}")
+    ssh_head = f"{'ssh':>7}{'ops':>5}" if ssh_of_b else ""
+    print(f"{'drill':<40}{na:>9}{nb:>9}{'delta':>8}{ssh_head}   delta by phase: " + " ".join(PHASES[:-1]))
+    for node in ids:
+        fa, fb = figures[na][node], figures[nb][node]
+        phases = " ".join(f"{med(fb[p]) - med(fa[p]):+.2f}" for p in PHASES[:-1])
+        ssh = ""
+        if ssh_of_b:
+            ssh = f"{med(fb['ssh']):>7.2f}{med(fb['ssh ops']):>5.0f}" if fb.get("ssh") else f"{'-':>7}{'-':>5}"
+        print(f"{node.split('::', 1)[1]:<40}{med(fa['total']):>9.2f}{med(fb['total']):>9.2f}"
+              f"{med(fb['total']) - med(fa['total']):>+8.2f}{ssh}   {phases}")
+    return 0
+
+
 def bench_layouts(args: argparse.Namespace) -> int:
     """Per drill, the single-host layout and the hosts layout side by side (medians)."""
-    runs, k = args.runs, (["-k", args.k] if args.k else [])
     single = sandbox_up(dict(os.environ))
     hosts = sandbox_up(hosts_env(args), "--hosts")
-    ids = drill_ids(k)
-    figures = bench_per_drill(ids, runs, [Arm(name, PROJECT, (*k, "--drill-config", cfg))
-                                          for name, cfg in (("single", single), ("hosts", hosts))])
-    med = statistics.median
-    print(f"\nmachine: {describe_machine()}")
-    print(f"single host: {single}\nhosts layout: {hosts}")
-    print(f"\nper drill, one pytest process each, median of {runs} runs (seconds): single-host / hosts / "
-          "hosts - single")
-    cols = ("start-up", "preflight", "snapshot", "fault", "rollback", "soak+checks", "restore", "total")
-    print("(ssh: the suite's own SSH transport in the hosts run — connection set-up and every file and"
-          " nginx operation; the [commands] wrapper's own SSH sessions and testinfra's are not in it)")
-    print(f"{'drill':<40}{'single':>9}{'hosts':>9}{'delta':>8}{'ssh':>7}{'ops':>5}   delta by phase: "
-          + " ".join(cols[:-1]))
-    for node in ids:
-        s, h = figures["single"][node], figures["hosts"][node]
-        phases = " ".join(f"{med(h[p]) - med(s[p]):+.2f}" for p in cols[:-1])
-        ssh = f"{med(h['ssh']):>7.2f}{med(h['ssh ops']):>5.0f}" if h.get("ssh") else f"{'-':>7}{'-':>5}"
-        print(f"{node.split('::', 1)[1]:<40}{med(s['total']):>9.2f}{med(h['total']):>9.2f}"
-              f"{med(h['total']) - med(s['total']):>+8.2f}{ssh}   {phases}")
-    return 0
+    return _two_arms_table(args, ("single", single), ("hosts", hosts), ssh_of_b=True)
 
 
 def bench_tls(args: argparse.Namespace) -> int:
     """Per drill, the run's sandbox (its front on HTTPS, the default) and a second instance whose
-    front serves plain HTTP (AURA_SANDBOX_TLS=0; the token stays), both up at once and drilled in
-    turn, drill by drill: what TLS costs a drill, with the machine's drift the same on both sides."""
-    runs, k = args.runs, (["-k", args.k] if args.k else [])
+    front serves plain HTTP (AURA_SANDBOX_TLS=0; the token stays), both up at once: what TLS
+    costs a drill (delta: TLS minus plain)."""
     tls = sandbox_up(dict(os.environ))
     plain = sandbox_up({**os.environ, **extra("bench-plain").env(), "AURA_SANDBOX_TLS": "0"})
-    ids = drill_ids(k)
-    if not ids:
-        sys.exit("no drill selected")
-    figures = bench_per_drill(ids, runs, [Arm(name, PROJECT, (*k, "--drill-config", cfg))
-                                          for name, cfg in (("tls", tls), ("plain", plain))])
-    med = statistics.median
-    print(f"\nmachine: {describe_machine()}")
-    print(f"tls: {tls}\nplain: {plain}")
-    print(f"\nper drill, one pytest process each, drilled in turn, median of {runs} runs (seconds): TLS / plain / "
-          "TLS - plain")
-    print(f"{'drill':<40}{'tls':>9}{'plain':>9}{'delta':>8}   delta by phase: " + " ".join(PHASES[:-1]))
-    for node in ids:
-        t, h = figures["tls"][node], figures["plain"][node]
-        phases = " ".join(f"{med(t[p]) - med(h[p]):+.2f}" for p in PHASES[:-1])
-        print(f"{node.split('::', 1)[1]:<40}{med(t['total']):>9.2f}{med(h['total']):>9.2f}"
-              f"{med(t['total']) - med(h['total']):>+8.2f}   {phases}")
+    code = _two_arms_table(args, ("plain", plain), ("tls", tls))
     print(f"(the plain instance is left up: {extra('bench-plain').state}; "
           "`AURA_SANDBOX_STATE=… python -m sandbox down --purge` with its AURA_SANDBOX_* removes it)")
-    return 0
+    return code
 
 
 def variants_of(args: argparse.Namespace) -> list[tuple[str, dict[str, str]]]:
