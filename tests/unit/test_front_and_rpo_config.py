@@ -198,18 +198,12 @@ def test_default_ack_compares_item_and_quantity():
      "[front] identity_file: /k/id not accepted by deploy@10.0.0.5:2222"),
     ("ssh: connect to host 10.0.0.5 port 2222: Connection refused\n", "[front] ssh: deploy@10.0.0.5:2222 unreachable"),
 ])
-def test_ssh_failures_name_the_front_key(stderr, start):
+def test_ssh_failures_name_the_front_key(stderr, start, ssh_front):
     from pathlib import Path
 
-    from helpers.config import FrontSection
-    from helpers.front.ssh import SshFront, _classify
+    from helpers.front.ssh import _classify
 
-    front = SshFront(FrontSection.model_construct(ssh="deploy@10.0.0.5:2222", identity_file=Path("/k/id"),
-                                              known_hosts=Path("/k/known_hosts")))
-    try:
-        line = _classify(stderr, front)
-    finally:
-        front.close()
+    line = _classify(stderr, ssh_front(ssh="deploy@10.0.0.5:2222", identity_file=Path("/k/id")))
     assert line.startswith(start) and "\n" not in line, line
 
 

@@ -5,8 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.config import FrontSection
-from helpers.front.ssh import SshFront, _classify
+from helpers.front.ssh import _classify
 from helpers.front.ssh_config import FRONT_ALIAS, Route, port_given
 
 pytestmark = pytest.mark.unit
@@ -85,27 +84,17 @@ def test_port_given():
     (f"deploy@{FRONT_ALIAS}: Permission denied (publickey).\r\n",
      "[front] identity_file: /k/id not accepted by deploy@10.0.0.5:2222"),
 ])
-def test_a_failure_names_the_hop_it_is_about(stderr, start):
-    front = SshFront(FrontSection.model_construct(ssh="deploy@10.0.0.5:2222", identity_file=Path("/k/id"),
-                                                  known_hosts=Path("/k/known_hosts"),
-                                                  proxy_jump="jump@bastion:2200"))
-    try:
-        line = _classify(stderr, front)
-    finally:
-        front.close()
+def test_a_failure_names_the_hop_it_is_about(stderr, start, ssh_front):
+    front = ssh_front(ssh="deploy@10.0.0.5:2222", identity_file=Path("/k/id"), proxy_jump="jump@bastion:2200")
+    line = _classify(stderr, front)
     assert line.startswith(start) and "\n" not in line, line
 
 
-def test_become_wraps_the_suites_scripts_and_the_configs_command_lines():
-    front = SshFront(FrontSection.model_construct(ssh="deploy@10.0.0.5:2222", known_hosts=Path("/k/known_hosts"),
-                                                  become="/usr/bin/sudo -n"))
-    plain = SshFront(FrontSection.model_construct(ssh="deploy@10.0.0.5:2222", known_hosts=Path("/k/known_hosts")))
-    try:
-        assert front._script('cat -- "$1"', "/etc/x").startswith("/usr/bin/sudo -n sh -c ")
-        assert front._command("/usr/sbin/nginx -s reload") == "/usr/bin/sudo -n sh -c '/usr/sbin/nginx -s reload' sh"
-        assert plain._command("/usr/sbin/nginx -s reload") == "/usr/sbin/nginx -s reload"
-        refused = plain._refused("write", "/etc/nginx/nginx.conf", b"cp: cannot create: Permission denied\n")
-        assert "/etc/nginx/nginx.conf" in str(refused) and "[front] become" in str(refused)
-    finally:
-        front.close()
-        plain.close()
+def test_become_wraps_the_suites_scripts_and_the_configs_command_lines(ssh_front):
+    front = ssh_front(ssh="deploy@10.0.0.5:2222", become="/usr/bin/sudo -n")
+    plain = ssh_front(ssh="deploy@10.0.0.5:2222")
+    assert front._script('cat -- "$1"', "/etc/x").startswith("/usr/bin/sudo -n sh -c ")
+    assert front._command("/usr/sbin/nginx -s reload") == "/usr/bin/sudo -n sh -c '/usr/sbin/nginx -s reload' sh"
+    assert plain._command("/usr/sbin/nginx -s reload") == "/usr/sbin/nginx -s reload"
+    refused = plain._refused("write", "/etc/nginx/nginx.conf", b"cp: cannot create: Permission denied\n")
+    assert "/etc/nginx/nginx.conf" in str(refused) and "[front] become" in str(refused)
