@@ -131,7 +131,8 @@ def bench_per_drill(ids: list[str], runs: int, arms: list[Arm]) -> dict[str, dic
     """Per arm, drill and phase, the seconds of each run; the arms run in turn for each drill of
     each round (who goes first alternates), so every arm sees the same load. With a `[front]`
     target also "ssh" (the suite's own transport: connection set-up + operations,
-    helpers/front/ssh.py's AURA_FRONT_STATS) and "ssh ops" (how many operations)."""
+    helpers/front/ssh.py's AURA_FRONT_STATS), "ssh ops" (how many operations) and "forwards"
+    (opening `[front] forward`'s tunnels, part of "ssh")."""
     import json
 
     figures: dict[str, dict[str, dict[str, list[float]]]] = {
@@ -148,6 +149,7 @@ def bench_per_drill(ids: list[str], runs: int, arms: list[Arm]) -> dict[str, dic
                         used = [json.loads(line) for line in stats.read_text().splitlines()]
                         figures[arm.label][node]["ssh"].append(sum(u["connect_s"] + u["operations_s"] for u in used))
                         figures[arm.label][node]["ssh ops"].append(sum(u["operations"] for u in used))
+                        figures[arm.label][node]["forwards"].append(sum(u.get("forwards_s", 0.0) for u in used))
                 if code != 0:
                     print("\n".join(line for _t, line in lines[-40:]), file=sys.stderr)
                     sys.exit(f"{node} failed in {arm.label} (exit {code})")
@@ -181,8 +183,8 @@ def bench_whole(runs: int, extra: list[str],
     return out
 
 
-def sandbox_up(env: dict[str, str], *hosts: str) -> str:
-    up = subprocess.run([sys.executable, "-m", "sandbox", "up", *hosts], cwd=PROJECT, capture_output=True,
+def sandbox_up(env: dict[str, str], *hosts: str, cwd: Path = PROJECT) -> str:
+    up = subprocess.run([sys.executable, "-m", "sandbox", "up", *hosts], cwd=cwd, capture_output=True,
                         text=True, env=env)
     if up.returncode != 0:
         sys.exit(f"sandbox up {' '.join(hosts)} failed: {(up.stderr.strip().splitlines() or ['?'])[-1]}")
@@ -199,39 +201,47 @@ def hosts_env(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _two_arms_table(args: argparse.Namespace, a: tuple[str, str], b: tuple[str, str], *,
-                    ssh_of_b: bool = False) -> int:
-    """Per drill, two targets (label, config) drilled in turn, drill by drill, with the order
-    alternating, so drift falls on both sides: medians of A, B, B - A and B - A by phase. With
+                    ssh_of_b: bool = False, tree_of_a: Path = PROJECT) -> int:
+    """Per drill, two targets (label, config) drilled in turn (A by the checkout tree_of_a), drill
+    by drill, with the order alternating, so drift falls on both sides: medians of A, B, B - A and B - A by phase. With
     ssh_of_b, B's own SSH transport too (connection set-up and every front operation: the suite's
     AURA_FRONT_STATS; the [commands] wrapper's sessions and testinfra's are not in it)."""
     runs, k = args.runs, (["-k", args.k] if args.k else [])
     ids = drill_ids(k)
     if not ids:
         sys.exit("no drill selected")
-    figures = bench_per_drill(ids, runs, [Arm(name, PROJECT, (*k, "--drill-config", cfg)) for name, cfg in (a, b)])
+    figures = bench_per_drill(ids, runs, [Arm(name, tree, (*k, "--drill-config", cfg))
+                                          for (name, cfg), tree in ((a, tree_of_a), (b, PROJECT))])
     med = statistics.median
     (na, ca), (nb, cb) = a, b
     print(f"\nmachine: {describe_machine()}")
     print(f"{na}: {ca}\n{nb}: {cb}")
     print(f"\nper drill, one pytest process each, drilled in turn, median of {runs} runs (seconds): "
           f"{na} / {nb} / {nb} - {na}")
-    ssh_head = f"{'ssh':>7}{'ops':>5}" if ssh_of_b else ""
+    ssh_head = f"{'ssh':>7}{'ops':>5}{'fwd':>6}" if ssh_of_b else ""
     print(f"{'drill':<40}{na:>9}{nb:>9}{'delta':>8}{ssh_head}   delta by phase: " + " ".join(PHASES[:-1]))
     for node in ids:
         fa, fb = figures[na][node], figures[nb][node]
         phases = " ".join(f"{med(fb[p]) - med(fa[p]):+.2f}" for p in PHASES[:-1])
         ssh = ""
         if ssh_of_b:
-            ssh = f"{med(fb['ssh']):>7.2f}{med(fb['ssh ops']):>5.0f}" if fb.get("ssh") else f"{'-':>7}{'-':>5}"
+            ssh = (f"{med(fb['ssh']):>7.2f}{med(fb['ssh ops']):>5.0f}{med(fb['forwards']):>6.2f}" if fb.get("ssh")
+                   else f"{'-':>7}{'-':>5}{'-':>6}")
         print(f"{node.split('::', 1)[1]:<40}{med(fa['total']):>9.2f}{med(fb['total']):>9.2f}"
               f"{med(fb['total']) - med(fa['total']):>+8.2f}{ssh}   {phases}")
     return 0
 
 
 def bench_layouts(args: argparse.Namespace) -> int:
-    """Per drill, the single-host layout and the hosts layout side by side (medians)."""
-    single = sandbox_up(dict(os.environ))
+    """Per drill, the single-host layout and the hosts layout side by side (medians). With
+    --compare DIR: the hosts layout of DIR's checkout (before) and of this one (after), each its
+    own instance, both brought up by their own checkout's sandbox."""
     hosts = sandbox_up(hosts_env(args), "--hosts")
+    if args.compare:
+        tree = Path(args.compare).resolve()
+        before = sandbox_up({**os.environ, **extra("bench-hosts-before").env()}, "--hosts", cwd=tree)
+        return _two_arms_table(args, ("before", before), ("after", hosts), ssh_of_b=True, tree_of_a=tree)
+    single = sandbox_up(dict(os.environ))
     return _two_arms_table(args, ("single", single), ("hosts", hosts), ssh_of_b=True)
 
 
@@ -316,7 +326,8 @@ def main() -> int:
                         help="per drill, the sandbox's front on HTTPS with its CA and on plain HTTP side by side "
                              "(AURA_SANDBOX_TLS=1/0; the token stays): what TLS costs a drill")
     parser.add_argument("--compare", metavar="DIR", default=None,
-                        help="another checkout of the project, run alternately with this one on the same target")
+                        help="another checkout of the project, run alternately with this one on the same target "
+                             "(with --hosts: each on its own hosts layout, DIR's as before and this one's as after)")
     args = parser.parse_args()
     if args.hosts:
         return bench_layouts(args)

@@ -30,6 +30,7 @@ cannot be forwarded this way (the SDK speaks plain HTTP to a unix socket): refus
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -204,5 +205,7 @@ def through_front(front: Front, cfg: TargetConfig) -> tuple[TargetConfig, dict[s
         return cfg, {}
     if not isinstance(front, SshFront):  # the config refuses forward without ssh: a caller's mistake
         raise ForwardError("[front] forward: needs the SSH front of [front] ssh")
+    started = time.monotonic()
     forwards = open_forwards(front, cfg)
+    front.stats["forwards_s"] += time.monotonic() - started  # for the bench (AURA_FRONT_STATS)
     return reached_config(cfg, forwards), upstream_sockets(cfg, forwards)

@@ -45,6 +45,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -179,7 +180,8 @@ class SshFront:
         self._forwards: dict[str, str] = {}
         self._forwards_on: subprocess.Popen | None = None
         self._forward_lock = threading.Lock()
-        self.stats = {"connect_s": 0.0, "operations": 0, "operations_s": 0.0}
+        # for bench_drills (AURA_FRONT_STATS); forwards_s: opening [front] forward, also in operations_s
+        self.stats = {"connect_s": 0.0, "operations": 0, "operations_s": 0.0, "forwards_s": 0.0}
 
     def _count(self, started: float) -> None:
         with self._lock:
@@ -477,5 +479,5 @@ class SshFront:
             try:
                 with open(stats_file, "a", encoding="utf-8") as f:
                     f.write(json.dumps({"front": self.where, **self.stats}) + "\n")
-            except OSError:
-                pass
+            except OSError as e:  # a bench's figures, never a reason to fail a run's teardown
+                print(f"AURA_FRONT_STATS={stats_file}: not written ({e})", file=sys.stderr)
