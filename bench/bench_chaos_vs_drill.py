@@ -243,7 +243,7 @@ def main() -> int:
                     cases = ET.parse(reports / "junit.xml").getroot().iter("testcase")
                     case_s = sum(float(c.get("time")) for c in cases)
                 except (OSError, ET.ParseError, TypeError, ValueError):
-                    pass
+                    case_s = None  # no usable junit.xml: the row shows "-", the failure is reported below
                 if problems:
                     failures.append(f"drill run {i}: " + "; ".join(problems))
                 else:

@@ -76,8 +76,8 @@ def _set_pdeathsig() -> None:  # pragma: no cover - runs in the child before exe
         import ctypes
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
+    except (OSError, AttributeError):
+        return  # no glibc prctl (not Linux): the master then ends at close() only; a child cannot report
 
 
 _NAMED_HOST = (

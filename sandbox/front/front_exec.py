@@ -34,7 +34,7 @@ def main() -> int:
         try:
             while os.read(0, 65536):
                 pass
-        except OSError:
+        except OSError:  # stdin gone: the client went away, as at EOF
             pass
         if proc.poll() is None:
             try:
@@ -42,7 +42,7 @@ def main() -> int:
                 proc.wait(GRACE_S)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
+            except ProcessLookupError:  # it exited between poll() and killpg(): nothing left to stop
                 pass
 
     threading.Thread(target=watch, daemon=True).start()

@@ -191,14 +191,15 @@ def recreate(client, container, release: Release, health_url: str, timeout_s: fl
         container.stop(timeout=STOP_TIMEOUT_S)
         container.rename(name + PREV_SUFFIX)
     except Exception as exc:  # nothing replaced yet: bring the old one back up as it was
+        restarted = "it was restarted"
         try:
             container.reload()
             if container.name != name:
                 container.rename(name)
             container.start()
-        except Exception:
-            pass
-        raise ToolError(f"could not set {name} aside: {_first(exc)}; it was restarted", EXIT_FAILED) from None
+        except Exception as again:
+            restarted = f"restarting it failed too: {_first(again)}"
+        raise ToolError(f"could not set {name} aside: {_first(exc)}; {restarted}", EXIT_FAILED) from None
     new = None
     problem = ""
     t0 = time.monotonic()
