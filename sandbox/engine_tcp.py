@@ -29,7 +29,7 @@ START_TIMEOUT_S = 15.0
 
 
 def url(layout: Layout) -> str:
-    return f"tcp://127.0.0.1:{layout.ports.engine_tcp}"
+    return f"tcp://{layout.bind}:{layout.ports.engine_tcp}"
 
 
 def _pid_file(layout: Layout) -> Path:
@@ -42,7 +42,7 @@ def _our_pid(layout: Layout) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     cmd = command_line(pid) if alive(pid) else ""
-    listen = f"tcp:127.0.0.1:{layout.ports.engine_tcp}"
+    listen = f"tcp:{layout.bind}:{layout.ports.engine_tcp}"
     return pid if cmd.split(" ", 1)[0].endswith("podman") and listen in cmd else None
 
 
@@ -68,7 +68,7 @@ def ensure(layout: Layout, unix_url: str, log: Log) -> str:
     with open(layout.engine_dir / "podman-tcp.log", "ab") as logf:
         proc = subprocess.Popen(
             [shutil.which("podman") or "podman", "system", "service", "--time=0",
-             f"tcp:127.0.0.1:{layout.ports.engine_tcp}"],
+             f"tcp:{layout.bind}:{layout.ports.engine_tcp}"],
             stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, close_fds=True,
             env=dict(os.environ, CONTAINERS_CONF=str(conf)), start_new_session=True)
     _pid_file(layout).write_text(f"{proc.pid}\n")
