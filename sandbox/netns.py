@@ -78,10 +78,12 @@ def recorded(layout: Layout) -> Net | None:
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """`ip ARGS` in the runner's namespace, whichever this thread is in."""
     ip = shutil.which("ip") or ("/usr/sbin/ip" if Path("/usr/sbin/ip").exists() else None)
     if ip is None:
         raise SandboxError("ip not found: the hosts layout needs iproute2 (apt-get install -y iproute2)")
-    r = subprocess.run([ip, *args], capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
+    with _in_root():
+        r = subprocess.run([ip, *args], capture_output=True, text=True, timeout=20, stdin=subprocess.DEVNULL)
     if check and r.returncode != 0:
         raise SandboxError(f"ip {' '.join(args)}: {(r.stderr.strip().splitlines() or ['failed'])[-1]}")
     return r
@@ -275,6 +277,23 @@ def status_detail(layout: Layout) -> tuple[bool, str]:
 # -- entering --------------------------------------------------------------------------------
 _libc = ctypes.CDLL(None, use_errno=True)
 ROOT_NS = os.readlink("/proc/self/ns/net")  # read at import, before any thread enters a namespace
+_ROOT_FD = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+
+
+@contextlib.contextmanager
+def _in_root() -> Iterator[None]:
+    if os.readlink("/proc/thread-self/ns/net") == ROOT_NS:
+        yield
+        return
+    back = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _setns(_ROOT_FD)
+        try:
+            yield
+        finally:
+            _setns(back)
+    finally:
+        os.close(back)
 
 
 def _setns(fd: int) -> None:
