@@ -78,8 +78,17 @@ def _check_ports(layout: Layout, hosts: bool = False) -> None:
 
 def anything_listening(layout: Layout) -> bool:
     """Does any part of this sandbox already listen on its port? (`up` then refuses a port held by
-    anyone else, so a listener here is ours.) These five ports are the hosts layout's too."""
-    return any(port_in_use(port) for port in layout.ports.named().values())
+    anyone else, so a listener here is ours.) These five ports are the hosts layout's too, on its
+    staging address inside its namespace (netns.py) when that exists."""
+    from . import netns
+
+    if any(port_in_use(port) for port in layout.ports.named().values()):
+        return True
+    net = netns.recorded(layout)
+    if net is None or netns.ns_id(net.staging_ns) is None:
+        return False
+    with netns.inside(net.staging_ns):
+        return any(port_in_use(port, net.staging) for port in layout.ports.named().values())
 
 
 def _preflight_binaries() -> None:
