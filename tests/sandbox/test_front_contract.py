@@ -248,11 +248,11 @@ def test_the_teams_ssh_config_is_followed_and_cannot_loosen_the_forced_options(h
     user, _, hostport = spec["ssh"].rpartition("@")
     host, _, port = hostport.rpartition(":")
     team = tmp_path / "team_ssh_config"
-    team.write_text(f"Host staging-front\n    HostName {host}\n    Port {port}\n"
+    # the team's file names the bastion too (its own ProxyJump: the route is the team's to write)
+    team.write_text(f"Host staging-front\n    HostName {host}\n    Port {port}\n    ProxyJump {spec['proxy_jump']}\n"
                     "Host *\n    StrictHostKeyChecking no\n    UserKnownHostsFile /dev/null\n")
     front = SshFront(FrontSection(ssh=f"{user}@staging-front", identity_file=Path(spec["identity_file"]),
-                                  known_hosts=Path(spec["known_hosts"]), ssh_config=team,
-                                  proxy_jump=spec["proxy_jump"]))
+                                  known_hosts=Path(spec["known_hosts"]), ssh_config=team))
     try:
         said = front.run("echo by-the-teams-name", timeout=TIMEOUT_S)
         assert said.ok and said.stdout.strip() == "by-the-teams-name"   # HostName and Port from the team
@@ -262,7 +262,7 @@ def test_the_teams_ssh_config_is_followed_and_cannot_loosen_the_forced_options(h
     empty = tmp_path / "empty_known_hosts"
     empty.write_text("")
     strict = SshFront(FrontSection(ssh=f"{user}@staging-front", identity_file=Path(spec["identity_file"]),
-                                   known_hosts=empty, ssh_config=team, proxy_jump=spec["proxy_jump"]))
+                                   known_hosts=empty, ssh_config=team))
     try:  # the first hop it cannot trust is the bastion
         with pytest.raises(FrontError, match=r"^\[front\] (known_hosts|proxy_jump): "):
             strict.connect()
