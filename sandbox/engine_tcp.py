@@ -1,7 +1,9 @@
-"""The engine over the network (hosts layout): a second Podman API service on tcp:127.0.0.1:PORT.
+"""The engine over the network (hosts layout): a second Podman API service on tcp:<staging>:PORT.
 
-The runner and the front host both reach it as `tcp://127.0.0.1:<base+6>`, the way a team's
-runner reaches a staging's engine. It serves the same container store as the sandbox's own unix
+Started inside the staging namespace (the caller's thread is there, netns.inside), it listens on
+the staging address; the front host reaches it as `tcp://<staging>:<base+6>`, the runner through
+`[front] forward` (a tunnel on its SSH connection to the front), the way a team's runner reaches
+a staging's engine behind a bastion. It serves the same container store as the sandbox's own unix
 socket service (engine.py), so the containers `up` made are the ones the drills see. Like that
 service it is a detached process owned by pid file, believed only while that pid is a podman
 serving our port.

@@ -1,7 +1,9 @@
 """The front host of the hosts layout: its container, the one way in (SSH), and what runs there.
 
-The container runs the front image (front_image.py) with the host's (loopback-only) network, like
-the API containers, and sshd as its first process on 127.0.0.1:<base+5>. Its sshd files (host
+The container runs the front image (front_image.py) with host networking, created by the engine
+that runs inside the staging namespace (netns.py), like the API containers: it sees only the
+staging address, and sshd, its first process, listens on <staging>:<base+5>. The runner reaches it
+through the bastion (bastion.py: ProxyJump). Its sshd files (host
 key, authorized_keys, sshd_config) are bind-mounted read-only from <state>/hosts/sshd; nothing
 else of the runner is visible there. Its nginx, the runbook's scripts and their config live in
 the container's own filesystem under FRONT_ETC and /opt/aura, paths that do not exist on the
