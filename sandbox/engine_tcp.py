@@ -44,8 +44,12 @@ def _our_pid(layout: Layout) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     cmd = command_line(pid) if alive(pid) else ""
-    listen = f"tcp:{layout.bind}:{layout.ports.engine_tcp}"
-    return pid if cmd.split(" ", 1)[0].endswith("podman") and listen in cmd else None
+    # by port, whatever the address: `down` and a switching `up` see it from the runner's side
+    # (layout.bind loopback), where the hosts layout started it on the staging address
+    words = cmd.split()
+    listen = words[-1] if words else ""
+    return pid if words and words[0].endswith("podman") and listen.startswith("tcp:") and \
+        listen.endswith(f":{layout.ports.engine_tcp}") else None
 
 
 def is_ours(layout: Layout, pid: int) -> bool:

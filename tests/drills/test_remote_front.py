@@ -114,7 +114,8 @@ def test_the_seven_drills_pass_over_ssh_and_nothing_of_the_front_is_read_locally
 
 @pytest.mark.parametrize("case, expected", [
     ("unknown host key", "[front] known_hosts: "),
-    ("unreachable port", "[front] ssh: root@{staging}:" f"{UNUSED_PORT} unreachable"),
+    # behind the bastion, a front port that answers nothing is the hop's to report (one line, the key)
+    ("unreachable port", "refused to forward to the front host {staging}:" f"{UNUSED_PORT} "),
     ("path missing on the front", "[nginx] upstream_include: /etc/aura-front/nope.conf does not exist on the "
                                   "front host root@{staging}:" f"{IDENTITY.port_base + 5}"),
     ("front command missing", "[nginx] reload_cmd: /usr/sbin/nginx-nope is not an executable file on the front host"),
@@ -138,6 +139,8 @@ def test_a_bad_front_is_one_line_naming_the_key_before_anything_is_touched(hosts
     run = run_suite("--drill-config", full_config(hosts, tmp_path, front=front, nginx=nginx), "-k", "upstream")
     assert run.exit_code == 4, run.output[-3000:]
     assert expected in run.output, run.output[-3000:]
+    if case == "unreachable port":
+        assert f"[front] proxy_jump: the jump host {hosts['front']['proxy_jump']}: " in run.output
     assert run.results["drills"] == []
     assert front_hashes(hosts) == before
 
