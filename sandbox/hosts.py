@@ -94,7 +94,8 @@ def stop_parts(layout: Layout, client, log: Log, *, namespaces: bool = True) -> 
     """Take away what only this layout has: relay, bastion, front container, tcp engine, keys,
     wrapper, and (unless told not to) the namespaces and veths."""
     bastion.stop_relay(layout, log)
-    bastion.remove_sshd(layout, log)
+    if bastion.sshd_dir(layout).exists() or netns.recorded(layout) is not None:  # else none was made
+        bastion.remove_sshd(layout, log)
     if client is not None:
         front_host.remove_container(client, layout, log)
     engine_tcp.stop(layout, log)
