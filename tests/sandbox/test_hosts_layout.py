@@ -461,6 +461,17 @@ def test_down_leaves_no_container_listener_or_key(front):
     assert _containers(HOSTS.prefix) == []
     assert not {f"{_short(HOSTS.prefix)}-bst", f"{_short(HOSTS.prefix)}-stg"} & _namespaces()
     staging, _ = _addresses(front.cfg)
+    # nothing of ours left running inside a namespace that is gone (the TCP engine, the relay)
+    leftover = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if f"tcp:{staging}:" in argv or ("sandbox.relay" in argv and HOSTS.state in argv):
+                leftover.append(argv.replace("\0", " "))
+    assert leftover == []
     assert staging not in subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True,
                                          text=True).stdout.replace(staging.rsplit(".", 1)[0] + ".0/24", "")
     assert [p for p in BLOCK if _listening(p)] == []
