@@ -259,8 +259,11 @@ def host_checks(front: Front, cfg: TargetConfig, *, engine: Engine | None = None
     host = front.testinfra_host()
     checks = nginx_processes(host, cfg.nginx.conf)
     for what, address, port in front_and_pool_ports(cfg):
-        if what != "front" and not front.sees_listener(address):
-            continue  # a pool on another host than the front: its container check covers it
+        if not front.sees_listener(address):
+            # a pool on another host than the front: its container check covers it; a base_url
+            # on another host (a public endpoint, a load balancer before the front): the probe
+            # answers for it, and nginx_processes checks the front's own nginx
+            continue
         checks.append(port_listening(host, port, address,
                                      name=f"{what} port {address}:{port} listening"))
     if backup:

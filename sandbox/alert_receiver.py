@@ -78,12 +78,13 @@ def make_handler(inbox: Inbox, token: str):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="alert_receiver")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--store", type=Path, required=True)
     parser.add_argument("--token-file", type=Path, required=True)
     args = parser.parse_args(argv)
     args.store.mkdir(parents=True, exist_ok=True)
     token = args.token_file.read_text().strip()
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(Inbox(args.store), token))
+    server = ThreadingHTTPServer((args.host, args.port), make_handler(Inbox(args.store), token))
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     server.serve_forever()
     return 0

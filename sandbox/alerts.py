@@ -33,7 +33,7 @@ def _our_pid(layout: Layout) -> int | None:
 
 def is_healthy(layout: Layout) -> bool:
     try:
-        return httpx.get(f"http://127.0.0.1:{layout.ports.alerts}/healthz", timeout=1).status_code == 200
+        return httpx.get(f"http://{layout.bind}:{layout.ports.alerts}/healthz", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -52,15 +52,15 @@ def ensure_receiver(layout: Layout, token: str, log: Callable[[str], None]) -> N
         stop_receiver(layout, log)
     elif pid and is_healthy(layout):
         return
-    log(f"alert receiver: starting on 127.0.0.1:{layout.ports.alerts}")
+    log(f"alert receiver: starting on {layout.bind}:{layout.ports.alerts}")
     with open(layout.alerts_dir / "receiver.log", "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sandbox.alert_receiver", "--port", str(layout.ports.alerts),
+            [sys.executable, "-m", "sandbox.alert_receiver", "--port", str(layout.ports.alerts), "--host", layout.bind,
              "--store", str(layout.alerts_dir), "--token-file", str(tf)], **owner.process_kwargs(),
             cwd=PROJECT_DIR, stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True)
     _pid_file(layout).write_text(f"{proc.pid}\n")
     owner.take(layout.alerts_dir, recursive=True)  # the log and pid file just made
-    if not wait_for_port(layout.ports.alerts, 5) or not _answers_soon(layout):
+    if not wait_for_port(layout.ports.alerts, 5, layout.bind) or not _answers_soon(layout):
         raise SandboxError(f"alert receiver did not start on port {layout.ports.alerts}; "
                            f"see {layout.alerts_dir / 'receiver.log'}")
 

@@ -75,7 +75,8 @@ def build(layout: Layout, *, docker_url: str, image_repository: str, database_ur
         },
         "docker": {"url": docker_url, "image": image_repository, "stable_tag": STABLE_TAG, "bad_tag": BAD_TAG},
         "services": {"api_v1": layout.container_name("api_v1"), "api_v2": layout.container_name("api_v2")},
-        "upstreams": {"api_v1": f"127.0.0.1:{layout.ports.api_v1}", "api_v2": f"127.0.0.1:{layout.ports.api_v2}"},
+        "upstreams": {"api_v1": f"{layout.bind}:{layout.ports.api_v1}",
+                      "api_v2": f"{layout.bind}:{layout.ports.api_v2}"},
         "database": {"url": database_url, "table": "orders", "bad_revision": REVISION_BAD, "primary_key": "id",
                      "revision_sql": "SELECT version_num FROM alembic_version"},
         # How the suite's RPO writer writes one order to this API and finds its key.

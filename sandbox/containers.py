@@ -40,10 +40,10 @@ HEALTH_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 3
 
 
-def _healthz(port: int, timeout: float = 1.0) -> int | None:
+def _healthz(port: int, timeout: float = 1.0, host: str = "127.0.0.1") -> int | None:
     """HTTP status of GET /healthz, or None when nothing answers."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=timeout) as r:
+        with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=timeout) as r:
             return r.status
     except urllib.error.HTTPError as exc:
         return exc.code
@@ -51,10 +51,10 @@ def _healthz(port: int, timeout: float = 1.0) -> int | None:
         return None
 
 
-def _port_in_use(port: int) -> bool:
+def _port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+        return s.connect_ex((host, port)) == 0
 
 
 def _get(client: docker.DockerClient, name: str):
@@ -88,7 +88,7 @@ def _settings(layout: Layout, pool: str) -> dict:
     """The container's own settings besides image, name, env and labels: `config` for the
     Engine API's create, `host` for its HostConfig (the docker SDK's low-level names)."""
     port = layout.pool_port(pool)
-    probe = f"__import__('urllib.request').request.urlopen('http://127.0.0.1:{port}/healthz',timeout=2)"
+    probe = f"__import__('urllib.request').request.urlopen('http://{layout.bind}:{port}/healthz',timeout=2)"
     return {
         "config": {
             "entrypoint": ["/usr/bin/python3", "-u"], "command": ["/app/aura_api.py"], "working_dir": "/app",
@@ -133,7 +133,7 @@ def _desired(layout: Layout, pool: str, repository: str, database_url: str, api_
         "image": f"{repository}:{POOLS[pool]}",
         "env": {"AURA_POOL": pool, "AURA_PORT": str(layout.pool_port(pool)),
                 "AURA_DATABASE_URL": database_url, "AURA_API_TOKEN": api_token,
-                "AURA_STATUS_POOL": "1" if layout.status_pool else "0"},
+                "AURA_STATUS_POOL": "1" if layout.status_pool else "0", "AURA_BIND": layout.bind},
         "labels": {"aura.pool": pool, "aura.sandbox": str(layout.state), SPEC_LABEL: spec,
                    "org.opencontainers.image.vendor": "Aura Flow"},
         "settings": settings,
@@ -186,8 +186,8 @@ def ensure_api_containers(client: docker.DockerClient, layout: Layout, repositor
             log(f"containers: {name} is stale ({current.status}); recreating it")
             _remove(current, log)
         port = layout.pool_port(pool)
-        if _port_in_use(port):
-            raise SandboxError(f"port 127.0.0.1:{port} for {pool} is already in use by another process")
+        if _port_in_use(port, layout.bind):
+            raise SandboxError(f"port {layout.bind}:{port} for {pool} is already in use by another process")
         conf_dir(layout).mkdir(parents=True, exist_ok=True)
         conf_dir(layout).chmod(0o755)  # read by the containers' user (nobody)
         (conf_dir(layout) / "aura.conf").write_text("# read-only configuration of the sandbox's API containers\n")
@@ -196,17 +196,17 @@ def ensure_api_containers(client: docker.DockerClient, layout: Layout, repositor
         started[pool] = container
 
     for pool, container in started.items():
-        _wait_healthy(container, layout.pool_port(pool))
+        _wait_healthy(container, layout.pool_port(pool), layout.bind)
         result[pool] = model_id(container)
     return result
 
 
-def _wait_healthy(container, port: int) -> None:
-    url = f"http://127.0.0.1:{port}/healthz"
+def _wait_healthy(container, port: int, host: str = "127.0.0.1") -> None:
+    url = f"http://{host}:{port}/healthz"
     t0 = time.monotonic()
     status = None
     while time.monotonic() - t0 < HEALTH_TIMEOUT_S:
-        status = _healthz(port)
+        status = _healthz(port, host=host)
         if status == 200:
             return
         container.reload()
@@ -249,6 +249,6 @@ def container_status(client: docker.DockerClient, layout: Layout) -> dict[str, d
             "image": c.attrs.get("Config", {}).get("Image"),
             "image_id": c.attrs.get("Image"),
             "running": running,
-            "healthy": running and _healthz(layout.pool_port(pool)) == 200,
+            "healthy": running and _healthz(layout.pool_port(pool), host=layout.bind) == 200,
         }
     return out

@@ -116,6 +116,11 @@ def ensure_engine(layout: Layout, log: Log) -> str:
     return _record(layout, ensure_podman(layout, log))
 
 
+def record_url(layout: Layout, url: str) -> str:
+    """Record `url` as the engine in use (the hosts layout chooses its own Podman service)."""
+    return _record(layout, url)
+
+
 def reach_recorded(layout: Layout, log: Log) -> str:
     """The engine the sandbox's containers are on (the one the last `up` chose), started again
     when it is the sandbox's own and does not run; else the one ensure_engine would choose."""

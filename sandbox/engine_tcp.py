@@ -1,7 +1,9 @@
-"""The engine over the network (hosts layout): a second Podman API service on tcp:127.0.0.1:PORT.
+"""The engine over the network (hosts layout): a second Podman API service on tcp:<staging>:PORT.
 
-The runner and the front host both reach it as `tcp://127.0.0.1:<base+6>`, the way a team's
-runner reaches a staging's engine. It serves the same container store as the sandbox's own unix
+Started inside the staging namespace (the caller's thread is there, netns.inside), it listens on
+the staging address; the front host reaches it as `tcp://<staging>:<base+6>`, the runner through
+`[front] forward` (a tunnel on its SSH connection to the front), the way a team's runner reaches
+a staging's engine behind a bastion. It serves the same container store as the sandbox's own unix
 socket service (engine.py), so the containers `up` made are the ones the drills see. Like that
 service it is a detached process owned by pid file, believed only while that pid is a podman
 serving our port.
@@ -29,7 +31,7 @@ START_TIMEOUT_S = 15.0
 
 
 def url(layout: Layout) -> str:
-    return f"tcp://127.0.0.1:{layout.ports.engine_tcp}"
+    return f"tcp://{layout.bind}:{layout.ports.engine_tcp}"
 
 
 def _pid_file(layout: Layout) -> Path:
@@ -42,8 +44,12 @@ def _our_pid(layout: Layout) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     cmd = command_line(pid) if alive(pid) else ""
-    listen = f"tcp:127.0.0.1:{layout.ports.engine_tcp}"
-    return pid if cmd.split(" ", 1)[0].endswith("podman") and listen in cmd else None
+    # by port, whatever the address: `down` and a switching `up` see it from the runner's side
+    # (layout.bind loopback), where the hosts layout started it on the staging address
+    words = cmd.split()
+    listen = words[-1] if words else ""
+    return pid if words and words[0].endswith("podman") and listen.startswith("tcp:") and \
+        listen.endswith(f":{layout.ports.engine_tcp}") else None
 
 
 def is_ours(layout: Layout, pid: int) -> bool:
@@ -68,7 +74,7 @@ def ensure(layout: Layout, unix_url: str, log: Log) -> str:
     with open(layout.engine_dir / "podman-tcp.log", "ab") as logf:
         proc = subprocess.Popen(
             [shutil.which("podman") or "podman", "system", "service", "--time=0",
-             f"tcp:127.0.0.1:{layout.ports.engine_tcp}"],
+             f"tcp:{layout.bind}:{layout.ports.engine_tcp}"],
             stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT, close_fds=True,
             env=dict(os.environ, CONTAINERS_CONF=str(conf)), start_new_session=True)
     _pid_file(layout).write_text(f"{proc.pid}\n")

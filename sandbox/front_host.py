@@ -1,7 +1,9 @@
 """The front host of the hosts layout: its container, the one way in (SSH), and what runs there.
 
-The container runs the front image (front_image.py) with the host's (loopback-only) network, like
-the API containers, and sshd as its first process on 127.0.0.1:<base+5>. Its sshd files (host
+The container runs the front image (front_image.py) with host networking, created by the engine
+that runs inside the staging namespace (netns.py), like the API containers: it sees only the
+staging address, and sshd, its first process, listens on <staging>:<base+5>. The runner reaches it
+through the bastion (bastion.py: ProxyJump). Its sshd files (host
 key, authorized_keys, sshd_config) are bind-mounted read-only from <state>/hosts/sshd; nothing
 else of the runner is visible there. Its nginx, the runbook's scripts and their config live in
 the container's own filesystem under FRONT_ETC and /opt/aura, paths that do not exist on the
@@ -70,10 +72,10 @@ class FrontPaths:
 def sshd_config(layout: Layout) -> str:
     m = ssh_keys.SSHD_MOUNT
     block = layout.ports.front  # the instance's port base: its ports are base .. base+9
-    permit_open = " ".join(f"127.0.0.1:{port}" for port in range(block, block + 10))
+    permit_open = " ".join(f"{layout.bind}:{port}" for port in range(block, block + 10))
     return f"""# Written by the Aura Flow sandbox (front_host.py): the front host's sshd.
 Port {layout.ports.ssh}
-ListenAddress 127.0.0.1
+ListenAddress {layout.bind}
 HostKey {m}/ssh_host_ed25519_key
 AuthorizedKeysFile {m}/authorized_keys
 PermitRootLogin prohibit-password
@@ -97,13 +99,38 @@ Subsystem sftp internal-sftp
 
 
 # -- SSH --------------------------------------------------------------------------------------
-def ssh_argv(layout: Layout) -> list[str]:
-    """The OpenSSH client command that reaches the front, strict about its host key."""
+def ssh_config_path(layout: Layout) -> Path:
+    return ssh_keys.keys(layout).identity.parent / "config"
+
+
+def write_ssh_config(layout: Layout) -> Path:
+    """The client's ssh_config (`-F`): under `Host *`, so that the ProxyJump hop gets the same
+    key, known_hosts and strictness as the front (OpenSSH hands a hop only -l -p -J -F -v)."""
     k = ssh_keys.keys(layout)
-    return [shutil.which("ssh") or "/usr/bin/ssh", "-i", str(k.identity), "-o", "IdentitiesOnly=yes",
-            "-o", f"UserKnownHostsFile={k.known_hosts}", "-o", "StrictHostKeyChecking=yes",
-            "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR",
-            "-F", "/dev/null", "-p", str(layout.ports.ssh), "root@127.0.0.1"]
+    path = ssh_config_path(layout)
+    _replace(path, "# Written by the Aura Flow sandbox (front_host.py): the runner's way to the front.\n"
+             "Host *\n"
+             f"    IdentityFile \"{k.identity}\"\n    IdentitiesOnly yes\n"
+             f"    UserKnownHostsFile \"{k.known_hosts}\"\n    GlobalKnownHostsFile /dev/null\n"
+             "    StrictHostKeyChecking yes\n    BatchMode yes\n    ConnectTimeout 5\n    LogLevel ERROR\n",
+             0o600)
+    return path
+
+
+def proxy_jump(layout: Layout) -> str | None:
+    """"root@<bastion>:<port>" when the layout's namespaces exist (netns.py), else None."""
+    from . import bastion, netns
+
+    net = netns.recorded(layout)
+    return f"root@{net.bastion_out}:{bastion.ssh_port(layout)}" if net is not None else None
+
+
+def ssh_argv(layout: Layout) -> list[str]:
+    """The OpenSSH client command that reaches the front through the bastion, strict about both
+    host keys."""
+    jump = proxy_jump(layout)
+    return [shutil.which("ssh") or "/usr/bin/ssh", "-F", str(ssh_config_path(layout)),
+            *(["-J", jump] if jump else []), "-p", str(layout.ports.ssh), f"root@{layout.bind}"]
 
 
 def run(layout: Layout, argv: list[str], *, input: str | None = None,
@@ -186,7 +213,7 @@ def ensure_container(client: docker.DockerClient, layout: Layout, image_id: str,
         labels={"aura.sandbox": str(layout.state), "aura.role": "front", CONFIG_LABEL: want},
         volumes={str(k.sshd_dir): {"bind": ssh_keys.SSHD_MOUNT, "mode": "ro"}},
         hostname="aura-front")
-    log(f"front: started {name} (sshd on 127.0.0.1:{layout.ports.ssh})")
+    log(f"front: started {name} (sshd on {layout.bind}:{layout.ports.ssh})")
     return True
 
 
@@ -203,7 +230,7 @@ def wait_for_ssh(layout: Layout, client: docker.DockerClient) -> None:
             tail = c.logs(tail=5).decode(errors="replace").strip() if c is not None else "container gone"
             raise SandboxError(f"front: {layout.front_container} exited: {tail[-300:]}")
         time.sleep(0.2)
-    raise SandboxError(f"front: no SSH answer on 127.0.0.1:{layout.ports.ssh} after "
+    raise SandboxError(f"front: no SSH answer on {layout.bind}:{layout.ports.ssh} after "
                        f"{SSH_READY_TIMEOUT_S:.0f} s: {last}")
 
 
@@ -272,7 +299,7 @@ def ensure_baseline(layout: Layout, active_address: str, tools_config: str, aler
     """Write the front's nginx files, its TLS files (the sandbox's CA, tls.py) and the scripts'
     config as the baseline, and make its nginx serve them (nginx -t, then reload or start)."""
     f = FrontPaths
-    conf = render_conf_at(FRONT_ETC, f.include, layout.ports.front, cert=f.cert, key=f.key)
+    conf = render_conf_at(FRONT_ETC, f.include, layout.ports.front, cert=f.cert, key=f.key, host=layout.bind)
     tls = front_files_text(tls_files(layout))
     payload = {**_nginx_params(),
                "dirs": [f"{FRONT_ETC}/temp/{name}" for name in TEMP_PATHS] + [f.tls],
@@ -291,7 +318,7 @@ def ensure_baseline(layout: Layout, active_address: str, tools_config: str, aler
     if "error" in result or r.returncode != 0:
         raise SandboxError(f"front: {result.get('error') or result.get('action')}")
     if result["action"] != "none":
-        log(f"front: nginx {result['action']} on 127.0.0.1:{layout.ports.front}")
+        log(f"front: nginx {result['action']} on {layout.bind}:{layout.ports.front}")
     elif result["changed"]:
         log(f"front: baseline files rewritten: {', '.join(result['changed'])}")
 

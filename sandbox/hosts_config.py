@@ -5,18 +5,23 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+from .bastion import ssh_port as bastion_ssh_port
 from .config_file import alerting_path, build, dumps
 from .front_host import FRONT_ETC, NGINX_BIN, FrontPaths as F
 from .layout import Layout
+from .netns import Net
 from .private_file import write_private
 from .ssh_keys import keys
 
 
-def build_hosts(layout: Layout, *, docker_url: str, image_repository: str, database_url: str,
+def build_hosts(layout: Layout, net: Net, *, docker_url: str, image_repository: str, database_url: str,
                 wrapper: Path, api_token: str, ca_file: Path) -> tuple[dict[str, dict], dict[str, dict]]:
     """(the config `up --hosts` prints, the scripts' own config on the front host).
 
-    Printed: [front] names the host and its keys; every [nginx] path is a path on the front and
+    Printed: [front] names the host, its keys, the bastion (proxy_jump) and the endpoints the suite
+    reaches through the front (forward: the staging namespace has no route to the runner);
+    [target] and [alert] name the relay on the bastion, the public endpoint; every [nginx] path
+    is a path on the front and
     test_cmd / reload_cmd are commands to run there; [commands] run on the runner, through the
     wrapper that quotes their arguments for the front's shell. The front's copy is the same target
     seen from the front: local [commands], no [front].
@@ -35,10 +40,14 @@ def build_hosts(layout: Layout, *, docker_url: str, image_repository: str, datab
     }
     w = shlex.quote(str(wrapper))
     k = keys(layout)
-    printed: dict[str, dict] = {"target": base["target"], "front": {
-        "ssh": f"root@127.0.0.1:{layout.ports.ssh}", "identity_file": str(k.identity),
-        "known_hosts": str(k.known_hosts)}}
-    front: dict[str, dict] = {"target": base["target"]}
+    public = f"{'https' if ca_file else 'http'}://{net.bastion_out}:{layout.ports.front}"
+    target = {**base["target"], "base_url": public, "api_url": public}
+    printed: dict[str, dict] = {"target": target, "front": {
+        "ssh": f"root@{net.staging}:{layout.ports.ssh}", "identity_file": str(k.identity),
+        "known_hosts": str(k.known_hosts),
+        "proxy_jump": f"root@{net.bastion_out}:{bastion_ssh_port(layout)}",
+        "forward": ["database", "docker", "upstreams"]}}
+    front: dict[str, dict] = {"target": target}
     for name, keys_ in base.items():
         if name == "target":
             continue
@@ -47,6 +56,8 @@ def build_hosts(layout: Layout, *, docker_url: str, image_repository: str, datab
             front[name] = dict(on_front)
         elif name == "nginx":
             printed[name] = front[name] = dict(nginx)
+        elif name == "alert":  # the inbox is published by the relay, as the front is
+            printed[name] = front[name] = {**keys_, "inbox_url": f"http://{net.bastion_out}:{layout.ports.alerts}/alerts"}
         elif name == "http":  # the same CA, where each side keeps its copy
             printed[name] = keys_
             front[name] = {**keys_, "ca_file": F.ca_file}
@@ -57,7 +68,7 @@ def build_hosts(layout: Layout, *, docker_url: str, image_repository: str, datab
 
 
 def alerting_text(layout: Layout, webhook_token: str) -> str:
-    webhook = f"http://127.0.0.1:{layout.ports.alerts}/hooks/{webhook_token}"
+    webhook = f"http://{layout.bind}:{layout.ports.alerts}/hooks/{webhook_token}"
     return dumps({"alerting": {"webhook_url": webhook}}).replace("[alerting]\n", "")
 
 

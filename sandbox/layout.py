@@ -89,6 +89,9 @@ class Layout:
     # Does the front serve HTTPS with the sandbox's CA? (AURA_SANDBOX_TLS; 0 = plain HTTP, for the
     # benchmark of what TLS costs a drill: a real staging's front is HTTPS.)
     tls: bool = True
+    # The address the staging's services listen on and are reached at: loopback, or (hosts
+    # layout, netns.py) the staging namespace's veth address.
+    bind: str = "127.0.0.1"
 
     @classmethod
     def from_env(cls) -> Layout:

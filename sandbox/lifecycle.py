@@ -12,6 +12,8 @@ one has (PostgreSQL, images, API containers and the alert receiver are shared an
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
@@ -57,8 +59,13 @@ def _ours(layout: Layout, name: str, pid: int, nginx_pids: set[int], front_roots
 
 
 def _check_ports(layout: Layout, hosts: bool = False) -> None:
-    """Refuse to start anything when a port we need is held by a process that is not ours."""
+    """Refuse to start anything when a port we need is held by a process that is not ours. The
+    hosts layout needs none on the runner's side: its ports are on addresses of its own
+    namespaces (netns.py), which a foreign namespace check guards instead."""
     from .front_host import our_process_roots
+
+    if hosts:
+        return
 
     nginx_pids = pids_holding_files_under(layout.nginx_dir) if layout.nginx_dir.exists() else set()
     named = layout.ports.hosts_named() if hosts else layout.ports.named()
@@ -76,8 +83,17 @@ def _check_ports(layout: Layout, hosts: bool = False) -> None:
 
 def anything_listening(layout: Layout) -> bool:
     """Does any part of this sandbox already listen on its port? (`up` then refuses a port held by
-    anyone else, so a listener here is ours.) These five ports are the hosts layout's too."""
-    return any(port_in_use(port) for port in layout.ports.named().values())
+    anyone else, so a listener here is ours.) These five ports are the hosts layout's too, on its
+    staging address inside its namespace (netns.py) when that exists."""
+    from . import netns
+
+    if any(port_in_use(port) for port in layout.ports.named().values()):
+        return True
+    net = netns.recorded(layout)
+    if net is None or netns.ns_id(net.staging_ns) is None:
+        return False
+    with netns.inside(net.staging_ns):
+        return any(port_in_use(port, net.staging) for port in layout.ports.named().values())
 
 
 def _preflight_binaries() -> None:
@@ -119,8 +135,16 @@ def up(layout: Layout, log: Log, hosts: bool = False) -> Path:
     was = recorded_layout(layout)
     if was is not None and was != ("hosts" if hosts else "single"):
         log(f"up: switching from the {was} layout")
-    if not hosts:
-        layout.layout_file.unlink(missing_ok=True)
+    if hosts:
+        try:
+            return _up_hosts(layout, log)
+        except BaseException:
+            log("up --hosts failed: taking down what it started (namespaces included)")
+            with contextlib.suppress(Exception):  # the original error is the one to show
+                down(layout, lambda _: None)
+            raise
+    layout.layout_file.unlink(missing_ok=True)
+    _relocate(layout, None, log)
     secrets = load_or_create(layout)
     tls = tls_ensure(layout, log)  # the front's certificate, from the sandbox's own CA
     postgres.ensure_postgres(layout, secrets["db_password"], log)
@@ -133,10 +157,8 @@ def up(layout: Layout, log: Log, hosts: bool = False) -> Path:
     _hand_over_engine(layout, docker_url)
     client = _docker_client(docker_url)
     try:
-        if not hosts:  # cheap when there is nothing: a killed run may have left a part unrecorded
-            hosts_layout.stop_parts(layout, client, log)
-        if hosts:
-            nginx.stop_nginx(layout, log)  # the runner-side front of the single-host layout
+        # cheap when there is nothing: a killed run may have left a part unrecorded
+        hosts_layout.stop_parts(layout, client, log)
         images.ensure_images(client, layout, log)
         repository = images.image_repository(client)
         if compose_words is not None:
@@ -144,27 +166,90 @@ def up(layout: Layout, log: Log, hosts: bool = False) -> Path:
                                    api_token=secrets["api_token"])
         else:
             containers.ensure_api_containers(client, layout, repository, db_url, log, api_token=secrets["api_token"])
-        if hosts:
-            _, printed = hosts_layout.up_parts(layout, client, docker_url, repository=repository,
-                                               db_url=db_url, webhook_token=secrets["webhook_token"],
-                                               api_token=secrets["api_token"], log=log)
     finally:
         client.close()
-    if not hosts:
-        nginx.ensure_nginx(layout, f"127.0.0.1:{layout.ports.api_v1}", log)
+    nginx.ensure_nginx(layout, f"127.0.0.1:{layout.ports.api_v1}", log)
     alerts.ensure_receiver(layout, secrets["webhook_token"], log)
-    if hosts:
-        path = hosts_layout.write_config(layout, printed)
-    else:
-        sections = build(layout, docker_url=docker_url, image_repository=repository, database_url=db_url,
-                         nginx_bin=nginx.nginx_bin(), api_token=secrets["api_token"],
-                         ca_file=tls.ca_cert if layout.tls else None,
-                         compose=compose_project.config_section(layout, compose_words, docker_url)
-                         if compose_words is not None else None)
-        path = write(layout, sections, secrets["webhook_token"])
-    layout.layout_file.write_text("hosts\n" if hosts else "single\n")
+    sections = build(layout, docker_url=docker_url, image_repository=repository, database_url=db_url,
+                     nginx_bin=nginx.nginx_bin(), api_token=secrets["api_token"],
+                     ca_file=tls.ca_cert if layout.tls else None,
+                     compose=compose_project.config_section(layout, compose_words, docker_url)
+                     if compose_words is not None else None)
+    path = write(layout, sections, secrets["webhook_token"])
+    layout.layout_file.write_text("single\n")
     _hand_over_files(layout)
     return path
+
+
+def _up_hosts(layout: Layout, log: Log) -> Path:
+    """The hosts layout (hosts.py, netns.py): the namespaces first, then the shared parts started
+    inside the staging namespace (this thread enters it: what it starts inherits it), the images
+    built from the runner's side (their packages come from the network), and the bastion, the
+    relay and the front over SSH from the runner's namespace, as a client would see them."""
+    from . import containers, front_image, hosts as hosts_layout, images, netns
+
+    net = netns.ensure(layout, log)
+    layout = dataclasses.replace(layout, bind=net.staging)
+    _relocate(layout, net.staging_ns, log)
+    secrets = load_or_create(layout)
+    tls_ensure(layout, log, also_ip=net.bastion_out)  # base_url is the relay's address
+    previous = engine.recorded_url(layout)
+    with netns.inside(net.staging_ns):
+        postgres.ensure_postgres(layout, secrets["db_password"], log)
+        db_url = postgres.database_url(layout, secrets["db_password"])
+        migrate_to(db_url, REVISION_GOOD, log)
+        docker_url = engine.record_url(layout, engine.ensure_podman(layout, log))
+    if previous is not None and previous != docker_url:
+        _leave_engine(layout, previous, log)
+    _hand_over_engine(layout, docker_url)
+    nginx.stop_nginx(layout, log)  # the runner-side front of the single-host layout
+    client = _docker_client(docker_url)
+    try:
+        images.ensure_images(client, layout, log)
+        repository = images.image_repository(client)
+        front_id = front_image.ensure_image(client, layout, log)
+        hosts_layout.prepare_keys(layout, net)
+        with netns.inside(net.staging_ns):
+            containers.ensure_api_containers(client, layout, repository, db_url, log, api_token=secrets["api_token"])
+            tcp_url = hosts_layout.up_inside(layout, client, docker_url, front_id, log)
+            alerts.ensure_receiver(layout, secrets["webhook_token"], log)
+        printed = hosts_layout.up_outside(layout, client, net, front_id, docker_url=tcp_url, repository=repository,
+                                          db_url=db_url, webhook_token=secrets["webhook_token"],
+                                          api_token=secrets["api_token"], log=log)
+    finally:
+        client.close()
+    path = hosts_layout.write_config(layout, printed)
+    layout.layout_file.write_text("hosts\n")
+    _hand_over_files(layout)
+    return path
+
+
+def _relocate(layout: Layout, ns: str | None, log: Log) -> None:
+    """Stop the shared parts (alert receiver, API containers, the Podman service, PostgreSQL)
+    that run in another network namespace than `ns` (None: the runner's), so that they start
+    again where this layout wants them: switching layouts moves them, a killed run's are found
+    by their processes' /proc/<pid>/ns/net."""
+    from . import containers, front_host, netns
+
+    want = netns.ns_id(ns)
+    pg = postgres._our_postmaster(layout)
+    pod = podman_service._read_pid(layout) if podman_service.engine_status_of_podman(layout) else None
+    receiver = alerts._our_pid(layout)
+    conmons = _container_processes(layout)
+    if not any(p is not None and netns.netns_id(p) not in (None, want) for p in (pg, pod, receiver, *conmons)):
+        return
+    log(f"up: the staging's parts run in another network namespace; moving them to {ns or 'the runner'}")
+    alerts.stop_receiver(layout, log)
+    if pod is not None or conmons:
+        client = _docker_client(engine.ensure_podman(layout, log))
+        try:
+            front_host.remove_container(client, layout, log)
+            containers.remove_api_containers(client, layout, log)
+        finally:
+            client.close()
+    engine_tcp.stop(layout, log)
+    engine.stop_podman(layout, log)
+    postgres.stop_postgres(layout, log)
 
 
 def _leave_engine(layout: Layout, previous: str, log: Log) -> None:
@@ -237,12 +322,15 @@ def down(layout: Layout, log: Log) -> None:
     if engine.engine_status(layout)[0] or _container_processes(layout) or hosts_too:
         client = _docker_client(engine.reach_recorded(layout, log))
         try:
-            hosts_layout.stop_parts(layout, client, log)
+            hosts_layout.stop_parts(layout, client, log, namespaces=False)
             containers.remove_api_containers(client, layout, log)
         finally:
             client.close()
     engine.stop_engine(layout, log)
     postgres.stop_postgres(layout, log)
+    from . import netns
+
+    netns.remove(layout, log)  # last: the parts that ran inside are stopped
     layout.config_path.unlink(missing_ok=True)
     layout.layout_file.unlink(missing_ok=True)
     named = layout.ports.hosts_named() if hosts_too else layout.ports.named()
@@ -285,6 +373,18 @@ def _image_id(client, reference: str) -> str | None:
 
 
 def status(layout: Layout) -> list[dict]:
+    """Every component's row; for the hosts layout read from inside its staging namespace (the
+    front over SSH through the bastion, as a client)."""
+    from . import netns
+
+    net = netns.recorded(layout) if recorded_layout(layout) == "hosts" else None
+    if net is None or netns.ns_id(net.staging_ns) is None:
+        return _status(layout)
+    with netns.inside(net.staging_ns):
+        return _status(dataclasses.replace(layout, bind=net.staging))
+
+
+def _status(layout: Layout) -> list[dict]:
     from . import containers, hosts as hosts_layout
 
     rows = []
@@ -298,7 +398,7 @@ def status(layout: Layout) -> list[dict]:
             rows.append(_row("postgres", False, False, f"running but unreachable: {type(exc).__name__}"))
     if not rows:
         rows.append(_row("postgres", pg_up, revision == REVISION_GOOD,
-                         f"127.0.0.1:{layout.ports.postgres} revision {revision or '-'}"))
+                         f"{layout.bind}:{layout.ports.postgres} revision {revision or '-'}"))
     engine_ok, engine_detail = engine.engine_status(layout)
     rows.append(_row("engine", engine_ok, engine_ok, engine_detail))
     hosts = recorded_layout(layout) == "hosts"
@@ -325,7 +425,7 @@ def status(layout: Layout) -> list[dict]:
             rows += hosts_layout.status_rows(layout, None, _row)
     if hosts:
         rows.append(_row("alert receiver", alerts.is_running(layout), alerts.is_running(layout),
-                         f"127.0.0.1:{layout.ports.alerts}"))
+                         f"{layout.bind}:{layout.ports.alerts}"))
         rows.append(_row("config", layout.config_path.exists(), layout.config_path.exists(),
                          f"{layout.config_path} (hosts layout)"))
         return rows

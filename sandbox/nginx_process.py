@@ -50,7 +50,7 @@ def render_conf(layout: Layout) -> str:
 
 
 def render_conf_at(p: str, include: str, port: int, *, cert: str, key: str, as_root: bool = True,
-                   cert_id: str = "") -> str:
+                   cert_id: str = "", host: str = "127.0.0.1") -> str:
     """The front's config with its prefix `p` (pid, logs, temp paths) wherever that host keeps it.
     A master started as root needs `user root` so that its workers may use the temp paths under
     this prefix; a master started as another user runs its workers as that user already (nginx
@@ -65,9 +65,9 @@ def render_conf_at(p: str, include: str, port: int, *, cert: str, key: str, as_r
     # The certificate's digest in the config: a certificate made anew changes the config, so
     # `up` reloads nginx, which reads certificates only when it loads its config.
     cert_line = f"# front certificate sha256 {cert_id}\n" if cert_id else ""
-    listen = (f"        listen 127.0.0.1:{port} ssl;\n        ssl_certificate {cert};\n"
+    listen = (f"        listen {host}:{port} ssl;\n        ssl_certificate {cert};\n"
               f"        ssl_certificate_key {key};\n        ssl_protocols TLSv1.2 TLSv1.3;\n"
-              f"        ssl_session_cache shared:aura_tls:1m;" if cert else f"        listen 127.0.0.1:{port};")
+              f"        ssl_session_cache shared:aura_tls:1m;" if cert else f"        listen {host}:{port};")
     return f"""# Aura Flow staging front (sandbox). Traffic goes to the pool named in upstream.conf.
 {cert_line}{user}
 worker_processes 1;

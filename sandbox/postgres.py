@@ -48,7 +48,7 @@ def _initialized_marker(layout: Layout) -> Path:
 
 
 def database_url(layout: Layout, password: str) -> str:
-    return f"postgresql://{DATABASE_USER}:{password}@127.0.0.1:{layout.ports.postgres}/{DATABASE_NAME}"
+    return f"postgresql://{DATABASE_USER}:{password}@{layout.bind}:{layout.ports.postgres}/{DATABASE_NAME}"
 
 
 def _our_postmaster(layout: Layout) -> int | None:
@@ -76,9 +76,26 @@ def ensure_postgres(layout: Layout, password: str, log: Callable[[str], None]) -
             _stop(layout)
             shutil.rmtree(layout.pg_dir)
         _init(layout, password, log)
+    added = _allow_bind_address(layout)
     if not is_running(layout):
         _start(layout, log)
+    elif added:
+        _as_postgres([pg_bin("pg_ctl"), "-D", str(_data(layout)), "reload"])
     _set_password(layout, password)
+
+
+def _allow_bind_address(layout: Layout) -> bool:
+    """initdb lets password logins come from loopback only: a cluster listening elsewhere (the
+    hosts layout's staging address, where its clients are too) lets that one address in as well."""
+    if layout.bind == "127.0.0.1":
+        return False
+    hba = _data(layout) / "pg_hba.conf"
+    line = f"host    all             all             {layout.bind}/32            scram-sha-256"
+    text = hba.read_text()
+    if line in text.splitlines():
+        return False
+    hba.write_text(text.rstrip("\n") + "\n# the hosts layout's staging address (sandbox/postgres.py)\n" + line + "\n")
+    return True
 
 
 def _check_location(layout: Layout) -> None:
@@ -113,8 +130,8 @@ def _start(layout: Layout, log: Callable[[str], None]) -> None:
     # init reaps here, and postgres would take its PID in the lock file for a live server.
     for stale in layout.pg_dir.glob(".s.PGSQL.*"):
         stale.unlink(missing_ok=True)
-    log(f"postgres: starting on 127.0.0.1:{layout.ports.postgres}")
-    opts = f"-p {layout.ports.postgres} -k {shlex.quote(str(layout.pg_dir))} -c listen_addresses=127.0.0.1"
+    log(f"postgres: starting on {layout.bind}:{layout.ports.postgres}")
+    opts = f"-p {layout.ports.postgres} -k {shlex.quote(str(layout.pg_dir))} -c listen_addresses={layout.bind}"
     r = _as_postgres([pg_bin("pg_ctl"), "-D", str(_data(layout)), "-o", opts, "-l", str(layout.pg_dir / "log"),
                       "-w", "-t", "30", "start"])
     if r.returncode != 0:
@@ -137,7 +154,7 @@ def _init(layout: Layout, password: str, log: Callable[[str], None]) -> None:
         pwfile.unlink(missing_ok=True)
     if r.returncode != 0:
         raise SandboxError(f"initdb failed in {layout.pg_dir}: {r.stderr.strip().splitlines()[-1:]}")
-    opts = f"-p {layout.ports.postgres} -k {shlex.quote(str(layout.pg_dir))} -c listen_addresses=127.0.0.1"
+    opts = f"-p {layout.ports.postgres} -k {shlex.quote(str(layout.pg_dir))} -c listen_addresses={layout.bind}"
     r = _as_postgres([pg_bin("pg_ctl"), "-D", str(_data(layout)), "-o", opts, "-l",
                       str(layout.pg_dir / "log"), "-w", "-t", "30", "start"])
     if r.returncode != 0:

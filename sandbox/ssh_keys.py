@@ -90,7 +90,19 @@ def _generate(private: Path, comment: str) -> None:
         f.chmod(0o600)
 
 
-def ensure(layout: Layout, ssh_port: int) -> Keys:
+def public_of(private: Path) -> str:
+    return _public_of(private)
+
+
+def generate(private: Path, comment: str) -> None:
+    _generate(private, comment)
+
+
+def write_private_text(path: Path, text: str) -> None:
+    write_private(path, text)
+
+
+def ensure(layout: Layout, ssh_port: int, host: str = "127.0.0.1", also_known: tuple[str, ...] = ()) -> Keys:
     """Make whatever key file is missing, then (re)write authorized_keys and known_hosts from the
     keys on disk, so the three always agree. Call `check` first."""
     k = keys(layout)
@@ -105,7 +117,7 @@ def ensure(layout: Layout, ssh_port: int) -> Keys:
     host_public = _public_of(k.host_key)
     write_private(k.authorized_keys, client_public + "\n")
     # [host]:port is how OpenSSH names a host on a non-default port in known_hosts.
-    write_private(k.known_hosts, f"[127.0.0.1]:{ssh_port} {host_public}\n")
+    write_private(k.known_hosts, "".join(f"{line}\n" for line in (f"[{host}]:{ssh_port} {host_public}", *also_known)))
     return k
 
 

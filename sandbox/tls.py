@@ -5,7 +5,8 @@ default drills exercise `[http] ca_file` every night. Files live in `<state>/tls
 
     ca.pem       the CA certificate: the suite's `[http] ca_file` (0644, it is public)
     ca.key       the CA's private key (0600, root's: only `up` signs with it)
-    front.pem    the front's certificate for 127.0.0.1 and localhost, signed by the CA (0644)
+    front.pem    the front's certificate for 127.0.0.1 and localhost (and, hosts layout, the
+                 relay's address that base_url names), signed by the CA (0644)
     front.key    its private key (0600, the sandbox owner's: nginx's master reads it as that user)
 
 Made with the `openssl` command line (no new Python dependency; ECDSA P-256, ~20 ms a key). Kept
@@ -80,13 +81,16 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess:
     return r
 
 
-def _valid(tls: TlsFiles) -> bool:
-    """Every file there, and the front's certificate verifies against this CA for 127.0.0.1."""
+def _valid(tls: TlsFiles, ips: tuple[str, ...] = ("127.0.0.1",)) -> bool:
+    """Every file there, and the front's certificate verifies against this CA for each of `ips`."""
     if not all(p.is_file() for p in (tls.ca_cert, tls.ca_key, tls.cert, tls.key)):
         return False
-    r = subprocess.run([_openssl(), "verify", "-CAfile", str(tls.ca_cert), "-verify_ip", "127.0.0.1",
-                        str(tls.cert)], capture_output=True, text=True, timeout=OPENSSL_TIMEOUT_S)
-    return r.returncode == 0
+    for ip in ips:
+        r = subprocess.run([_openssl(), "verify", "-CAfile", str(tls.ca_cert), "-verify_ip", ip,
+                            str(tls.cert)], capture_output=True, text=True, timeout=OPENSSL_TIMEOUT_S)
+        if r.returncode != 0:
+            return False
+    return True
 
 
 def _new_key(path: Path) -> None:
@@ -98,7 +102,7 @@ def _new_key(path: Path) -> None:
     path.chmod(0o600)
 
 
-def _make(tls: TlsFiles, subject: str) -> None:
+def _make(tls: TlsFiles, subject: str, ips: tuple[str, ...] = ("127.0.0.1",)) -> None:
     openssl = _openssl()
     tls.folder.mkdir(parents=True, exist_ok=True)
     tls.folder.chmod(0o755)  # the owner's nginx must reach front.key; the CA key itself is 0600
@@ -113,7 +117,7 @@ def _make(tls: TlsFiles, subject: str) -> None:
     ext = tls.folder / "front.ext"
     _run([openssl, "req", "-new", "-key", str(tls.key), "-out", str(csr), "-subj", "/CN=127.0.0.1"])
     ext.write_text(f"basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
-                   f"extendedKeyUsage=serverAuth\nsubjectAltName={FRONT_NAMES}\n"
+                   f"extendedKeyUsage=serverAuth\nsubjectAltName={_names(ips)}\n"
                    "authorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n")
     try:
         _run([openssl, "x509", "-req", "-in", str(csr), "-CA", str(tls.ca_cert), "-CAkey", str(tls.ca_key),
@@ -126,14 +130,21 @@ def _make(tls: TlsFiles, subject: str) -> None:
     tls.cert.chmod(0o644)
 
 
-def ensure(layout: Layout, log) -> TlsFiles:
+def _names(ips: tuple[str, ...]) -> str:
+    extra = "".join(f",IP:{ip}" for ip in ips if ip != "127.0.0.1")
+    return FRONT_NAMES + extra
+
+
+def ensure(layout: Layout, log, also_ip: str | None = None) -> TlsFiles:
     """The CA and the front's certificate, made when missing or no longer valid. front.key ends up
-    the sandbox owner's (its nginx reads it); ca.key stays the creator's, 0600."""
+    the sandbox owner's (its nginx reads it); ca.key stays the creator's, 0600. `also_ip`: one
+    more address the certificate names (the hosts layout's relay, which base_url names)."""
     tls = files(layout)
-    if not _valid(tls):
+    ips = ("127.0.0.1", also_ip) if also_ip else ("127.0.0.1",)
+    if not _valid(tls, ips):
         log(f"tls: making the sandbox's CA and the front's certificate in {tls.folder}")
         # The CA names its state folder by digest (a subject may not hold its slashes).
-        _make(tls, hashlib.sha256(str(layout.state).encode()).hexdigest()[:12])
+        _make(tls, hashlib.sha256(str(layout.state).encode()).hexdigest()[:12], ips)
     current_owner().take(tls.key)
     return tls
 

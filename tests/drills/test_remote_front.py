@@ -3,8 +3,8 @@
 A private hosts-layout instance (own state folder, ports and container prefix) is brought up for
 this module and purged at its end. Every run is the real suite as a subprocess with a complete
 copy of the printed config (only [probe] made fast, or the key a test is about changed). The
-front's files are read here with the OpenSSH client and the printed keys, independently of the
-suite's own transport.
+front's files are read here with the OpenSSH client, the printed keys and the bastion
+([front] proxy_jump), independently of the suite's own transport.
 """
 from __future__ import annotations
 
@@ -24,12 +24,13 @@ import pytest
 
 from tests.drills.suite_runner import FAST, PROJECT, executable, run_suite, toml_value
 from tests.sandbox_ids import extra
+from tests.staging_route import Route, ssh_argv
 
 pytestmark = pytest.mark.e2e
 
 IDENTITY = extra("remote")  # tests/sandbox_ids.py: derived from the run's AURA_SANDBOX_*
 ENV = IDENTITY.env()
-UNUSED_PORT = IDENTITY.port_base + 7  # in the instance's block, never listened on (README: +7..+9 are unused)
+UNUSED_PORT = IDENTITY.port_base + 8  # in the instance's block, never listened on (README: +8, +9 are unused)
 
 
 def sandbox(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -42,8 +43,9 @@ def hosts() -> dict:
     """The hosts layout, up for this module; its printed config, parsed. Purged at the end."""
     r = sandbox("up", "--hosts")
     assert r.returncode == 0, r.stderr[-3000:]
+    path = r.stdout.strip().splitlines()[-1]
     try:
-        yield tomllib.loads(Path(r.stdout.strip().splitlines()[-1]).read_text())
+        yield {**tomllib.loads(Path(path).read_text()), "__path__": path}
     finally:
         sandbox("down", "--purge", timeout=300)
 
@@ -58,7 +60,7 @@ def dump_toml(data: dict) -> str:
 
 def full_config(hosts: dict, tmp_path: Path, name: str = "drill.toml", **sections: dict) -> str:
     """A complete copy of the printed config with [probe] fast and `sections` changed key by key."""
-    data = {s: dict(t) for s, t in hosts.items()}
+    data = {s: dict(t) for s, t in hosts.items() if s != "__path__"}
     for section, keys in {**FAST, **sections}.items():
         data.setdefault(section, {}).update(keys)
     path = tmp_path / name
@@ -67,13 +69,17 @@ def full_config(hosts: dict, tmp_path: Path, name: str = "drill.toml", **section
 
 
 def on_front(hosts: dict, command: str) -> subprocess.CompletedProcess:
-    """`command` (a shell line) on the front host with the OpenSSH client and the printed keys."""
-    front = hosts["front"]
-    user_host, _, port = front["ssh"].rpartition(":")
-    argv = ["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-            "-o", f"UserKnownHostsFile={front['known_hosts']}", "-o", "IdentitiesOnly=yes",
-            "-i", front["identity_file"], "-p", port, user_host, "--", command]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    """`command` (a shell line) on the front host with the OpenSSH client, the printed keys and
+    the printed jump host."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        argv = [*ssh_argv(hosts["front"], Path(folder)), "--", command]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=30)
+
+
+def staging(hosts: dict) -> str:
+    return hosts["front"]["ssh"].split("@")[1].rpartition(":")[0]
 
 
 def front_hashes(hosts: dict) -> dict[str, str]:
@@ -108,21 +114,24 @@ def test_the_seven_drills_pass_over_ssh_and_nothing_of_the_front_is_read_locally
 
 @pytest.mark.parametrize("case, expected", [
     ("unknown host key", "[front] known_hosts: "),
-    ("unreachable port", f"[front] ssh: root@127.0.0.1:{UNUSED_PORT} unreachable"),
+    # behind the bastion, a front port that answers nothing is the hop's to report (one line, the key)
+    ("unreachable port", "refused to forward to the front host {staging}:" f"{UNUSED_PORT} "),
     ("path missing on the front", "[nginx] upstream_include: /etc/aura-front/nope.conf does not exist on the "
-                                  f"front host root@127.0.0.1:{IDENTITY.port_base + 5}"),
+                                  "front host root@{staging}:" f"{IDENTITY.port_base + 5}"),
     ("front command missing", "[nginx] reload_cmd: /usr/sbin/nginx-nope is not an executable file on the front host"),
 ])
 def test_a_bad_front_is_one_line_naming_the_key_before_anything_is_touched(hosts, tmp_path, case, expected):
     before = front_hashes(hosts)
     front = dict(hosts["front"])
     nginx = {}
-    if case == "unknown host key":
+    expected = expected.replace("{staging}", staging(hosts))
+    if case == "unknown host key":  # the bastion's key kept: the front's is the one missing
         other = tmp_path / "known_hosts"
-        other.write_text("")
+        other.write_text("".join(line + "\n" for line in Path(front["known_hosts"]).read_text().splitlines()
+                                 if not line.startswith(f"[{staging(hosts)}]:")))
         front["known_hosts"] = str(other)
     elif case == "unreachable port":
-        front["ssh"] = f"root@127.0.0.1:{UNUSED_PORT}"
+        front["ssh"] = f"root@{staging(hosts)}:{UNUSED_PORT}"
     elif case == "path missing on the front":
         nginx["upstream_include"] = "/etc/aura-front/nope.conf"
     else:
@@ -130,6 +139,8 @@ def test_a_bad_front_is_one_line_naming_the_key_before_anything_is_touched(hosts
     run = run_suite("--drill-config", full_config(hosts, tmp_path, front=front, nginx=nginx), "-k", "upstream")
     assert run.exit_code == 4, run.output[-3000:]
     assert expected in run.output, run.output[-3000:]
+    if case == "unreachable port":
+        assert f"[front] proxy_jump: the jump host {hosts['front']['proxy_jump']}: " in run.output
     assert run.results["drills"] == []
     assert front_hashes(hosts) == before
 
@@ -270,12 +281,20 @@ class _ShopHandler(http.server.BaseHTTPRequestHandler):
         self._send(200, json.dumps({"purchase": {"state": "accepted"}, "order_no": order}).encode())
 
 
+@pytest.fixture(scope="module")
+def route(hosts):
+    """The printed config's database, reached as the suite reaches it (through the front)."""
+    r = Route(hosts["__path__"])
+    yield r
+    r.close()
+
+
 @pytest.fixture
-def shop(hosts):
+def shop(hosts, route):
     servers = []
 
     def make(lose: bool = False) -> ShopFront:
-        server = ShopFront(hosts["target"]["base_url"], hosts["database"]["url"], hosts["http"]["ca_file"], lose)
+        server = ShopFront(hosts["target"]["base_url"], route.database_url, hosts["http"]["ca_file"], lose)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
         return server
@@ -289,9 +308,17 @@ SHOP_RPO = {"path": "/shop/purchases", "id_field": "order_no",
             "body": '{"item": "shop-{run}-{n}", "quantity": {n}, "meta": {"channel": "drill"}}'}
 
 
+def runner_verify(tmp_path: Path) -> dict:
+    """[commands] verify run on the runner: the shop API lives here, where the front (in the
+    staging namespace, no route to the runner) cannot reach it; the front's verify would fail."""
+    script = executable(tmp_path / "verify-shop", 'while [ $# -gt 0 ]; do case "$1" in --api-url) url=$2; '
+                        'shift 2;; *) shift;; esac; done\nexec curl -fsS -o /dev/null "$url/healthz"\n')
+    return {"verify": script}
+
+
 def test_rpo_with_another_request_shape_is_measured(hosts, tmp_path, shop):
     server = shop()
-    cfg = full_config(hosts, tmp_path, target={"api_url": server.url}, rpo=SHOP_RPO)
+    cfg = full_config(hosts, tmp_path, target={"api_url": server.url}, rpo=SHOP_RPO, commands=runner_verify(tmp_path))
     run = run_suite("--drill-config", cfg, "-k", "upstream")
     d = run.drill("upstream")
     assert d["status"] == "passed", d["problems"]
@@ -309,7 +336,8 @@ def test_rpo_with_another_request_shape_is_measured(hosts, tmp_path, shop):
 
 def test_rpo_with_another_request_shape_catches_lost_writes(hosts, tmp_path, shop):
     server = shop(lose=True)
-    cfg = full_config(hosts, tmp_path, target={"api_url": server.url}, rpo=SHOP_RPO)
+    cfg = full_config(hosts, tmp_path, target={"api_url": server.url}, rpo=SHOP_RPO,
+                      commands=runner_verify(tmp_path))
     run = run_suite("--drill-config", cfg, "-k", "upstream")
     d = run.drill("upstream")
     assert d["status"] == "failed"

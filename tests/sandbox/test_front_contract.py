@@ -57,7 +57,7 @@ def workspace(request, tmp_path: Path) -> Iterator[Workspace]:
     else:
         spec = request.getfixturevalue("hosts_config")["front"]
         front = open_front(FrontSection(ssh=spec["ssh"], identity_file=Path(spec["identity_file"]),
-                                        known_hosts=Path(spec["known_hosts"])))
+                                        known_hosts=Path(spec["known_hosts"]), proxy_jump=spec["proxy_jump"]))
         assert isinstance(front, SshFront)
         folder = f"/tmp/aura-front-contract-{uuid.uuid4().hex[:12]}"
     front.connect()
@@ -188,11 +188,12 @@ def test_an_unreachable_ssh_front_is_one_line_naming_the_key(tmp_path: Path):
 
 
 # -- the route: a jump host, the team's ssh_config -----------------------------------------------
-# The hosts layout's sshd is its own jump host here (it allows local forwarding): the front's
-# connection goes through `ssh -W` on it. A jump hop named "localhost" has no entry in the
-# layout's known_hosts (which names [127.0.0.1]:port), so it is a hop with an unknown key.
+# The hosts layout's front is behind its bastion (the printed [front] proxy_jump): the front's
+# connection goes through `ssh -W` on it. A known_hosts without the bastion's line makes it a hop
+# with an unknown key.
 
 def _front(spec: dict, **route) -> SshFront:
+    route.setdefault("proxy_jump", spec["proxy_jump"])
     return SshFront(FrontSection(ssh=spec["ssh"], identity_file=Path(spec["identity_file"]),
                                  known_hosts=Path(spec["known_hosts"]), **route))
 
@@ -207,15 +208,10 @@ def _children_argv(pid: int) -> list[list[str]]:
 
 
 def test_a_front_behind_a_jump_host_is_reached_through_it(hosts_config, tmp_path):
-    # The jump hop is the same sshd by another name (OpenSSH refuses a jump host that is the
-    # destination itself: "jumphost loop"), its key added under that name.
+    # The jump hop is the layout's bastion, in a network namespace of its own: the front's
+    # address has no route from here, so only the hop gets there.
     spec = dict(hosts_config["front"])
-    port = spec["ssh"].rsplit(":", 1)[1]
-    known = tmp_path / "known_hosts"
-    front_key = Path(spec["known_hosts"]).read_text()
-    known.write_text(front_key + front_key.replace(f"[127.0.0.1]:{port}", f"[localhost]:{port}"))
-    spec["known_hosts"] = str(known)
-    front = _front(spec, proxy_jump=f"root@localhost:{port}")
+    front = _front(spec)
     try:
         front.connect()
         assert front.master is not None
@@ -228,17 +224,22 @@ def test_a_front_behind_a_jump_host_is_reached_through_it(hosts_config, tmp_path
         front.close()
 
 
-def test_a_jump_host_whose_key_is_not_known_is_one_line_naming_the_hop(hosts_config):
-    spec = hosts_config["front"]
-    port = spec["ssh"].rsplit(":", 1)[1]
-    front = _front(spec, proxy_jump=f"root@localhost:{port}")
+def test_a_jump_host_whose_key_is_not_known_is_one_line_naming_the_hop(hosts_config, tmp_path):
+    spec = dict(hosts_config["front"])
+    jump = spec["proxy_jump"]
+    jump_host = "[{}]:{}".format(*jump.split("@")[1].rsplit(":", 1))
+    known = tmp_path / "known_hosts"
+    known.write_text("".join(line + "\n" for line in Path(spec["known_hosts"]).read_text().splitlines()
+                             if not line.startswith(jump_host + " ")))
+    spec["known_hosts"] = str(known)
+    front = _front(spec)
     try:
         with pytest.raises(FrontError) as refused:
             front.connect()
     finally:
         front.close()
     line = str(refused.value)
-    assert line.startswith(f"[front] proxy_jump: the jump host root@localhost:{port}: ") and "\n" not in line
+    assert line.startswith(f"[front] proxy_jump: the jump host {jump}: ") and "\n" not in line
     assert "has no host key for it" in line
 
 
@@ -247,7 +248,8 @@ def test_the_teams_ssh_config_is_followed_and_cannot_loosen_the_forced_options(h
     user, _, hostport = spec["ssh"].rpartition("@")
     host, _, port = hostport.rpartition(":")
     team = tmp_path / "team_ssh_config"
-    team.write_text(f"Host staging-front\n    HostName {host}\n    Port {port}\n"
+    # the team's file names the bastion too (its own ProxyJump: the route is the team's to write)
+    team.write_text(f"Host staging-front\n    HostName {host}\n    Port {port}\n    ProxyJump {spec['proxy_jump']}\n"
                     "Host *\n    StrictHostKeyChecking no\n    UserKnownHostsFile /dev/null\n")
     front = SshFront(FrontSection(ssh=f"{user}@staging-front", identity_file=Path(spec["identity_file"]),
                                   known_hosts=Path(spec["known_hosts"]), ssh_config=team))
@@ -261,8 +263,8 @@ def test_the_teams_ssh_config_is_followed_and_cannot_loosen_the_forced_options(h
     empty.write_text("")
     strict = SshFront(FrontSection(ssh=f"{user}@staging-front", identity_file=Path(spec["identity_file"]),
                                    known_hosts=empty, ssh_config=team))
-    try:
-        with pytest.raises(FrontError, match=r"^\[front\] known_hosts: "):
+    try:  # the first hop it cannot trust is the bastion
+        with pytest.raises(FrontError, match=r"^\[front\] (known_hosts|proxy_jump): "):
             strict.connect()
     finally:
         strict.close()

@@ -2,10 +2,10 @@
 upstreams' health checks go through unix sockets opened on the one control master.
 
 A private hosts-layout instance (tests/sandbox_ids.py "forward") is brought up for this module and
-purged at its end. Its printed config is copied with `[front] forward = ["database", "docker",
-"upstreams"]` added; the addresses stay as the front host sees them (in this layout the runner
-could reach them directly too, which is why the proof that the adapters use the tunnels is that
-they stop answering when the tunnel dies, while the same address still answers directly).
+purged at its end. Its printed config sets `[front] forward = ["database", "docker",
+"upstreams"]` itself; the addresses stay as the front host sees them: in the staging namespace,
+which has no route to the runner, so only the tunnels reach them (and when the tunnel dies,
+nothing does).
 """
 from __future__ import annotations
 
@@ -37,12 +37,13 @@ from tests.drills.suite_runner import (
     toml_file,
 )
 from tests.sandbox.sandbox_cli import Instance
+from tests.staging_route import connect_fails, ssh_argv
 
 pytestmark = pytest.mark.sandbox
 
 HOSTS = Instance.named("forward")
 ALL = ["database", "docker", "upstreams"]
-CLOSED_PORT = HOSTS.port_base + 7  # in the instance's block, never listened on (README: +7..+9 are unused)
+CLOSED_PORT = HOSTS.port_base + 8  # in the instance's block, never listened on in staging (README: +8, +9 unused)
 
 
 @pytest.fixture(scope="module")
@@ -110,12 +111,13 @@ def test_the_database_the_lock_the_engine_and_the_upstreams_go_through_the_socke
     assert http.get(f"http://{api_v1}/healthz", timeout=5).status_code == 200
     assert reached.upstreams == cfg.upstreams  # the addresses the include names are kept
 
-    # The tunnel dies (the control master is killed): every one of them stops answering, though the
-    # same addresses still answer directly in this layout.
+    # The tunnel dies (the control master is killed): every one of them stops answering, and the
+    # runner has no other way there (no route to the staging namespace).
     assert front.master is not None
     front.master.kill()
     front.master.wait(5)
-    assert httpx.get(f"http://{api_v1}/healthz", timeout=5).status_code == 200  # directly: still up
+    host, _, port = api_v1.rpartition(":")
+    assert connect_fails(host, int(port)) is not None  # directly: never
     with pytest.raises(httpx.TransportError):
         http.get(f"http://{api_v1}/healthz", timeout=5)
     with pytest.raises(DockerRuntimeError):
@@ -137,10 +139,14 @@ def test_the_database_the_lock_the_engine_and_the_upstreams_go_through_the_socke
     assert lock.lost and not lock.held
 
 
+def _staging(hosts: dict) -> str:
+    return hosts["front"]["ssh"].split("@")[1].rpartition(":")[0]
+
+
 def _refusals(hosts: dict, tmp_path: Path) -> list[TargetError]:
     found = []
     for i, sections in enumerate([{"database": {"url": re.sub(r":\d+/", f":{CLOSED_PORT}/", hosts["database"]["url"])}},
-                                  {"docker": {"url": f"tcp://127.0.0.1:{CLOSED_PORT}"}}]):
+                                  {"docker": {"url": f"tcp://{_staging(hosts)}:{CLOSED_PORT}"}}]):
         cfg = load_config(forwarded(hosts, tmp_path, f"closed-{i}.toml", **sections))
         with ExitStack() as owned:
             front = owned.enter_context(closing(fronts.open_front(cfg.front)))
@@ -157,7 +163,8 @@ def test_a_forward_to_a_closed_port_is_one_line_naming_the_endpoint(hosts, tmp_p
     assert password and not any(password in str(e) for e in (database, docker))
     route = re.escape(f"through {hosts['front']['ssh']}")
     for endpoint, refused in (("database", database), ("docker", docker)):
-        assert re.fullmatch(rf"drill target unreachable: \[front\] forward {endpoint}: 127\.0\.0\.1:{CLOSED_PORT} "
+        assert re.fullmatch(rf"drill target unreachable: \[front\] forward {endpoint}: "
+                            rf"{re.escape(_staging(hosts))}:{CLOSED_PORT} "
                             rf"{route}: the front host did not connect to it \(ssh: .+\)", str(refused)), str(refused)
 
 
@@ -167,7 +174,7 @@ def test_a_run_whose_forward_cannot_open_exits_4_with_one_line_and_touches_nothi
     config = forwarded(hosts, tmp_path, database={"url": closed})
     n = hosts["nginx"]
     files = [n["conf"], n["upstream_include"], n["backup"]]
-    before = _front_hashes(hosts, files)
+    before = _front_hashes(hosts, files, tmp_path)
     reports = fresh_reports_dir()
     (reports / "keep.txt").write_text("an earlier run's\n")
     kept = reports_snapshot(reports)
@@ -175,21 +182,17 @@ def test_a_run_whose_forward_cannot_open_exits_4_with_one_line_and_touches_nothi
                        capture_output=True, text=True, timeout=300)
     lines = [line for line in (r.stdout + r.stderr).splitlines() if "[front] forward" in line]
     assert r.returncode == 4, r.stdout[-2000:] + r.stderr[-2000:]
-    assert len(lines) == 1 and f"[front] forward database: 127.0.0.1:{CLOSED_PORT} through " in lines[0], lines
+    assert len(lines) == 1 and f"[front] forward database: {_staging(hosts)}:{CLOSED_PORT} through " in lines[0], lines
     password = urlsplit(hosts["database"]["url"]).password
     assert password and password not in r.stdout + r.stderr
     assert reports_snapshot(reports) == kept
-    assert _front_hashes(hosts, files) == before
+    assert _front_hashes(hosts, files, tmp_path) == before
 
 
-def _front_hashes(hosts: dict, paths: list[str]) -> str:
-    """sha256sum of `paths` on the front host, read with the OpenSSH client and the printed keys
-    (independently of the suite's transport)."""
-    front = hosts["front"]
-    user_host, _, port = front["ssh"].rpartition(":")
-    r = subprocess.run(["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-                        "-o", f"UserKnownHostsFile={front['known_hosts']}", "-o", "IdentitiesOnly=yes",
-                        "-i", front["identity_file"], "-p", port, user_host, "--", "sha256sum", *paths],
+def _front_hashes(hosts: dict, paths: list[str], folder: Path) -> str:
+    """sha256sum of `paths` on the front host, read with the OpenSSH client, the printed keys and
+    the bastion (independently of the suite's transport)."""
+    r = subprocess.run([*ssh_argv(hosts["front"], folder), "--", "sha256sum", *paths],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     return r.stdout

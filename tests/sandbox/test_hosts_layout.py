@@ -3,8 +3,11 @@
 A private instance (the "hosts" sandbox of tests/sandbox_ids.py: its own state folder, port block
 base+1100..+1109, i.e. 19180-19189 by default, container prefix) is brought up
 once per module. The tests reach the front host only as the printed config describes it: over
-SSH with its [front] key and known_hosts, the engine at its tcp:// [docker] url, the runbook's
-scripts through its [commands]. They import nothing from sandbox/.
+SSH with its [front] key and known_hosts through [front] proxy_jump (the bastion), the database
+and the engine through [front] forward (tunnels on one control master: tests/staging_route.py),
+the runbook's scripts through its [commands]. The staging namespace has no route to the runner:
+one test proves that a direct connect to its sshd, PostgreSQL or engine fails. They import
+nothing from sandbox/.
 
 The bad-input tests run first, against a separate state folder on the same port block while the
 module's instance is not up yet: each must fail in one line and start nothing.
@@ -28,6 +31,7 @@ import pytest
 from helpers.wait import Wait
 from tests import target_http
 from tests.sandbox.sandbox_cli import Instance
+from tests.staging_route import Route, connect_fails, ssh_argv
 
 pytestmark = pytest.mark.sandbox
 
@@ -80,15 +84,27 @@ def _nothing_started(instance: Instance, allowed: set[int] = frozenset()) -> Non
     assert not (Path(instance.state) / "sandbox.toml").exists()
 
 
-def test_occupied_ssh_port_is_one_line_and_starts_nothing(bad_instance):
-    with socket.socket() as squatter:
-        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        squatter.bind(("127.0.0.1", SSH_PORT))
-        squatter.listen()
+def _namespaces() -> set[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+def _short(prefix: str) -> str:
+    """The names' prefix (sandbox/netns.py's rule, written again: interface names stop at 15)."""
+    return prefix if len(prefix) + 3 <= 15 else "au" + hashlib.sha256(prefix.encode()).hexdigest()[:8]
+
+
+def test_a_namespace_left_by_another_instance_is_one_line_and_starts_nothing(bad_instance):
+    name = f"{_short(bad_instance.prefix)}-stg"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
         r = bad_instance.run("up", "--hosts", timeout=120)
         line = _one_line_error(r)
-        assert f"port {SSH_PORT} (front sshd)" in line and "already taken" in line
-        _nothing_started(bad_instance, allowed={SSH_PORT})
+        assert f"network namespace {name} exists and is not this sandbox's" in line
+        _nothing_started(bad_instance)
+        assert f"{_short(bad_instance.prefix)}-bst" not in _namespaces()
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 def test_damaged_key_file_is_one_line_and_starts_nothing(bad_instance, tmp_path):
@@ -111,15 +127,15 @@ def test_damaged_key_file_is_one_line_and_starts_nothing(bad_instance, tmp_path)
 class Front:
     """The front host as a runner sees it: the printed config, SSH, the engine over TCP."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, folder: Path):
         self.path = path
         self.cfg = tomllib.loads(path.read_text())
-        user_host, _, port = self.cfg["front"]["ssh"].rpartition(":")
-        self.ssh = ["ssh", "-i", self.cfg["front"]["identity_file"], "-o", "IdentitiesOnly=yes",
-                    "-o", f"UserKnownHostsFile={self.cfg['front']['known_hosts']}",
-                    "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-F", "/dev/null",
-                    "-p", port, user_host]
+        self.ssh = ssh_argv(self.cfg["front"], folder)  # through [front] proxy_jump
         self.base = self.cfg["target"]["base_url"]
+        self.route = Route(path)  # the database and the engine through [front] forward
+
+    def close(self) -> None:
+        self.route.close()
 
     def sh(self, command: str, check: bool = True) -> subprocess.CompletedProcess:
         """Run a shell command line on the front."""
@@ -144,7 +160,7 @@ class Front:
         return target_http.get_json(self.cfg, self.base + "/status")
 
     def revision(self) -> str:
-        with psycopg.connect(self.cfg["database"]["url"], connect_timeout=3) as conn:
+        with psycopg.connect(self.route.database_url, connect_timeout=3) as conn:
             return conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
 
     def fingerprint(self) -> dict:
@@ -165,12 +181,13 @@ def _up_hosts() -> tuple[subprocess.CompletedProcess, Path]:
 
 
 @pytest.fixture(scope="module")
-def front():
+def front(tmp_path_factory):
     HOSTS.run("down", "--purge")
     r, path = _up_hosts()
     assert r.stdout.splitlines()[0] == "was-running: no"
-    f = Front(path)
+    f = Front(path, tmp_path_factory.mktemp("route"))
     yield f
+    f.close()
     r = HOSTS.run("down", "--purge", timeout=300)  # a private instance: leave no state folder either
     assert r.returncode == 0, r.stderr[-1000:]
 
@@ -194,13 +211,31 @@ def at_baseline(front):
         assert state() == baseline
 
 
-def test_printed_config_points_at_the_front_and_the_network(front):
+def _addresses(cfg: dict) -> tuple[str, str]:
+    """(the staging address, the bastion's runner-facing address) the printed config names."""
+    staging = cfg["front"]["ssh"].split("@")[1].rpartition(":")[0]
+    bastion = cfg["front"]["proxy_jump"].split("@")[1].rpartition(":")[0]
+    return staging, bastion
+
+
+def test_printed_config_points_at_the_front_through_the_bastion(front):
     cfg = front.cfg
-    assert cfg["front"]["ssh"] == f"root@127.0.0.1:{SSH_PORT}"
+    staging, bastion = _addresses(cfg)
+    assert staging.startswith("10.") and bastion.startswith("10.") and staging != bastion
+    assert cfg["front"]["ssh"] == f"root@{staging}:{SSH_PORT}"
+    assert cfg["front"]["proxy_jump"] == f"root@{bastion}:{HOSTS.port_base + 7}"
+    assert cfg["front"]["forward"] == ["database", "docker", "upstreams"]
     for key in ("identity_file", "known_hosts"):
         p = Path(cfg["front"][key])
         assert p.is_file() and (p.stat().st_mode & 0o777) == 0o600, f"{p} must be mode 0600"
-    assert cfg["docker"]["url"] == f"tcp://127.0.0.1:{HOSTS.port_base + 6}"
+    known = Path(cfg["front"]["known_hosts"]).read_text()
+    assert f"[{staging}]:{SSH_PORT} " in known and f"[{bastion}]:{HOSTS.port_base + 7} " in known
+    assert cfg["docker"]["url"] == f"tcp://{staging}:{HOSTS.port_base + 6}"
+    assert f"@{staging}:{HOSTS.port_base + 4}/" in cfg["database"]["url"]
+    assert cfg["upstreams"] == {"api_v1": f"{staging}:{HOSTS.port_base + 1}",
+                                "api_v2": f"{staging}:{HOSTS.port_base + 2}"}
+    assert cfg["target"]["base_url"] == f"https://{bastion}:{HOSTS.port_base}"  # the relay
+    assert cfg["alert"]["inbox_url"] == f"http://{bastion}:{HOSTS.port_base + 3}/alerts"
     for key in ("conf", "backup", "upstream_include", "error_log"):
         path = cfg["nginx"][key]
         assert not Path(path).exists(), f"[nginx] {key} {path} exists on the runner"
@@ -214,10 +249,29 @@ def test_printed_config_points_at_the_front_and_the_network(front):
                               "healthy": True}
 
 
-def test_engine_is_reached_over_tcp(front):
+def test_the_runner_reaches_staging_only_through_the_bastion(front):
+    """No route from the runner to the staging namespace: its sshd, PostgreSQL, engine, API
+    containers and the front's own HTTPS refuse a direct connect; loopback has none of them; the
+    bastion publishes only its sshd and the relay; and it does not forward."""
+    staging, bastion = _addresses(front.cfg)
+    for port in range(HOSTS.port_base, HOSTS.port_base + 7):
+        assert connect_fails(staging, port) is not None, f"the runner reached {staging}:{port} directly"
+    assert [p for p in BLOCK if _listening(p)] == [], "a staging service listens on the runner's loopback"
+    published = [p for p in BLOCK if connect_fails(bastion, p) is None]
+    assert published == [HOSTS.port_base, HOSTS.port_base + 3, HOSTS.port_base + 7]
+    rows = {row["component"]: row for row in json.loads(HOSTS.run("status", "--json").stdout)}
+    assert "ip_forward 0" in rows["namespaces"]["detail"] and rows["namespaces"]["healthy"]
+    # ...and the route the config prints works: the front's own view of its services
+    assert front.sh("true").returncode == 0
+    assert front.route.upstream_get("api_v1", "/healthz") == 200
+    assert front.revision() == "0002_customer"
+
+
+def test_engine_is_reached_through_the_front(front):
     import docker
 
-    client = docker.DockerClient(base_url=front.cfg["docker"]["url"], timeout=30)
+    assert front.route.docker_url.startswith("unix://")
+    client = docker.DockerClient(base_url=front.route.docker_url, timeout=30)
     try:
         names = {c.name for c in client.containers.list()}
     finally:
@@ -228,12 +282,18 @@ def test_engine_is_reached_over_tcp(front):
 
 def test_an_unknown_host_key_is_refused(front, tmp_path):
     """Strict host keys: the known_hosts entry is what lets the runner in, not a blind trust."""
-    other = tmp_path / "known_hosts"
-    other.write_text(f"[127.0.0.1]:{SSH_PORT} ssh-ed25519 "
-                     "AAAAC3NzaC1lZDI1NTE5AAAAIBmJ7EZRPVqXr1Vf+5lT6Ky9lK3n7xkW4HkS9Y6bG2a3\n")
-    argv = [a if not a.startswith("UserKnownHostsFile=") else f"UserKnownHostsFile={other}" for a in front.ssh]
-    r = subprocess.run([*argv, "--", "true"], capture_output=True, text=True, timeout=30)
-    assert r.returncode == 255 and "host key" in r.stderr.lower()
+    staging, bastion = _addresses(front.cfg)
+    real = Path(front.cfg["front"]["known_hosts"]).read_text().splitlines()
+    fake_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBmJ7EZRPVqXr1Vf+5lT6Ky9lK3n7xkW4HkS9Y6bG2a3"
+    for whose, host in (("front", f"[{staging}]:{SSH_PORT}"), ("bastion", f"[{bastion}]:{HOSTS.port_base + 7}")):
+        other = tmp_path / f"known_hosts-{whose}"
+        other.write_text("".join(f"{host} {fake_key}\n" if line.startswith(host + " ") else line + "\n"
+                                 for line in real))
+        folder = tmp_path / whose
+        folder.mkdir()
+        argv = ssh_argv({**front.cfg["front"], "known_hosts": str(other)}, folder)
+        r = subprocess.run([*argv, "--", "true"], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 255 and "host key" in r.stderr.lower(), (whose, r.stderr)
 
 
 def test_up_again_changes_nothing_and_keeps_the_keys(front):
@@ -253,8 +313,8 @@ def test_up_again_changes_nothing_and_keeps_the_keys(front):
 def test_status_reports_every_component_of_the_layout(front):
     r = HOSTS.run("status", "--json")
     rows = {row["component"]: row for row in json.loads(r.stdout)}
-    assert {"postgres", "engine", "engine (tcp)", "api_v1 container", "api_v2 container", "front host",
-            "front nginx", "alert receiver", "config"} <= set(rows)
+    assert {"postgres", "engine", "namespaces", "engine (tcp)", "bastion", "relay", "api_v1 container",
+            "api_v2 container", "front host", "front nginx", "alert receiver", "config"} <= set(rows)
     assert "nginx" not in rows, "the runner-side nginx is not part of this layout"
     assert r.returncode == 0, [row for row in rows.values() if not (row["healthy"] and row["baseline"])]
     text = HOSTS.run("status")
@@ -324,7 +384,7 @@ def _fault(front: Front, kind: str) -> None:
     if kind in ("image", "full"):
         import docker
 
-        client = docker.DockerClient(base_url=front.cfg["docker"]["url"], timeout=30)
+        client = docker.DockerClient(base_url=front.route.docker_url, timeout=30)
         try:  # api_v1 recreated on another release, as a bad deploy would leave it
             old = client.containers.get(front.cfg["services"]["api_v1"])
             env = old.attrs["Config"]["Env"]
@@ -366,17 +426,18 @@ def test_each_rollback_type_through_the_printed_commands(at_baseline, kind):
 
 def test_the_drill_lock_holds_this_layout_too(front):
     name = front.cfg["target"]["name"]
-    with psycopg.connect(front.cfg["database"]["url"], application_name="aura-drill 1@test 00:00:00Z image",
+    with psycopg.connect(front.route.database_url, application_name="aura-drill 1@test 00:00:00Z image",
                          autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(hashtextextended('aura-drill:' || %s, 0))", (name,))
         r = HOSTS.run("up", "--hosts")
         assert r.returncode == 0 and "changing nothing" in r.stderr
         d = HOSTS.run("down")
         assert d.returncode != 0 and "aura-drill 1@test" in d.stderr
-    assert _listening(SSH_PORT)
+    assert front.sh("true").returncode == 0
 
 
-def test_switching_to_the_single_host_layout_and_back(front):
+def test_switching_to_the_single_host_layout_and_back(front, tmp_path):
+    front.close()  # its tunnels' far ends go away with the switch
     r = HOSTS.run("up", timeout=600)
     assert r.returncode == 0, r.stderr[-1500:]
     single = tomllib.loads(Path(r.stdout.strip().splitlines()[-1]).read_text())
@@ -384,19 +445,35 @@ def test_switching_to_the_single_host_layout_and_back(front):
     assert not _listening(SSH_PORT) and not _listening(HOSTS.port_base + 6)
     assert sorted(_containers(HOSTS.prefix)) == sorted(single["services"].values())
     assert not (Path(HOSTS.state) / "hosts").exists(), "the hosts layout's keys were left behind"
+    assert not {f"{_short(HOSTS.prefix)}-bst", f"{_short(HOSTS.prefix)}-stg"} & _namespaces()
     assert HOSTS.run("status").returncode == 0
     _, path = _up_hosts()
-    again = Front(path)
+    again = Front(path, tmp_path)
     assert again.cfg["front"]["ssh"] == front.cfg["front"]["ssh"]
-    assert again.status()["pool"] == "api_v1" and again.nginx_test()
-    front.cfg = again.cfg
-    front.ssh = again.ssh  # new keys: the old ones went with the switch
+    assert again.status()["pool"] == "api_v1" and again.nginx_test() and again.revision() == "0002_customer"
+    front.cfg, front.ssh, front.route = again.cfg, again.ssh, again.route  # new keys: the old ones went
 
 
 def test_down_leaves_no_container_listener_or_key(front):
+    front.close()
     r = HOSTS.run("down", timeout=300)
     assert r.returncode == 0, r.stderr[-1000:]
     assert _containers(HOSTS.prefix) == []
+    assert not {f"{_short(HOSTS.prefix)}-bst", f"{_short(HOSTS.prefix)}-stg"} & _namespaces()
+    staging, _ = _addresses(front.cfg)
+    # nothing of ours left running inside a namespace that is gone (the TCP engine, the relay)
+    leftover = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if f"tcp:{staging}:" in argv or ("sandbox.relay" in argv and HOSTS.state in argv):
+                leftover.append(argv.replace("\0", " "))
+    assert leftover == []
+    assert staging not in subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True,
+                                         text=True).stdout.replace(staging.rsplit(".", 1)[0] + ".0/24", "")
     assert [p for p in BLOCK if _listening(p)] == []
     assert not (Path(HOSTS.state) / "hosts").exists()
     assert not Path(front.cfg["front"]["identity_file"]).exists()

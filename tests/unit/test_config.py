@@ -15,8 +15,7 @@ HOSTS_EXAMPLE = EXAMPLE.with_name("sandbox-hosts-config.example.toml")
 # Keys whose absence is the sandbox's behaviour: perf_smoke unset runs the built-in smoke.
 # Keys the sandbox's configs leave unset. The [front] route keys of issue 24 are set by no layout
 # yet (the hosts layout's front is reached directly, and its SSH user owns the nginx files).
-UNSET_BY_SANDBOX = {("commands", "perf_smoke"), ("front", "proxy_jump"), ("front", "ssh_config"),
-                    ("front", "become"), ("front", "forward")}
+UNSET_BY_SANDBOX = {("commands", "perf_smoke"), ("front", "ssh_config"), ("front", "become")}
 SCHEMA_FILE = EXAMPLE.with_name("config.schema.json")
 
 

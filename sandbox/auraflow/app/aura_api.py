@@ -5,7 +5,8 @@ library and Debian's python3-psycopg2. Configuration comes from the environment:
 
     AURA_VERSION       baked into the image (ENV), e.g. v1.0.0
     AURA_POOL          api_v1 | api_v2 (which upstream pool this container serves)
-    AURA_PORT          port on 127.0.0.1 (host networking)
+    AURA_PORT          port on AURA_BIND (host networking)
+    AURA_BIND          the address it listens on (default 127.0.0.1)
     AURA_DATABASE_URL  libpq URI with password; never printed
     AURA_DATABASE_URL_FILE  or a file holding it (a secret mounted read-only, as compose deploys it)
     AURA_API_TOKEN     the bearer token POST /api/orders and GET /metrics want; never printed
@@ -45,6 +46,7 @@ ACCEPTED_REVISIONS: dict[str, frozenset[str]] = {
 VERSION = os.environ.get("AURA_VERSION", "unknown")
 POOL = os.environ.get("AURA_POOL", "unknown")
 PORT = int(os.environ.get("AURA_PORT", "8000"))
+BIND = os.environ.get("AURA_BIND", "127.0.0.1")
 
 
 def _database_url() -> str:
@@ -388,7 +390,7 @@ class Server(ThreadingHTTPServer):
 
 
 def main() -> None:
-    server = Server(("127.0.0.1", PORT), Handler)
+    server = Server((BIND, PORT), Handler)
 
     def stop(signum, _frame):
         # We are PID 1 in the container: without a handler the kernel drops SIGTERM and
@@ -397,7 +399,7 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log(f"listening on 127.0.0.1:{PORT}; accepts schema revisions {sorted(ACCEPTED) or 'none'}")
+    log(f"listening on {BIND}:{PORT}; accepts schema revisions {sorted(ACCEPTED) or 'none'}")
     try:
         server.serve_forever(poll_interval=0.2)
     except SystemExit:
