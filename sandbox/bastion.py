@@ -26,6 +26,7 @@ from pathlib import Path
 
 from . import ssh_keys
 from .errors import SandboxError
+from .front_image import SSH_USER
 from .layout import PROJECT_DIR, Layout
 from .netns import NETNS_DIR, Net
 from .procs import alive, command_line, read_pid, stop_pid, wait_for_port
@@ -59,7 +60,8 @@ Port {ssh_port(layout)}
 ListenAddress {net.bastion_out}
 HostKey {m}/ssh_host_ed25519_key
 AuthorizedKeysFile {m}/authorized_keys
-PermitRootLogin prohibit-password
+PermitRootLogin no
+AllowUsers {SSH_USER}
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
@@ -79,7 +81,7 @@ def ensure_keys(layout: Layout) -> str:
     """The bastion's host key (made once per state folder); its public half."""
     d = sshd_dir(layout)
     d.mkdir(parents=True, exist_ok=True)
-    d.chmod(0o700)
+    d.chmod(ssh_keys.SSHD_DIR_MODE)
     if host_key(layout).exists():
         return ssh_keys.public_of(host_key(layout))
     ssh_keys.generate(host_key(layout), f"aura-sandbox-bastion@{layout.state}")
@@ -113,7 +115,7 @@ def ensure_sshd(layout: Layout, net: Net, image_id: str, log: Log) -> bool:
         (d / "sshd_config").write_text(text)
         (d / "sshd_config").chmod(0o600)
     client_key = ssh_keys.public_of(ssh_keys.keys(layout).identity)
-    ssh_keys.write_private_text(d / "authorized_keys", client_key + "\n")
+    ssh_keys.write_authorized_keys(d / "authorized_keys", client_key)
     h = hashlib.sha256(image_id.encode() + net.bastion_ns.encode())
     for name in ("sshd_config", "authorized_keys", "ssh_host_ed25519_key"):
         h.update((d / name).read_bytes())

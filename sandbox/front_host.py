@@ -32,6 +32,7 @@ import docker.errors
 
 from . import ssh_keys
 from .errors import SandboxError
+from .front_image import SSH_USER
 from .layout import Layout
 from .nginx_process import TEMP_PATHS, _children, render_conf_at, render_include
 from .procs import command_line
@@ -78,7 +79,10 @@ Port {layout.ports.ssh}
 ListenAddress {layout.bind}
 HostKey {m}/ssh_host_ed25519_key
 AuthorizedKeysFile {m}/authorized_keys
-PermitRootLogin prohibit-password
+# One login, the deploy user (front_image.SSH_USER): not root, owner of no nginx file. Root's
+# work is done under sudo, by the suite's [front] become and by the sandbox itself (run()).
+PermitRootLogin no
+AllowUsers {SSH_USER}
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
@@ -118,11 +122,11 @@ def write_ssh_config(layout: Layout) -> Path:
 
 
 def proxy_jump(layout: Layout) -> str | None:
-    """"root@<bastion>:<port>" when the layout's namespaces exist (netns.py), else None."""
+    """"aura@<bastion>:<port>" when the layout's namespaces exist (netns.py), else None."""
     from . import bastion, netns
 
     net = netns.recorded(layout)
-    return f"root@{net.bastion_out}:{bastion.ssh_port(layout)}" if net is not None else None
+    return f"{SSH_USER}@{net.bastion_out}:{bastion.ssh_port(layout)}" if net is not None else None
 
 
 def ssh_argv(layout: Layout) -> list[str]:
@@ -130,12 +134,17 @@ def ssh_argv(layout: Layout) -> list[str]:
     host keys."""
     jump = proxy_jump(layout)
     return [shutil.which("ssh") or "/usr/bin/ssh", "-F", str(ssh_config_path(layout)),
-            *(["-J", jump] if jump else []), "-p", str(layout.ports.ssh), f"root@{layout.bind}"]
+            *(["-J", jump] if jump else []), "-p", str(layout.ports.ssh), f"{SSH_USER}@{layout.bind}"]
+
+
+BECOME = ["/usr/bin/sudo", "-n"]  # the printed [front] become; the sandbox's own root work uses it too
 
 
 def run(layout: Layout, argv: list[str], *, input: str | None = None,
-        timeout: float = SSH_TIMEOUT_S) -> subprocess.CompletedProcess:
-    """Run argv on the front (each word quoted for its shell); no exception on a non-zero exit."""
+        timeout: float = SSH_TIMEOUT_S, as_root: bool = True) -> subprocess.CompletedProcess:
+    """Run argv on the front (each word quoted for its shell), as root through sudo unless
+    `as_root` is False; no exception on a non-zero exit."""
+    argv = [*BECOME, *argv] if as_root else argv
     try:
         return subprocess.run([*ssh_argv(layout), "--", shlex.join(argv)], input=input, capture_output=True,
                               text=True, timeout=timeout, stdin=None if input is not None else subprocess.DEVNULL)
@@ -147,7 +156,9 @@ def wrapper_path(layout: Layout) -> Path:
     return layout.hosts_dir / "bin" / "front-run"
 
 
-FRONT_EXEC = ["/usr/bin/python3", "/opt/aura/sandbox/front/front_exec.py"]
+# The runbook's commands run as root on the front (their config and audit log are root's), as a
+# team's deploy user runs its rollback scripts through sudo.
+FRONT_EXEC = [*BECOME, "/usr/bin/python3", "/opt/aura/sandbox/front/front_exec.py"]
 
 FRONT_RUN_PY = Path(__file__).resolve().parent / "front" / "front_run.py"
 
@@ -212,7 +223,9 @@ def ensure_container(client: docker.DockerClient, layout: Layout, image_id: str,
         environment={"LANG": "C.UTF-8"},
         labels={"aura.sandbox": str(layout.state), "aura.role": "front", CONFIG_LABEL: want},
         volumes={str(k.sshd_dir): {"bind": ssh_keys.SSHD_MOUNT, "mode": "ro"}},
-        hostname="aura-front")
+        # sudo looks its host name up and says so on stderr when it cannot; the engine writes the
+        # container's /etc/hosts (the image's would be hidden), so the name goes in here
+        hostname="aura-front", extra_hosts={"aura-front": layout.bind})
     log(f"front: started {name} (sshd on {layout.bind}:{layout.ports.ssh})")
     return True
 
@@ -221,7 +234,7 @@ def wait_for_ssh(layout: Layout, client: docker.DockerClient) -> None:
     deadline = time.monotonic() + SSH_READY_TIMEOUT_S
     last = ""
     while time.monotonic() < deadline:
-        r = run(layout, ["true"], timeout=10)
+        r = run(layout, ["true"], timeout=10, as_root=False)
         if r.returncode == 0:
             return
         last = (r.stderr.strip().splitlines() or [""])[-1]

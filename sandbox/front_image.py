@@ -44,7 +44,7 @@ from .podman_service import clean_upload_leftovers
 Log = Callable[[str], None]
 
 REPOSITORY = "aura-front"
-RECIPE = "aura-front-rootfs/2"  # bump when the way the rootfs is assembled changes
+RECIPE = "aura-front-rootfs/3"  # bump when the way the rootfs is assembled changes (its extra files are hashed)
 PACKAGES_FILE = SANDBOX_DIR / "front" / "packages.txt"
 APP_DIR = "/opt/aura"  # the runbook's scripts live at /opt/aura/sandbox/auraflow/scripts/*.sh on the front
 SITE_DIR = "/opt/aura/site"
@@ -54,17 +54,36 @@ ROOT_DISTRIBUTIONS = ["docker", "psycopg", "psycopg-binary", "alembic", "sqlalch
 TOOL_FILES = ["__init__.py", "auraflow/__init__.py", "auraflow/scripts", "auraflow/deploy", "auraflow/tools",
               "auraflow/migrations", "front/front_exec.py"]  # the remote half of the wrapper (front_host.write_wrapper)
 
-# No maintainer scripts run under dpkg -x: the accounts and folders they would have made.
+SSH_USER = "aura"  # the front's (and the bastion's) only SSH login: not root, owns no nginx file
+SSH_UID = 1000
+SUDO = "usr/bin/sudo"
+
+# No maintainer scripts run under dpkg -x: the accounts, folders and settings they would have made.
 EXTRA_FILES = {
     "etc/passwd": ("root:x:0:0:root:/root:/bin/bash\n"
                    "sshd:x:100:65534::/run/sshd:/usr/sbin/nologin\n"
+                   f"{SSH_USER}:x:{SSH_UID}:{SSH_UID}:Aura Flow deploy user:/home/{SSH_USER}:/bin/bash\n"
                    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"),
-    "etc/group": "root:x:0:\nnogroup:x:65534:\n",
+    "etc/group": f"root:x:0:\nnogroup:x:65534:\n{SSH_USER}:x:{SSH_UID}:\n",
     "etc/hostname": "aura-front\n",
+    # The deploy user may run anything as root without a password (sudo -n never prompts).
+    "etc/sudoers": ("Defaults env_reset\nDefaults !lecture\nDefaults !syslog\n"
+                    "root ALL=(ALL:ALL) ALL\n"
+                    f"{SSH_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n"),
+    # Debian's /etc/pam.d/sudo and /etc/pam.d/other include common-auth and friends, which
+    # pam-auth-update writes from libpam-runtime's postinst: never run here, and libpam reads
+    # `other` (the default for any service) on every start, so a missing include there aborts
+    # sudo ("unable to initialize PAM: Critical error"). Own stacks instead: the sudoers rule
+    # above is sudo's whole policy (NOPASSWD skips auth; account and session have nothing to
+    # check); every other service is denied.
+    "etc/pam.d/sudo": "auth required pam_deny.so\naccount required pam_permit.so\nsession required pam_permit.so\n",
+    "etc/pam.d/other": ("auth required pam_deny.so\naccount required pam_deny.so\n"
+                        "password required pam_deny.so\nsession required pam_deny.so\n"),
     # Debian's site.py reads .pth files in dist-packages: `python3 -m …` finds the pinned libraries.
     "usr/lib/python3/dist-packages/aura-site.pth": SITE_DIR + "\n",
 }
-EXTRA_DIRS = ["root", "run/sshd", "tmp", "var/log/nginx", "var/lib/nginx", "etc/aura-front"]
+EXTRA_DIRS = ["root", "run/sshd", "tmp", "var/log/nginx", "var/lib/nginx", "etc/aura-front", f"home/{SSH_USER}"]
+MODES = {"etc/sudoers": 0o440, SUDO: 0o4755}  # sudo refuses a sudoers file others may read or write
 
 
 def packages() -> distro.PackageList:
@@ -153,6 +172,8 @@ def build_hash() -> str:
     h = hashlib.sha256(RECIPE.encode())
     h.update(packages().key().encode() + b"\0" + images.distribution_key())
     h.update(f"\0python {sys.version_info[0]}.{sys.version_info[1]}\0".encode())  # the wheels' ABI
+    # the files, folders and modes written over the packages (accounts, sudoers, PAM)
+    h.update(repr((sorted(EXTRA_FILES.items()), EXTRA_DIRS, sorted(MODES.items()))).encode())
     for f in _tool_sources():
         h.update(str(f.relative_to(SANDBOX_DIR)).encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
     for d in distributions():
@@ -218,6 +239,8 @@ def _rootfs(layout: Layout, bhash: str, log: Log) -> Path:
         for rel, text in EXTRA_FILES.items():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_text(text)
+        for rel, mode in MODES.items():  # set, not trusted to dpkg -x: sudo is useless without setuid
+            (root / rel).chmod(mode)
         app = root / APP_DIR.lstrip("/") / "sandbox"
         for f in _tool_sources():
             dst = app / f.relative_to(SANDBOX_DIR)

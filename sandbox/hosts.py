@@ -28,6 +28,7 @@ from collections.abc import Callable
 from . import bastion, engine, engine_tcp, front_host, netns, ssh_keys
 from .config_file import dumps
 from .errors import SandboxError
+from .front_image import SSH_USER
 from .hosts_config import alerting_text, build_hosts, write_hosts
 from .layout import Layout
 from .nginx_process import render_include
@@ -129,7 +130,7 @@ def status_rows(layout: Layout, client, row) -> list[dict]:
         running, detail = False, "engine down"
     ssh_ok = running and front_host.run(layout, ["true"], timeout=10).returncode == 0
     rows.append(row("front host", ssh_ok, ssh_ok,
-                    f"{detail}; ssh root@{layout.bind}:{layout.ports.ssh} (through the bastion) "
+                    f"{detail}; ssh {SSH_USER}@{layout.bind}:{layout.ports.ssh} (through the bastion) "
                     f"{'answers' if ssh_ok else 'does NOT answer'}"))
     st = front_host.nginx_status(layout) if ssh_ok else None
     if st is None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from .bastion import ssh_port as bastion_ssh_port
 from .config_file import alerting_path, build, dumps
-from .front_host import FRONT_ETC, NGINX_BIN, FrontPaths as F
+from .front_host import BECOME, FRONT_ETC, NGINX_BIN, FrontPaths as F
+from .front_image import SSH_USER
 from .layout import Layout
 from .netns import Net
 from .private_file import write_private
@@ -22,7 +23,8 @@ def build_hosts(layout: Layout, net: Net, *, docker_url: str, image_repository: 
     reaches through the front (forward: the staging namespace has no route to the runner);
     [target] and [alert] name the relay on the bastion, the public endpoint; every [nginx] path
     is a path on the front and
-    test_cmd / reload_cmd are commands to run there; [commands] run on the runner, through the
+    test_cmd / reload_cmd are commands to run there (under [front] become, as the suite's own
+    scripts there: the SSH user owns none of those files); [commands] run on the runner, through the
     wrapper that quotes their arguments for the front's shell. The front's copy is the same target
     seen from the front: local [commands], no [front].
     """
@@ -43,10 +45,12 @@ def build_hosts(layout: Layout, net: Net, *, docker_url: str, image_repository: 
     public = f"{'https' if ca_file else 'http'}://{net.bastion_out}:{layout.ports.front}"
     target = {**base["target"], "base_url": public, "api_url": public}
     printed: dict[str, dict] = {"target": target, "front": {
-        "ssh": f"root@{net.staging}:{layout.ports.ssh}", "identity_file": str(k.identity),
+        "ssh": f"{SSH_USER}@{net.staging}:{layout.ports.ssh}", "identity_file": str(k.identity),
         "known_hosts": str(k.known_hosts),
-        "proxy_jump": f"root@{net.bastion_out}:{bastion_ssh_port(layout)}",
-        "forward": ["database", "docker", "upstreams"]}}
+        "proxy_jump": f"{SSH_USER}@{net.bastion_out}:{bastion_ssh_port(layout)}",
+        "forward": ["database", "docker", "upstreams"],
+        # the SSH user owns no nginx file (front_image.py): the drills pass only with it
+        "become": shlex.join(BECOME)}}
     front: dict[str, dict] = {"target": target}
     for name, keys_ in base.items():
         if name == "target":

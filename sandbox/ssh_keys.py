@@ -102,20 +102,31 @@ def write_private_text(path: Path, text: str) -> None:
     write_private(path, text)
 
 
+# sshd reads authorized_keys as the user who logs in (front_image.SSH_USER, not root): its folder
+# must let that user through (search only, 0711: the host key beside it stays 0600) and the file,
+# a public key, be readable.
+SSHD_DIR_MODE = 0o711
+
+
+def write_authorized_keys(path: Path, public_key: str) -> None:
+    write_private(path, public_key + "\n")
+    path.chmod(0o644)
+
+
 def ensure(layout: Layout, ssh_port: int, host: str = "127.0.0.1", also_known: tuple[str, ...] = ()) -> Keys:
     """Make whatever key file is missing, then (re)write authorized_keys and known_hosts from the
     keys on disk, so the three always agree. Call `check` first."""
     k = keys(layout)
-    for d in (k.identity.parent, k.sshd_dir):
+    for d, mode in ((k.identity.parent, 0o700), (k.sshd_dir, SSHD_DIR_MODE)):
         d.mkdir(parents=True, exist_ok=True)
-        d.chmod(0o700)
+        d.chmod(mode)
     if not k.identity.exists():
         _generate(k.identity, f"aura-sandbox-runner@{layout.state}")
     if not k.host_key.exists():
         _generate(k.host_key, f"aura-sandbox-front@{layout.state}")
     client_public = _public_of(k.identity)
     host_public = _public_of(k.host_key)
-    write_private(k.authorized_keys, client_public + "\n")
+    write_authorized_keys(k.authorized_keys, client_public)
     # [host]:port is how OpenSSH names a host on a non-default port in known_hosts.
     write_private(k.known_hosts, "".join(f"{line}\n" for line in (f"[{host}]:{ssh_port} {host_public}", *also_known)))
     return k

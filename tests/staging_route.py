@@ -36,6 +36,13 @@ def ssh_argv(front: dict, folder: Path) -> list[str]:
     return ["ssh", "-F", str(config), *jump, "-p", port, user_host]
 
 
+def as_root(front: dict, command: str) -> str:
+    """`command` (a shell line) under [front] become, as the suite runs its own scripts on the
+    front: the SSH user owns none of the nginx files. As it is when become is unset."""
+    become = front.get("become")
+    return f"{become} sh -c {shlex.quote(command)}" if become else command
+
+
 class Route:
     """The suite's connection to the front (one control master) and its forwards, opened from the
     printed config: `database_url`, `docker_url` as the runner reaches them."""
@@ -87,4 +94,4 @@ def on_front(argv: list[str], command: str, timeout: float = 60) -> subprocess.C
                           stdin=subprocess.DEVNULL)
 
 
-__all__ = ["Route", "connect_fails", "on_front", "shlex", "ssh_argv", "ssh_config_text"]
+__all__ = ["Route", "as_root", "connect_fails", "on_front", "shlex", "ssh_argv", "ssh_config_text"]

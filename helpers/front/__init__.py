@@ -37,6 +37,11 @@ def nginx_path_checks(nginx: NginxSection) -> list[PathCheck]:
     return [PathCheck("[nginx] conf", str(nginx.conf), "file"),
             PathCheck("[nginx] upstream_include", str(nginx.upstream_include), "file"),
             PathCheck("[nginx] backup", str(nginx.backup), "dir"),
+            # the files the faults and the restore write (the backup is the runbook's to write,
+            # but the restore puts it back when a drill's rollback damaged it)
+            *(PathCheck(key, path, "write") for key, path in (
+                ("[nginx] conf", str(nginx.conf)), ("[nginx] upstream_include", str(nginx.upstream_include)),
+                ("[nginx] backup", str(nginx.backup)))),
             PathCheck("[nginx] error_log", str(nginx.error_log), "dir"),
             PathCheck("[nginx] test_cmd", nginx.test_cmd, "cmd"),
             PathCheck("[nginx] reload_cmd", nginx.reload_cmd, "cmd")]

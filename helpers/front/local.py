@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from helpers import commands
 from helpers.commands import CommandError, CommandResult
 from helpers.file_digest import sha256_file
-from helpers.front.protocol import PathCheck, PathLike, path_problem
+from helpers.front.protocol import PathCheck, PathLike, first_problem_per_key, path_problem
 
 __all__ = ["LocalFront"]
 
@@ -92,14 +92,18 @@ class LocalFront:
             return f"(no error log: {e})"
 
     def path_problems(self, checks: Sequence[PathCheck]) -> list[str]:
-        """The same three checks SshFront's one remote script makes (`[ -f ]`, `[ -d dirname ]`,
-        `[ -f ] && [ -x ]` on a command's first word)."""
+        """The same checks SshFront's one remote script makes (`[ -f ]`, `[ -d dirname ]`,
+        `[ -f ] && [ -x ]` on a command's first word, `[ -w ]` on a file's target and its folder)."""
         out = []
         for c in checks:
             if c.kind == "file":
                 ok, first = os.path.isfile(c.path), c.path
             elif c.kind == "dir":
                 ok, first = os.path.isdir(os.path.dirname(c.path) or "."), c.path
+            elif c.kind == "write":
+                live = os.path.realpath(c.path)
+                ok, first = (os.access(os.path.dirname(live) or ".", os.W_OK)
+                             and (not os.path.exists(live) or os.access(live, os.W_OK))), c.path
             else:
                 try:
                     first = commands.split_command(c.path)[0]
@@ -107,8 +111,8 @@ class LocalFront:
                     first = c.path
                 ok = os.path.isfile(first) and os.access(first, os.X_OK)
             if not ok:
-                out.append(path_problem(c, first, ""))
-        return out
+                out.append((c, path_problem(c, first, "", f" for this user (uid {os.getuid()})")))
+        return first_problem_per_key(out)
 
     def testinfra_host(self) -> Any:
         import testinfra  # here: 0.2 s of import that only the host checks need

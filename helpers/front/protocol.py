@@ -14,7 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from helpers.commands import CommandResult
 
-__all__ = ["Front", "FrontError", "PathCheck", "PathLike", "path_problem"]
+__all__ = ["Front", "FrontError", "PathCheck", "PathLike", "first_problem_per_key", "path_problem"]
 
 PathLike = str | os.PathLike[str]
 
@@ -27,16 +27,33 @@ class FrontError(RuntimeError):
 class PathCheck:
     key: str      # "[nginx] conf"
     path: str
-    kind: str     # "file" (must exist), "dir" (its directory must exist), "cmd" (first word executable)
+    kind: str     # "file" (must exist), "dir" (its directory must exist), "cmd" (first word executable),
+                  # "write" (the file a symlink leads to, if it exists, and its folder are writable:
+                  # the suite's writes are a temporary file there renamed over it)
 
 
-def path_problem(check: PathCheck, command_path: str, on: str) -> str:
-    """The one line for a failed check; `on` says where it was asked (" on the front host X")."""
+def path_problem(check: PathCheck, command_path: str, on: str, whose: str = "") -> str:
+    """The one line for a failed check; `on` says where it was asked (" on the front host X"),
+    `whose` whom a write was refused to, and what to do about it."""
     if check.kind == "file":
         return f"{check.key}: {check.path} does not exist{on}"
     if check.kind == "dir":
         return f"{check.key}: directory {os.path.dirname(check.path)} does not exist{on}"
+    if check.kind == "write":
+        return f"{check.key}: {check.path} is not writable{on}{whose}"
     return f"{check.key}: {command_path} is not an executable file{on}"
+
+
+def first_problem_per_key(problems: list[tuple[PathCheck, str]]) -> list[str]:
+    """A key's writability is news only when the key has no other problem (a missing file is not
+    writable either)."""
+    seen: set[str] = set()
+    out = []
+    for check, line in problems:
+        if check.kind != "write" or check.key not in seen:
+            out.append(line)
+        seen.add(check.key)
+    return out
 
 
 @runtime_checkable
@@ -96,7 +113,8 @@ class Front(Protocol):
 
     def path_problems(self, checks: Sequence[PathCheck]) -> list[str]:
         """One line per check that fails as the front sees it: a file that is not a regular file,
-        a directory that is missing, a command whose first word is not an executable file."""
+        a directory that is missing, a command whose first word is not an executable file, a file
+        this front's user may not write (SSH: under `[front] become` when set)."""
         ...
 
     def testinfra_host(self) -> Any:

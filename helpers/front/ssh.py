@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 from helpers import commands
 from helpers.commands import CommandResult
-from helpers.front.protocol import FrontError, PathCheck, PathLike, path_problem
+from helpers.front.protocol import FrontError, PathCheck, PathLike, first_problem_per_key, path_problem
 from helpers.front.ssh_config import FRONT_ALIAS, Route, port_given
 from helpers.redact import one_line
 from helpers.wait import Wait
@@ -420,6 +420,9 @@ class SshFront:
                 parts.append(f'[ -f "${{{n}}}" ] || echo "{i}"')
             elif c.kind == "dir":
                 parts.append(f'[ -d "$(dirname -- "${{{n}}}")" ] || echo "{i}"')
+            elif c.kind == "write":  # as write_bytes writes: the symlink's target, a file renamed into its folder
+                parts.append(f'f=$(readlink -f -- "${{{n}}}"); [ -w "$(dirname -- "$f")" ] && '
+                             f'{{ [ ! -e "$f" ] || [ -w "$f" ]; }} || echo "{i}"')
             else:
                 parts.append(f'[ -f "${{{n}}}" ] && [ -x "${{{n}}}" ] || echo "{i}"')
         args: list[str] = []
@@ -429,7 +432,10 @@ class SshFront:
         r = self._call(self._script("; ".join(parts) or ":", *args))
         bad = {int(x) for x in r.stdout.decode().split() if x.isdigit()}
         on = f" on the front host {self.where}"
-        return [path_problem(c, args[i], on) for i, c in enumerate(checks) if i in bad]
+        whose = (f" even under [front] become = {shlex.join(self.become)!r}" if self.become else
+                 " for its SSH user: set [front] become (e.g. \"/usr/bin/sudo -n\")")
+        return first_problem_per_key([(c, path_problem(c, args[i], on, whose)) for i, c in enumerate(checks)
+                                      if i in bad])
 
     def testinfra_host(self) -> Any:
         """testinfra's `ssh://` backend over this run's control master, with the same options

@@ -24,7 +24,7 @@ import pytest
 
 from tests.drills.suite_runner import FAST, PROJECT, executable, run_suite, toml_value
 from tests.sandbox_ids import extra
-from tests.staging_route import Route, ssh_argv
+from tests.staging_route import Route, as_root, ssh_argv
 
 pytestmark = pytest.mark.e2e
 
@@ -59,10 +59,12 @@ def dump_toml(data: dict) -> str:
 
 
 def full_config(hosts: dict, tmp_path: Path, name: str = "drill.toml", **sections: dict) -> str:
-    """A complete copy of the printed config with [probe] fast and `sections` changed key by key."""
+    """A complete copy of the printed config with [probe] fast and `sections` changed key by key
+    (a key given as None is dropped)."""
     data = {s: dict(t) for s, t in hosts.items() if s != "__path__"}
     for section, keys in {**FAST, **sections}.items():
         data.setdefault(section, {}).update(keys)
+        data[section] = {k: v for k, v in data[section].items() if v is not None}
     path = tmp_path / name
     path.write_text(dump_toml(data))
     return str(path)
@@ -74,7 +76,7 @@ def on_front(hosts: dict, command: str) -> subprocess.CompletedProcess:
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
-        argv = [*ssh_argv(hosts["front"], Path(folder)), "--", command]
+        argv = [*ssh_argv(hosts["front"], Path(folder)), "--", as_root(hosts["front"], command)]
         return subprocess.run(argv, capture_output=True, text=True, timeout=30)
 
 
@@ -117,8 +119,12 @@ def test_the_seven_drills_pass_over_ssh_and_nothing_of_the_front_is_read_locally
     # behind the bastion, a front port that answers nothing is the hop's to report (one line, the key)
     ("unreachable port", "refused to forward to the front host {staging}:" f"{UNUSED_PORT} "),
     ("path missing on the front", "[nginx] upstream_include: /etc/aura-front/nope.conf does not exist on the "
-                                  "front host root@{staging}:" f"{IDENTITY.port_base + 5}"),
+                                  "front host aura@{staging}:" f"{IDENTITY.port_base + 5}"),
     ("front command missing", "[nginx] reload_cmd: /usr/sbin/nginx-nope is not an executable file on the front host"),
+    # the SSH user owns none of the nginx files: without become, refused before the first write
+    ("no become", "[nginx] conf: /etc/aura-front/nginx.staging.conf is not writable on the front host "
+                  "aura@{staging}:" f"{IDENTITY.port_base + 5} for its SSH user: set [front] become "
+                  '(e.g. "/usr/bin/sudo -n")'),
 ])
 def test_a_bad_front_is_one_line_naming_the_key_before_anything_is_touched(hosts, tmp_path, case, expected):
     before = front_hashes(hosts)
@@ -131,7 +137,9 @@ def test_a_bad_front_is_one_line_naming_the_key_before_anything_is_touched(hosts
                                  if not line.startswith(f"[{staging(hosts)}]:")))
         front["known_hosts"] = str(other)
     elif case == "unreachable port":
-        front["ssh"] = f"root@{staging(hosts)}:{UNUSED_PORT}"
+        front["ssh"] = f"{front['ssh'].split('@')[0]}@{staging(hosts)}:{UNUSED_PORT}"
+    elif case == "no become":
+        front["become"] = None
     elif case == "path missing on the front":
         nginx["upstream_include"] = "/etc/aura-front/nope.conf"
     else:
@@ -142,6 +150,28 @@ def test_a_bad_front_is_one_line_naming_the_key_before_anything_is_touched(hosts
     if case == "unreachable port":
         assert f"[front] proxy_jump: the jump host {hosts['front']['proxy_jump']}: " in run.output
     assert run.results["drills"] == []
+    assert front_hashes(hosts) == before
+
+
+def test_a_symlinked_nginx_config_stays_a_link_through_a_drill_and_its_target_is_restored(hosts, tmp_path):
+    """A release-versioned config behind a link (nginx.conf -> nginx.conf.v7), as many hosts
+    have: the fault, the rollback and the restore write the target, never the link."""
+    conf = hosts["nginx"]["conf"]
+    versioned = conf + ".v7"
+    before = front_hashes(hosts)
+    q, v = shlex.quote(conf), shlex.quote(versioned)
+    made = on_front(hosts, f"cp -p {q} {v} && ln -sf {v} {q}")
+    assert made.returncode == 0, made.stderr
+    try:
+        run = run_suite("--drill-config", full_config(hosts, tmp_path), "-k", "invalid_config")
+        d = run.drill("invalid_config")
+        assert d["status"] == "passed" and d["restored"] is True, run.output[-3000:]
+        link = on_front(hosts, f"stat -c %F {q} && readlink {q} && stat -c '%u %a' {v}")
+        assert link.stdout.splitlines() == ["symbolic link", versioned, "0 644"], link.stdout + link.stderr
+        assert front_hashes(hosts) == before  # sha256sum reads through the link: the target's bytes
+    finally:  # the front as it was: the plain file back, the versioned one gone
+        put_back = on_front(hosts, f"if [ -L {q} ]; then cp --remove-destination {v} {q}; fi; rm -f {v}")
+        assert put_back.returncode == 0, put_back.stderr
     assert front_hashes(hosts) == before
 
 

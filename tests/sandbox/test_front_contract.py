@@ -56,8 +56,10 @@ def workspace(request, tmp_path: Path) -> Iterator[Workspace]:
         folder = str(tmp_path / "front")
     else:
         spec = request.getfixturevalue("hosts_config")["front"]
+        # as the printed config has it: under [front] become (the SSH user owns no nginx file)
         front = open_front(FrontSection(ssh=spec["ssh"], identity_file=Path(spec["identity_file"]),
-                                        known_hosts=Path(spec["known_hosts"]), proxy_jump=spec["proxy_jump"]))
+                                        known_hosts=Path(spec["known_hosts"]), proxy_jump=spec["proxy_jump"],
+                                        become=spec["become"]))
         assert isinstance(front, SshFront)
         folder = f"/tmp/aura-front-contract-{uuid.uuid4().hex[:12]}"
     front.connect()

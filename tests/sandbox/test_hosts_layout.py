@@ -31,7 +31,7 @@ import pytest
 from helpers.wait import Wait
 from tests import target_http
 from tests.sandbox.sandbox_cli import Instance
-from tests.staging_route import Route, connect_fails, ssh_argv
+from tests.staging_route import Route, as_root, connect_fails, ssh_argv
 
 pytestmark = pytest.mark.sandbox
 
@@ -137,9 +137,11 @@ class Front:
     def close(self) -> None:
         self.route.close()
 
-    def sh(self, command: str, check: bool = True) -> subprocess.CompletedProcess:
-        """Run a shell command line on the front."""
-        r = subprocess.run([*self.ssh, "--", command], capture_output=True, text=True, timeout=60,
+    def sh(self, command: str, check: bool = True, root: bool = True) -> subprocess.CompletedProcess:
+        """Run a shell command line on the front: as root under [front] become, or (root=False) as
+        the SSH user."""
+        line = as_root(self.cfg["front"], command) if root else command
+        r = subprocess.run([*self.ssh, "--", line], capture_output=True, text=True, timeout=60,
                            stdin=subprocess.DEVNULL)
         if check:
             assert r.returncode == 0, f"on the front: {command}: {r.stderr}"
@@ -218,13 +220,32 @@ def _addresses(cfg: dict) -> tuple[str, str]:
     return staging, bastion
 
 
+def test_the_ssh_user_is_not_root_owns_no_nginx_file_and_root_has_no_ssh_login(front, tmp_path):
+    cfg = front.cfg
+    staging, bastion = _addresses(cfg)
+    assert front.sh("id -u", root=False).stdout.strip() != "0"
+    assert front.sh("id -u").stdout.strip() == "0"  # under [front] become
+    for key in ("conf", "backup", "upstream_include"):
+        path = shlex.quote(cfg["nginx"][key])
+        assert front.sh(f"stat -c '%u %a' {path}", root=False).stdout.split() == ["0", "644"], key
+        assert front.sh(f"test -w {path}", root=False, check=False).returncode == 1, f"{key} writable"
+    # root is refused by the front's sshd (through the bastion) and by the bastion's own
+    as_root_front = ssh_argv({**cfg["front"], "ssh": f"root@{staging}:{SSH_PORT}"}, tmp_path)
+    as_root_jump = ssh_argv({**cfg["front"], "proxy_jump": f"root@{bastion}:{HOSTS.port_base + 7}"}, tmp_path)
+    for argv in (as_root_front, as_root_jump):
+        r = subprocess.run([*argv, "--", "true"], capture_output=True, text=True, timeout=30,
+                           stdin=subprocess.DEVNULL)
+        assert r.returncode == 255 and "Permission denied" in r.stderr, (argv, r.stderr)
+
+
 def test_printed_config_points_at_the_front_through_the_bastion(front):
     cfg = front.cfg
     staging, bastion = _addresses(cfg)
     assert staging.startswith("10.") and bastion.startswith("10.") and staging != bastion
-    assert cfg["front"]["ssh"] == f"root@{staging}:{SSH_PORT}"
-    assert cfg["front"]["proxy_jump"] == f"root@{bastion}:{HOSTS.port_base + 7}"
+    assert cfg["front"]["ssh"] == f"aura@{staging}:{SSH_PORT}"
+    assert cfg["front"]["proxy_jump"] == f"aura@{bastion}:{HOSTS.port_base + 7}"
     assert cfg["front"]["forward"] == ["database", "docker", "upstreams"]
+    assert cfg["front"]["become"] == "/usr/bin/sudo -n"
     for key in ("identity_file", "known_hosts"):
         p = Path(cfg["front"][key])
         assert p.is_file() and (p.stat().st_mode & 0o777) == 0o600, f"{p} must be mode 0600"

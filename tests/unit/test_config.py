@@ -12,10 +12,9 @@ pytestmark = pytest.mark.unit
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "sandbox-config.example.toml"
 HOSTS_EXAMPLE = EXAMPLE.with_name("sandbox-hosts-config.example.toml")
-# Keys whose absence is the sandbox's behaviour: perf_smoke unset runs the built-in smoke.
-# Keys the sandbox's configs leave unset. The [front] route keys of issue 24 are set by no layout
-# yet (the hosts layout's front is reached directly, and its SSH user owns the nginx files).
-UNSET_BY_SANDBOX = {("commands", "perf_smoke"), ("front", "ssh_config"), ("front", "become")}
+# Keys the sandbox's configs leave unset: perf_smoke unset runs the built-in smoke; the hosts
+# layout's route is proxy_jump, so it never needs a team's ssh_config (tests write their own).
+UNSET_BY_SANDBOX = {("commands", "perf_smoke"), ("front", "ssh_config")}
 SCHEMA_FILE = EXAMPLE.with_name("config.schema.json")
 
 
