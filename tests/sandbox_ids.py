@@ -61,7 +61,6 @@ EXTRAS: dict[str, Extra] = {
     "dbsize": Extra(1600, "/var/tmp/aura-bench-dbsize", "aura-bench-dbsize"),     # bench_database_size
     "front-contract": Extra(1800, "/var/tmp/aura-t-front-contract", "aura-tfc"),  # test_front_contract
     "forward": Extra(1900, "/var/tmp/aura-t-forward", "aura-tfwd"),               # test_front_forwards
-    "forward-drills": Extra(1910, "/var/tmp/aura-t-forward-drills", "aura-tfwdd"),  # test_forwarded_staging
 }
 
 

@@ -5,6 +5,11 @@ this module and purged at its end. Every run is the real suite as a subprocess w
 copy of the printed config (only [probe] made fast, or the key a test is about changed). The
 front's files are read here with the OpenSSH client, the printed keys and the bastion
 ([front] proxy_jump), independently of the suite's own transport.
+
+The printed config reaches the staging the only way the runner can: SSH through the bastion
+(`proxy_jump`), the database, the engine and the upstreams' checks through tunnels on that
+connection (`forward`), and the front's files and commands under `become` (its SSH user owns no
+nginx file). So every run here goes through all three, and a tunnel that dies mid-run is here too.
 """
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import http.server
 import json
 import os
 import shlex
+import signal
 import ssl
 import subprocess
 import sys
@@ -22,7 +28,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.drills.suite_runner import FAST, PROJECT, executable, run_suite, toml_value
+from tests.drills.suite_runner import (
+    FAST,
+    PROJECT,
+    drills_command,
+    executable,
+    fresh_reports_dir,
+    run_suite,
+    toml_value,
+    wait_for_log,
+)
+from tests.procfs import process_alive
 from tests.sandbox_ids import extra
 from tests.staging_route import Route, as_root, ssh_argv
 
@@ -237,6 +253,57 @@ def test_a_sabotaged_restore_is_an_error_and_the_next_run_recovers_from_the_jour
     assert again.exit_code == 0, again.output[-3000:]
     assert "restored from the journal" in (again.reports / "rollback-drill.log").read_text()
     assert front_hashes(hosts) == before
+
+
+# -- [front] forward: a tunnel that dies mid-run ------------------------------------------------
+
+def _control_master_of(pid: int) -> int:
+    """The run's SSH control master: its child `ssh … ControlMaster=yes … -N`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        ppid = int(stat[stat.rfind(")") + 2:].split()[1])
+        if ppid == pid and b"ControlMaster=yes" in argv:
+            found.append(int(entry.name))
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_a_tunnel_that_dies_mid_run_stops_the_run_before_the_next_drill(hosts, tmp_path):
+    reports = fresh_reports_dir()
+    log = reports / "rollback-drill.log"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    with subprocess.Popen(drills_command("--drill-config", full_config(hosts, tmp_path), "-k",
+                                         "breaks_serving or upstream", reports=reports),
+                          cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env=environment) as proc:
+        try:
+            wait_for_log(proc, log, "rollback --type nginx started", "the first drill to reach its rollback")
+            master = _control_master_of(proc.pid)
+            os.kill(master, signal.SIGKILL)  # the tunnel dies: the lock's session with it
+            output, _ = proc.communicate(timeout=600)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert not process_alive(master)
+    assert proc.returncode == 4, output[-4000:]
+    assert "the run lock was lost" in output, output[-4000:]
+    drills = {d["type"]: d for d in json.loads((reports / "drill-results.json").read_text())["drills"]}
+    assert set(drills) == {"nginx", "upstream"}, drills
+    # the next drill is refused at its start, before its snapshot: no fault, no rollback
+    refused = drills["upstream"]
+    assert refused["status"] == "error" and refused["fault"] == {"kind": None, "observed": "none"}, refused
+    assert refused["command_exit"] is None and any("the run lock was lost" in p for p in refused["problems"])
+    # the first drill's restore went through a new master and its forwards: the next run finds
+    # staging at its baseline (or restores it from the journal) and passes
+    again = run_suite("--drill-config", full_config(hosts, tmp_path), "-k", "upstream")
+    assert again.exit_code == 0, again.output[-3000:]
 
 
 # -- [rpo]: another request shape, and none ----------------------------------------------------

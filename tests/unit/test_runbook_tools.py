@@ -110,3 +110,16 @@ def test_nginx_start_command_is_test_command_without_t(tmp_path):
     assert n.start_argv == ["/usr/sbin/nginx", "-c", "/x/n.conf", "-p", "/x"]
 
 
+
+
+def test_nginx_write_through_a_symlink_replaces_its_target_and_keeps_the_link_and_mode(tmp_path):
+    from sandbox.auraflow.tools.nginx import write_atomic
+
+    versioned, link = tmp_path / "nginx.conf.v7", tmp_path / "nginx.conf"
+    versioned.write_bytes(b"old\n")
+    versioned.chmod(0o640)
+    link.symlink_to(versioned.name)
+    write_atomic(link, b"new\n")
+    assert link.is_symlink() and link.readlink() == type(link)(versioned.name)
+    assert versioned.read_bytes() == b"new\n" and (versioned.stat().st_mode & 0o777) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nginx.conf", "nginx.conf.v7"]  # no temporary left

@@ -32,11 +32,15 @@ def sha256(path: Path) -> str | None:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` in one rename, keeping its mode; nginx never sees half a file."""
+    """Replace `path` in one rename, keeping its mode and owner; nginx never sees half a file.
+    A symlink stays a link, as `cp backup conf` leaves it: the file it leads to is replaced (a
+    host's nginx.conf is often a link to a versioned file)."""
+    path = Path(os.path.realpath(path))
     try:
-        mode = path.stat().st_mode & 0o7777
+        st = path.stat()
+        mode, owner = st.st_mode & 0o7777, (st.st_uid, st.st_gid)
     except FileNotFoundError:
-        mode = 0o644
+        mode, owner = 0o644, None
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -44,6 +48,8 @@ def write_atomic(path: Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
+        if owner is not None and owner != (os.geteuid(), os.getegid()):
+            os.chown(tmp, *owner)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
