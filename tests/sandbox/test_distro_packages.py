@@ -58,7 +58,7 @@ def test_closures_have_what_the_images_run_and_not_what_is_excluded(resolved):
         distro.python_version(got)  # exactly one python3.N-minimal
         # Recommends/Suggests and the second alternatives are not followed: no perl, no docs.
         assert not {"perl", "perl-base", "mailcap", "python3.11-doc", "libpq-dev"} & set(got), name
-    assert {"nginx", "openssh-server", "dash", "bash", "coreutils"} <= set(resolved["front"])
+    assert {"nginx", "openssh-server", "dash", "bash", "coreutils", "sudo", "libpam-modules"} <= set(resolved["front"])
 
 
 def test_front_python_matches_the_runner(resolved):
