@@ -43,7 +43,8 @@ class Extra:
 EXTRAS: dict[str, Extra] = {
     "bench-hosts": Extra(10, "/var/tmp/aura-sandbox-hosts", "aura-apih"),       # bench_drills --hosts
     "bench-plain": Extra(20, "/var/tmp/aura-sandbox-plain", "aura-apip"),       # bench_drills --tls
-    "bench-hosts-before": Extra(30, "/var/tmp/aura-sandbox-hosts0", "aura-apih0"),  # bench_drills --hosts --compare
+    # another checkout builds other API images: its own repository, or it retags the run's own
+    "bench-hosts-before": Extra(30, "/var/tmp/aura-sandbox-hosts0", "aura-apih0", own_images="before"),  # --compare
     "images": Extra(100, "/var/tmp/aura-test-images", "aura-imgtest"),           # test_images_and_containers
     # test_runbook_commands and bench_rollbacks: one instance, as before (never run together)
     "scripts": Extra(200, "/var/tmp/aura-scripts", "aura-scripts"),
