@@ -3,7 +3,9 @@
 The container runs the front image (front_image.py) with host networking, created by the engine
 that runs inside the staging namespace (netns.py), like the API containers: it sees only the
 staging address, and sshd, its first process, listens on <staging>:<base+5>. The runner reaches it
-through the bastion (bastion.py: ProxyJump). Its sshd files (host
+through the bastion (bastion.py: ProxyJump), as `aura` (front_image.SSH_USER), who owns none of
+the files under FRONT_ETC: root's work there, the sandbox's own and the runbook's commands, goes
+through sudo (BECOME), as the suite's goes through [front] become. Its sshd files (host
 key, authorized_keys, sshd_config) are bind-mounted read-only from <state>/hosts/sshd; nothing
 else of the runner is visible there. Its nginx, the runbook's scripts and their config live in
 the container's own filesystem under FRONT_ETC and /opt/aura, paths that do not exist on the
