@@ -74,8 +74,6 @@ class FrontPaths:
 
 def sshd_config(layout: Layout) -> str:
     m = ssh_keys.SSHD_MOUNT
-    block = layout.ports.front  # the instance's port base: its ports are base .. base+9
-    permit_open = " ".join(f"{layout.bind}:{port}" for port in range(block, block + 10))
     return f"""# Written by the Aura Flow sandbox (front_host.py): the front host's sshd.
 Port {layout.ports.ssh}
 ListenAddress {layout.bind}
@@ -94,11 +92,12 @@ X11Forwarding no
 # The suite's [front] forward opens its tunnels to the database, the engine and the upstreams
 # through this host, as a staging behind a bastion needs: local forwards only (-L, and -W for its
 # check that a far end answers), TCP for host:port and stream-local for an engine on a unix
-# socket. Nothing is ever published from here (no -R), and the TCP far ends are this instance's
-# own block of ten ports, so a tunnel cannot reach another sandbox's services.
+# socket. Nothing is ever published from here (no -R). No PermitOpen: it applies to stream-local
+# forwards too and takes only host:port, so any list of ports refuses every socket path (found by
+# trial: "request to connect to path … denied"). A tunnel still reaches nothing of another
+# sandbox: this host's namespace holds only this instance's staging address (netns.py).
 AllowTcpForwarding local
 AllowStreamLocalForwarding local
-PermitOpen {permit_open}
 # SFTP for clients that read and write the front's files that way (paramiko, testinfra).
 Subsystem sftp internal-sftp
 """

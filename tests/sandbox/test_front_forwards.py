@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import stat
 import subprocess
 import tomllib
@@ -196,3 +197,62 @@ def _front_hashes(hosts: dict, paths: list[str], folder: Path) -> str:
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     return r.stdout
+
+
+# An engine that the front host serves on a unix socket (a real host's /var/run/docker.sock): the
+# staging's own engine, relayed on the front from a socket this test makes there to its TCP
+# address. The parent prints the relay's pid once the socket is bound (no race with the forward),
+# and the child serves in a session of its own, outliving the SSH command that started it.
+UNIX_ENGINE_RELAY = r"""
+import os, socket, sys, threading
+path, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+server = socket.socket(socket.AF_UNIX)
+server.bind(path)
+server.listen(8)
+child = os.fork()
+if child:
+    print(child)
+    sys.exit(0)
+os.setsid()
+null = os.open(os.devnull, os.O_RDWR)
+for fd in (0, 1, 2):
+    os.dup2(null, fd)
+def pump(src, dst):
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        return  # either side went away: this direction is over
+    finally:
+        dst.close()
+while True:
+    client, _ = server.accept()
+    upstream = socket.create_connection((host, port))
+    for a, b in ((client, upstream), (upstream, client)):
+        threading.Thread(target=pump, args=(a, b), daemon=True).start()
+"""
+
+
+def test_an_engine_on_a_unix_socket_of_the_front_is_forwarded_to_its_path(hosts, tmp_path):
+    engine_url = urlsplit(hosts["docker"]["url"])
+    far = f"/tmp/aura-test-engine-{os.getpid()}.sock"
+    ssh = ssh_argv(hosts["front"], tmp_path)
+    # as the SSH user, not under become: sshd opens a stream-local forward as the user logged in
+    started = subprocess.run([*ssh, "--", shlex.join(["python3", "-c", UNIX_ENGINE_RELAY, far,
+                                                      str(engine_url.hostname), str(engine_url.port)])],
+                             capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert started.returncode == 0 and started.stdout.strip().isdigit(), started.stderr
+    relay = started.stdout.strip()
+    try:
+        cfg = load_config(forwarded(hosts, tmp_path, "unix-engine.toml", docker={"url": f"unix://{far}"}))
+        with ExitStack() as owned:
+            front = owned.enter_context(closing(fronts.open_front(cfg.front)))
+            assert isinstance(front, SshFront)
+            reached, _database, engine, _http = open_adapters(cfg, front, owned)
+            assert engine.url == f"unix://{front.folder}/docker.sock" and reached.docker.url == engine.url
+            assert stat.S_ISSOCK(os.lstat(f"{front.folder}/docker.sock").st_mode)
+            engine.ping(5)  # the front's socket answered through the tunnel
+    finally:
+        stopped = subprocess.run([*ssh, "--", f"kill {relay}; rm -f {shlex.quote(far)}"],
+                                 capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        assert stopped.returncode == 0, stopped.stderr

@@ -175,13 +175,13 @@ def test_bad_forward_keys_are_one_line_naming_the_key(tmp_path, target, keys, li
     assert any(p.startswith(line) for p in e.value.problems), e.value.problems
 
 
-def test_the_hosts_layouts_sshd_allows_local_forwards_to_its_own_ports_only(monkeypatch):
+def test_the_hosts_layouts_sshd_allows_local_forwards_of_both_kinds_and_nothing_remote(monkeypatch):
     from sandbox.front_host import sshd_config
     from sandbox.layout import Layout
 
     monkeypatch.setenv("AURA_SANDBOX_PORT_BASE", "31000")
     lines = sshd_config(Layout.from_env()).splitlines()
     assert "AllowTcpForwarding local" in lines and "AllowStreamLocalForwarding local" in lines
-    permit = [line for line in lines if line.startswith("PermitOpen ")]
-    assert permit == ["PermitOpen " + " ".join(f"127.0.0.1:{p}" for p in range(31000, 31010))]
+    # PermitOpen would refuse every socket path (it names host:port only, and applies to both)
+    assert not any(line.startswith("PermitOpen") for line in lines)
     assert not any(line.startswith(("GatewayPorts yes", "AllowTcpForwarding yes", "PermitListen")) for line in lines)
