@@ -34,14 +34,12 @@ def open_front(spec: FrontSection | None) -> Front:
 
 def nginx_path_checks(nginx: NginxSection) -> list[PathCheck]:
     """The `[nginx]` paths and commands, as the front host must have them."""
-    return [PathCheck("[nginx] conf", str(nginx.conf), "file"),
-            PathCheck("[nginx] upstream_include", str(nginx.upstream_include), "file"),
-            PathCheck("[nginx] backup", str(nginx.backup), "dir"),
-            # the files the faults and the restore write (the backup is the runbook's to write,
-            # but the restore puts it back when a drill's rollback damaged it)
-            *(PathCheck(key, path, "write") for key, path in (
-                ("[nginx] conf", str(nginx.conf)), ("[nginx] upstream_include", str(nginx.upstream_include)),
-                ("[nginx] backup", str(nginx.backup)))),
+    written = [PathCheck("[nginx] conf", str(nginx.conf), "file"),
+               PathCheck("[nginx] upstream_include", str(nginx.upstream_include), "file"),
+               PathCheck("[nginx] backup", str(nginx.backup), "dir")]
+    # the files the faults and the restore write (the backup is the runbook's to write, but the
+    # restore puts it back when a drill's rollback damaged it)
+    return [*written, *(PathCheck(c.key, c.path, "write") for c in written),
             PathCheck("[nginx] error_log", str(nginx.error_log), "dir"),
             PathCheck("[nginx] test_cmd", nginx.test_cmd, "cmd"),
             PathCheck("[nginx] reload_cmd", nginx.reload_cmd, "cmd")]

@@ -102,7 +102,7 @@ class LocalFront:
                 ok, first = os.path.isdir(os.path.dirname(c.path) or "."), c.path
             elif c.kind == "write":
                 live = os.path.realpath(c.path)
-                ok, first = (os.access(os.path.dirname(live) or ".", os.W_OK)
+                ok, first = (os.access(os.path.dirname(live), os.W_OK)  # realpath: absolute
                              and (not os.path.exists(live) or os.access(live, os.W_OK))), c.path
             else:
                 try:
